@@ -1,0 +1,73 @@
+import type { TimedEvent } from '../node/events.js'
+import type { ProviderRecord } from '../node/schemas.js'
+
+/** 12D3KooWAbc…wxyz: enough to tell peers apart in a table. */
+export function shortId (peerId: string): string {
+  return peerId.length <= 16 ? peerId : `${peerId.slice(0, 8)}…${peerId.slice(-6)}`
+}
+
+function clock (ts: number): string {
+  return new Date(ts).toISOString().slice(11, 23)
+}
+
+/** One human line for a node event (the --json twin is the event itself). */
+export function formatEvent (e: TimedEvent): string {
+  const t = clock(e.ts)
+  switch (e.event) {
+    case 'listening':
+      return `${t} ${e.role === 'registry' ? 'registry' : e.name} listening as ${e.peerId}\n${e.addrs.map(a => `    ${a}`).join('\n')}` +
+        (e.role === 'registry' ? `\n  others join with: gds node start --role service --name demo --registry ${pickAddr(e.addrs)}` : '')
+    case 'registered':
+      return `${t} registered ${e.names.join(', ')} with registry ${shortId(e.registry)}` +
+        (e.missing.length > 0 ? ` (waiting for a provider of: ${e.missing.join(', ')})` : '')
+    case 'registry-learnt':
+      return `${t} registry is ${e.registry} (not pinned; ${e.hint})`
+    case 'registry-lost':
+      return `${t} lost the registry ${shortId(e.registry)} (${e.reason}); serving with the last known catalogue and reconnecting`
+    case 'registry-retry':
+      return `${t} registry not reachable (${e.error}); retry ${e.attempt} in ${e.delayMs} ms`
+    case 'catalog-loaded':
+      return `${t} loaded ${e.entries} catalogue entries from ${e.path}`
+    case 'provider-up':
+    case 'provider-suspect':
+    case 'provider-down':
+      return `${t} ${e.event.slice('provider-'.length).padEnd(7)} ${e.name} ${shortId(e.peerId)} (${e.reason}, via ${e.via})`
+    case 'provider-removed':
+      return `${t} removed ${e.name} ${shortId(e.peerId)} from the catalogue`
+    case 'degraded':
+      return `${t} degraded: no provider of ${e.missing.join(', ')} yet`
+    case 'ready':
+      return `${t} ready (Ctrl-C to stop)`
+    case 'stopping':
+      return `${t} stopping (${e.reason})`
+    case 'stopped':
+      return `${t} stopped`
+  }
+}
+
+/** The loopback address if there is one (what a second terminal on this machine wants). */
+export function pickAddr (addrs: string[]): string {
+  return addrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? addrs[0] ?? ''
+}
+
+function age (ms: number): string {
+  if (ms < 1_000) return `${ms}ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
+  return `${Math.round(ms / 60_000)}m`
+}
+
+/** The catalogue as a table: what `gds status` prints. */
+export function statusTable (services: ProviderRecord[], now: number): string {
+  if (services.length === 0) return 'no services registered'
+  const rows = [...services]
+    .sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
+    .map(s => [s.name, shortId(s.peerId), s.status, s.requires.join(',') || '-', s.rttMs === undefined ? '-' : `${s.rttMs}ms`,
+      s.lastSeen === undefined ? '-' : `${age(Math.max(0, now - s.lastSeen))} ago`])
+  return table(['NAME', 'PEER', 'STATUS', 'REQUIRES', 'RTT', 'LAST SEEN'], rows)
+}
+
+export function table (header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)))
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
+  return [line(header), ...rows.map(line)].join('\n')
+}

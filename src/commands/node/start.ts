@@ -1,0 +1,75 @@
+import { Flags } from '@oclif/core'
+import { GdsCommand, registryFlags, splitList } from '../../cli/base.js'
+import { formatEvent } from '../../cli/format.js'
+import { createConfig, DEFAULT_TIMINGS } from '../../node/config.js'
+import { createLogger } from '../../node/logger.js'
+import type { TimedEvent } from '../../node/events.js'
+
+export default class NodeStart extends GdsCommand {
+  static override summary = 'Start a gds node: the registry hub, a built-in role, or your own service module.'
+  static override description = `Every node is a libp2p peer on TCP. The registry is the hub: services register with it, it probes
+them every --heartbeat-interval and tells each dependent when a provider it requires comes or goes.
+A service that requires a name nobody provides yet starts degraded and is told when one appears.
+
+Human output is one line per event; with --json, stdout carries one JSON event per line
+(the first is {"event":"listening",...}) and logs go to stderr. Ctrl-C stops gracefully
+(deregisters first); a second Ctrl-C exits at once.`
+
+  static override examples = [
+    { description: 'Start the registry (listens on tcp/4001)', command: '<%= config.bin %> <%= command.id %> --role registry' },
+    { description: 'A named service that needs "log"', command: '<%= config.bin %> <%= command.id %> --role service --name demo --requires log' },
+    { description: 'Join a registry on another machine, pinning its identity', command: '<%= config.bin %> <%= command.id %> --role service --name demo --registry /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW...' },
+    { description: 'Your own service module', command: '<%= config.bin %> <%= command.id %> --role ./my-service.js' }
+  ]
+
+  static override flags = {
+    ...registryFlags,
+    role: Flags.string({ description: 'registry, service, or a path to a module that default-exports defineService(...).', required: true, helpValue: 'ROLE' }),
+    name: Flags.string({ char: 'n', description: 'Name to register under (role service). [default: the role]', helpValue: 'NAME' }),
+    requires: Flags.string({ description: 'Service names this node needs (repeat or comma-separate).', multiple: true, helpValue: 'NAME' }),
+    listen: Flags.string({ char: 'l', description: 'Multiaddr to listen on (repeatable). [default: registry /ip4/0.0.0.0/tcp/4001, others /ip4/0.0.0.0/tcp/0]', multiple: true, helpValue: 'MULTIADDR' }),
+    'data-dir': Flags.string({ char: 'd', env: 'GDS_DATA_DIR', description: 'Where the identity key and role data live. [default: $XDG_STATE_HOME/gds/<name>]', helpValue: 'DIR' }),
+    'heartbeat-interval': Flags.integer({ description: `Registry: ms between probes of each provider. [default: ${DEFAULT_TIMINGS.heartbeatIntervalMs}]`, min: 10, helpValue: 'MS' }),
+    'heartbeat-timeout': Flags.integer({ description: `Registry: ms a probe may take before it counts as a miss. [default: ${DEFAULT_TIMINGS.heartbeatTimeoutMs}]`, min: 5, helpValue: 'MS' }),
+    'failure-threshold': Flags.integer({ description: `Registry: consecutive misses before a provider is down. [default: ${DEFAULT_TIMINGS.failureThreshold}]`, min: 1, max: 100, helpValue: 'N' }),
+    'reap-after': Flags.integer({ description: `ms a down or departed entry stays listed. [default: ${DEFAULT_TIMINGS.reapAfterMs}]`, min: 100, helpValue: 'MS' }),
+    'log-level': Flags.string({ env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' })
+  }
+
+  async run (): Promise<void> {
+    const { flags } = await this.parse(NodeStart)
+    // Imported here so `--help` and other commands do not load libp2p.
+    const [{ GdsNode }, { resolveServices }] = await Promise.all([import('../../node/node.js'), import('../../services/index.js')])
+    const config = createConfig({
+      role: flags.role,
+      name: flags.name,
+      requires: splitList(flags.requires),
+      registry: flags.registry,
+      listen: flags.listen,
+      dataDir: flags['data-dir'],
+      swarmKeyFile: flags['swarm-key'],
+      heartbeatIntervalMs: flags['heartbeat-interval'],
+      heartbeatTimeoutMs: flags['heartbeat-timeout'],
+      failureThreshold: flags['failure-threshold'],
+      reapAfterMs: flags['reap-after'],
+      logLevel: flags['log-level'] as 'warn'
+    })
+    const log = createLogger(config.logLevel, { role: config.role, name: config.name })
+    const node = new GdsNode({ config, services: await resolveServices(config), log })
+    const print = flags.json
+      ? (e: TimedEvent) => { process.stdout.write(JSON.stringify(e) + '\n') }
+      : (e: TimedEvent) => { process.stdout.write(formatEvent(e) + '\n') }
+    node.on('event', print)
+
+    const done = Promise.withResolvers<void>()
+    let signals = 0
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (++signals > 1) process.exit(1)
+      node.stop(signal).then(done.resolve, done.reject)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    await node.start()
+    await done.promise
+  }
+}

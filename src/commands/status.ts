@@ -1,0 +1,62 @@
+import { Flags } from '@oclif/core'
+import { GdsCommand, registryFlags } from '../cli/base.js'
+import { shortId, statusTable } from '../cli/format.js'
+import type { ListResult } from '../node/schemas.js'
+
+/** The script contract of `gds status --json` (DESIGN.md §8), mapped explicitly from the catalogue. */
+export interface StatusJson {
+  registry: { peerId: string, addrs: string[] }
+  services: Array<{ name: string, peerId: string, addrs: string[], status: string, requires: string[], incarnation: number, seq: number, lastSeen: number | null, rttMs: number | null, load: number | null }>
+}
+
+export function toStatusJson (list: ListResult): StatusJson {
+  return {
+    registry: { peerId: list.registry.peerId, addrs: list.registry.addrs },
+    services: list.services.map(s => ({
+      name: s.name,
+      peerId: s.peerId,
+      addrs: s.addrs,
+      status: s.status,
+      requires: s.requires,
+      incarnation: s.incarnation,
+      seq: s.seq,
+      lastSeen: s.lastSeen ?? null,
+      rttMs: s.rttMs ?? null,
+      load: s.load ?? null
+    }))
+  }
+}
+
+export default class Status extends GdsCommand {
+  static override summary = 'Show the cluster catalogue: every registered service, its status and health.'
+  static override description = 'Asks the registry for its catalogue. Exit code 2 when the registry cannot be reached.'
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --json | jq ".services[] | select(.status != \\"up\\")"',
+    '<%= config.bin %> <%= command.id %> --registry /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW...'
+  ]
+
+  static override flags = {
+    ...registryFlags,
+    timeout: Flags.integer({ description: 'ms to wait for the registry.', default: 3000, min: 100, helpValue: 'MS' })
+  }
+
+  async run (): Promise<void> {
+    const { flags } = await this.parse(Status)
+    const { RegistryClient } = await import('../node/client.js')
+    const client = await RegistryClient.connect({ registry: flags.registry, swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeout })
+    let list: ListResult
+    try {
+      list = await client.list()
+    } finally {
+      await client.close()
+    }
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(toStatusJson(list)) + '\n')
+      return
+    }
+    const counts = ['up', 'suspect', 'down', 'leaving'].map(s => [s, list.services.filter(x => x.status === s).length] as const).filter(([, n]) => n > 0)
+    this.log(`registry ${shortId(list.registry.peerId)}  ${list.services.length} services${counts.length > 0 ? ': ' + counts.map(([s, n]) => `${n} ${s}`).join(', ') : ''}`)
+    this.log(statusTable(list.services, Date.now()))
+  }
+}

@@ -1,0 +1,274 @@
+import { RegistrationRejectedError } from './errors.js'
+import type { ProviderRecord, Registration } from './schemas.js'
+
+/**
+ * The provider table and its merge rule. No I/O and no clock: time is an argument, so every
+ * rule is tested in microseconds. One instance lives on every node (the registry's is the
+ * authoritative one; a service's holds the providers it requires).
+ *
+ * Versions: each entry is keyed by (name, peerId) and carries `incarnation` (bumped at every
+ * process start by its owner) and `seq` (bumped by the owner or the registry at each change).
+ * A higher (incarnation, seq) wins; an equal one is a duplicate and applies once, whichever
+ * path (hub or gossip) brought it.
+ */
+
+export type Status = ProviderRecord['status']
+
+/** Who vouches for an update: the pinned registry, the entry's owner, or some other peer. */
+export type Authority = 'registry' | 'owner' | 'peer'
+
+export type ApplyOutcome = 'applied' | 'stale' | 'duplicate' | 'rejected' | 'refute'
+
+/** A change to one entry; `previous` is undefined for a new entry; `removed` for a reaped one. */
+export interface Change {
+  record: ProviderRecord
+  previous?: Status
+  removed?: true
+}
+
+export function entryKey (name: string, peerId: string): string {
+  return `${name}\u0000${peerId}`
+}
+
+/** -1, 0 or 1 as version a is older than, equal to or newer than version b. */
+export function compareVersion (a: { incarnation: number, seq: number }, b: { incarnation: number, seq: number }): -1 | 0 | 1 {
+  if (a.incarnation !== b.incarnation) return a.incarnation < b.incarnation ? -1 : 1
+  if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1
+  return 0
+}
+
+/** A provider that can take calls: up, or suspect (one missed beat) as a last resort. */
+export function isAvailable (r: ProviderRecord): boolean {
+  return r.status === 'up' || r.status === 'suspect'
+}
+
+export class Catalog {
+  private readonly entries = new Map<string, ProviderRecord>()
+  /** When each entry's status last changed (local bookkeeping for reaping; not on the wire). */
+  private readonly since = new Map<string, number>()
+  private readonly byName = new Map<string, Set<string>>()
+  private readonly byPeer = new Map<string, Set<string>>()
+  /** name → keys of entries that require it, so a change finds its dependents without a scan. */
+  private readonly byRequired = new Map<string, Set<string>>()
+
+  get size (): number { return this.entries.size }
+
+  get (name: string, peerId: string): ProviderRecord | undefined {
+    return this.entries.get(entryKey(name, peerId))
+  }
+
+  all (): ProviderRecord[] {
+    return [...this.entries.values()]
+  }
+
+  /** Every entry of a name, any status. */
+  providersOf (name: string): ProviderRecord[] {
+    return this.collect(this.byName.get(name))
+  }
+
+  /** Every entry a peer owns. */
+  ofPeer (peerId: string): ProviderRecord[] {
+    return this.collect(this.byPeer.get(peerId))
+  }
+
+  peers (): string[] {
+    return [...this.byPeer.keys()]
+  }
+
+  /** Peers that have an entry requiring `name` (they are told when its providers change). */
+  dependentsOf (name: string): Set<string> {
+    const out = new Set<string>()
+    for (const r of this.collect(this.byRequired.get(name))) {
+      if (r.status !== 'leaving') out.add(r.peerId)
+    }
+    return out
+  }
+
+  /**
+   * The registry's side of a registration by `peerId` (taken from the authenticated connection).
+   * Idempotent: registering the same thing again changes nothing. A re-registration is the owner
+   * vouching for itself, so it brings the entry back `up` whatever the registry had declared,
+   * with a seq above both its own and the registry's.
+   */
+  register (peerId: string, reg: Registration, now: number): { record: ProviderRecord, changed: boolean, previous?: Status } {
+    const existing = this.get(reg.name, peerId)
+    if (existing !== undefined && reg.incarnation < existing.incarnation) {
+      throw new RegistrationRejectedError(`stale registration of "${reg.name}": incarnation ${reg.incarnation} is older than the registered ${existing.incarnation} (is another process using the same key?)`)
+    }
+    const sameBody = existing !== undefined && existing.incarnation === reg.incarnation && existing.status === 'up' &&
+      sameList(existing.addrs, reg.addrs) && sameList(existing.requires, reg.requires) &&
+      existing.version === reg.version && JSON.stringify(existing.meta) === JSON.stringify(reg.meta)
+    if (existing !== undefined && sameBody && reg.seq <= existing.seq) {
+      const touched = { ...existing, lastSeen: now }
+      this.put(touched, now)
+      return { record: touched, changed: false, previous: existing.status }
+    }
+    let seq = reg.seq
+    if (existing !== undefined && existing.incarnation === reg.incarnation) seq = Math.max(reg.seq, existing.seq + 1)
+    const record: ProviderRecord = {
+      name: reg.name,
+      peerId,
+      addrs: [...reg.addrs],
+      requires: [...reg.requires],
+      version: reg.version,
+      meta: { ...reg.meta },
+      incarnation: reg.incarnation,
+      seq,
+      status: 'up',
+      reason: 'registered',
+      lastSeen: now,
+      ...(existing?.rttMs === undefined ? {} : { rttMs: existing.rttMs }),
+      ...(existing?.load === undefined ? {} : { load: existing.load })
+    }
+    this.put(record, now, existing?.status)
+    return { record, changed: true, previous: existing?.status }
+  }
+
+  /**
+   * The registry declares a status for every entry of a peer (from its heartbeats). Each entry
+   * whose status differs gets seq + 1. Returns the changes.
+   */
+  setPeerStatus (peerId: string, status: Status, reason: string, now: number): Change[] {
+    const changes: Change[] = []
+    for (const r of this.ofPeer(peerId)) {
+      if (r.status === status || r.status === 'leaving') continue
+      const record: ProviderRecord = { ...r, status, reason, seq: r.seq + 1, ...(status === 'up' ? { lastSeen: now } : {}) }
+      this.put(record, now, r.status)
+      changes.push({ record, previous: r.status })
+    }
+    return changes
+  }
+
+  /** Graceful leave: the owner's entries become `leaving` (reaped like `down` ones). */
+  deregister (peerId: string, names: readonly string[], now: number): Change[] {
+    const changes: Change[] = []
+    for (const name of names) {
+      const r = this.get(name, peerId)
+      if (r === undefined || r.status === 'leaving') continue
+      const record: ProviderRecord = { ...r, status: 'leaving', reason: 'deregistered', seq: r.seq + 1 }
+      this.put(record, now, r.status)
+      changes.push({ record, previous: r.status })
+    }
+    return changes
+  }
+
+  /** Liveness figures from a heartbeat: not a change of version, never patched. */
+  observe (peerId: string, figures: { rttMs: number, load: number }, now: number): void {
+    for (const key of this.byPeer.get(peerId) ?? []) {
+      const r = this.entries.get(key)
+      if (r === undefined) continue
+      this.entries.set(key, { ...r, rttMs: figures.rttMs, load: figures.load, lastSeen: now })
+    }
+  }
+
+  /**
+   * The merge rule for a record that arrived from elsewhere (a patch, an announcement).
+   * Guard clauses in memberlist's style:
+   * - only the registry may speak about another peer; an owner may only say `up` or `leaving`;
+   * - a record accusing this very node (`selfId`) of being down is refuted, not applied;
+   * - an older version is stale, an equal one a duplicate: neither changes anything.
+   */
+  apply (record: ProviderRecord, authority: Authority, now: number, selfId?: string): { outcome: ApplyOutcome, change?: Change } {
+    if (authority === 'peer') return { outcome: 'rejected' }
+    if (authority === 'owner' && record.status !== 'up' && record.status !== 'leaving') return { outcome: 'rejected' }
+    if (selfId !== undefined && record.peerId === selfId && (record.status === 'down' || record.status === 'suspect')) {
+      return { outcome: 'refute' }
+    }
+    const existing = this.get(record.name, record.peerId)
+    if (existing !== undefined) {
+      const cmp = compareVersion(record, existing)
+      if (cmp < 0) return { outcome: 'stale' }
+      if (cmp === 0) return { outcome: 'duplicate' }
+    }
+    this.put(record, now, existing?.status)
+    return { outcome: 'applied', change: { record, previous: existing?.status } }
+  }
+
+  /**
+   * Replace what this table knows of `names` with the registry's snapshot (the answer to a
+   * register). Versions are not compared: the snapshot is the registry's answer to our own
+   * request, so it is current by construction, and a registry that lost its data must not be
+   * out-voted by the higher seqs we remember.
+   */
+  resync (names: readonly string[], records: readonly ProviderRecord[], now: number): Change[] {
+    const changes: Change[] = []
+    const incoming = new Set(records.map(r => entryKey(r.name, r.peerId)))
+    for (const name of names) {
+      for (const r of this.providersOf(name)) {
+        if (incoming.has(entryKey(r.name, r.peerId))) continue
+        this.remove(r)
+        changes.push({ record: r, previous: r.status, removed: true })
+      }
+    }
+    for (const record of records) {
+      const existing = this.get(record.name, record.peerId)
+      if (existing !== undefined && existing.status === record.status && compareVersion(existing, record) === 0) continue
+      this.put(record, now, existing?.status)
+      changes.push({ record, previous: existing?.status })
+    }
+    return changes
+  }
+
+  /** Removes `down` and `leaving` entries whose status is older than the grace period. */
+  reap (now: number, graceMs: number): Change[] {
+    const removed: Change[] = []
+    for (const [key, r] of this.entries) {
+      if (r.status !== 'down' && r.status !== 'leaving') continue
+      if ((this.since.get(key) ?? now) + graceMs > now) continue
+      this.remove(r)
+      removed.push({ record: r, previous: r.status, removed: true })
+    }
+    return removed
+  }
+
+  /** Loads persisted records (a registry restart); each counts as changed at `now`. */
+  load (records: readonly ProviderRecord[], now: number): void {
+    for (const r of records) this.put(r, now)
+  }
+
+  private put (record: ProviderRecord, now: number, previous?: Status): void {
+    const key = entryKey(record.name, record.peerId)
+    const had = this.entries.get(key)
+    if (had === undefined || previous !== record.status || !this.since.has(key)) this.since.set(key, now)
+    for (const n of had?.requires ?? []) unindex(this.byRequired, n, key)
+    for (const n of record.requires) index(this.byRequired, n, key)
+    this.entries.set(key, record)
+    index(this.byName, record.name, key)
+    index(this.byPeer, record.peerId, key)
+  }
+
+  private remove (record: ProviderRecord): void {
+    const key = entryKey(record.name, record.peerId)
+    this.entries.delete(key)
+    this.since.delete(key)
+    for (const n of record.requires) unindex(this.byRequired, n, key)
+    unindex(this.byName, record.name, key)
+    unindex(this.byPeer, record.peerId, key)
+  }
+
+  private collect (keys: Set<string> | undefined): ProviderRecord[] {
+    const out: ProviderRecord[] = []
+    for (const k of keys ?? []) {
+      const r = this.entries.get(k)
+      if (r !== undefined) out.push(r)
+    }
+    return out
+  }
+}
+
+function index (m: Map<string, Set<string>>, k: string, v: string): void {
+  let s = m.get(k)
+  if (s === undefined) { s = new Set(); m.set(k, s) }
+  s.add(v)
+}
+
+function unindex (m: Map<string, Set<string>>, k: string, v: string): void {
+  const s = m.get(k)
+  if (s === undefined) return
+  s.delete(v)
+  if (s.size === 0) m.delete(k)
+}
+
+function sameList (a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}

@@ -1,0 +1,95 @@
+import '../polyfills.js'
+import { readFile } from 'node:fs/promises'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { z } from 'zod'
+import { DEFAULT_REGISTRY_ADDR } from './config.js'
+import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from './errors.js'
+import { createClientLibp2p, type ClientLibp2p } from './libp2p.js'
+import { MAX_REGISTRY_FRAME, REGISTRY_PROTOCOL } from './protocols.js'
+import { request } from './rpc.js'
+import { listResult, lookupResult, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
+
+export interface RegistryClientOptions {
+  /** Multiaddr of the registry. @default GDS_REGISTRY or /ip4/127.0.0.1/tcp/4001 */
+  registry?: string
+  /** Path of the swarm key of a private network. */
+  swarmKeyFile?: string
+  timeoutMs?: number
+}
+
+/**
+ * A short-lived connection to the registry for one-shot questions (`gds status`, scripts).
+ * Close it when done.
+ */
+export class RegistryClient {
+  private constructor (private readonly p2p: ClientLibp2p, private readonly addr: Multiaddr, private readonly timeoutMs: number) {}
+
+  static async connect (opts: RegistryClientOptions = {}): Promise<RegistryClient> {
+    const text = opts.registry ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR
+    let addr: Multiaddr
+    try {
+      addr = multiaddr(text)
+    } catch (err: any) {
+      throw new InvalidConfigError(`"${text}" is not a multiaddr (example: /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...)`)
+    }
+    let swarmKey: Uint8Array | undefined
+    if (opts.swarmKeyFile !== undefined) {
+      swarmKey = await readFile(opts.swarmKeyFile).catch((err: any) => {
+        throw new InvalidConfigError(`cannot read swarm key ${opts.swarmKeyFile}: ${err?.code === 'ENOENT' ? 'no such file' : err?.message}`)
+      })
+    }
+    const p2p = await createClientLibp2p({ swarmKey })
+    const client = new RegistryClient(p2p, addr, opts.timeoutMs ?? 3_000)
+    try {
+      await client.dial()
+    } catch (err) {
+      await client.close()
+      throw err
+    }
+    return client
+  }
+
+  async list (): Promise<ListResult> {
+    return this.ask({ op: 'list' }, listResult)
+  }
+
+  async lookup (name: string): Promise<ProviderRecord[]> {
+    return (await this.ask({ op: 'lookup', name }, lookupResult)).providers
+  }
+
+  async close (): Promise<void> {
+    try { await this.p2p.stop() } catch { /* closing anyway */ }
+  }
+
+  private async dial (): Promise<void> {
+    let remote
+    try {
+      remote = (await this.p2p.dial(this.addr, { signal: AbortSignal.timeout(this.timeoutMs) })).remotePeer
+    } catch (err: any) {
+      throw new RegistryUnreachableError(`cannot reach the registry at ${this.addr.toString()}: ${describeDialError(err)}`, { cause: err })
+    }
+    const pinned = this.addr.getComponents().find(c => c.name === 'p2p')?.value
+    if (pinned !== undefined && remote.toString() !== pinned) {
+      throw new UnauthorizedError(`the peer at ${this.addr.toString()} is ${remote.toString()}, not the pinned registry ${pinned}`)
+    }
+  }
+
+  private async ask<S extends z.ZodType> (req: RegistryRequest, schema: S): Promise<z.infer<S>> {
+    try {
+      return await request(this.p2p, this.addr, REGISTRY_PROTOCOL, req, schema, { maxBytes: MAX_REGISTRY_FRAME, timeoutMs: this.timeoutMs })
+    } catch (err: any) {
+      if (err?.name === 'PeerUnavailableError' || err?.name === 'RequestTimeoutError') {
+        throw new RegistryUnreachableError(`the registry at ${this.addr.toString()} did not answer: ${err.message}`, { cause: err })
+      }
+      throw err
+    }
+  }
+}
+
+function describeDialError (err: any): string {
+  const text = `${err?.message ?? err} ${err?.errors?.map((e: any) => e?.message).join(' ') ?? ''}`
+  if (/ECONNREFUSED/.test(text)) return 'connection refused (is a registry running there? start one with "gds node start --role registry")'
+  if (/abort|timeout/i.test(text)) return 'no answer in time'
+  if (/EncryptionFailed|ECONNRESET/.test(text)) return 'the handshake failed (a different --swarm-key?)'
+  return err?.message ?? String(err)
+}

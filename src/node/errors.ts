@@ -1,0 +1,140 @@
+/**
+ * Every gds error is a named class with a stable `code` and a message a user can act on.
+ * `name` is the discriminator (as in libp2p); `code` is what scripts see in `--json` output and
+ * what travels over the wire. `retryable` tells the balancer whether another provider may help.
+ */
+export class GdsError extends Error {
+  readonly code: string
+  readonly retryable: boolean
+  readonly data?: Record<string, unknown>
+
+  constructor (message: string, code = 'GDS_ERROR', opts: { retryable?: boolean, data?: Record<string, unknown>, cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.name = 'GdsError'
+    this.code = code
+    this.retryable = opts.retryable ?? false
+    this.data = opts.data
+  }
+
+  toWire (): WireError {
+    return { name: this.name, code: this.code, message: this.message, retryable: this.retryable, ...(this.data === undefined ? {} : { data: this.data }) }
+  }
+}
+
+/** The registry could not be dialled or did not answer in time. CLI exit code 2. */
+export class RegistryUnreachableError extends GdsError {
+  constructor (message: string, opts: { cause?: unknown } = {}) {
+    super(message, 'REGISTRY_UNREACHABLE', { retryable: true, ...opts })
+    this.name = 'RegistryUnreachableError'
+  }
+}
+
+/** A message did not match its schema, or was not JSON at all. */
+export class InvalidMessageError extends GdsError {
+  constructor (message: string, data?: Record<string, unknown>) {
+    super(message, 'INVALID_MESSAGE', { data })
+    this.name = 'InvalidMessageError'
+  }
+}
+
+/** A length-prefixed frame was larger than the protocol allows. */
+export class FrameTooLargeError extends GdsError {
+  constructor (limit: number) {
+    super(`message larger than the ${limit}-byte limit of this protocol`, 'FRAME_TOO_LARGE')
+    this.name = 'FrameTooLargeError'
+  }
+}
+
+/** Registration refused: bad name, too many names, stale incarnation... */
+export class RegistrationRejectedError extends GdsError {
+  constructor (message: string) {
+    super(message, 'REGISTRATION_REJECTED')
+    this.name = 'RegistrationRejectedError'
+  }
+}
+
+export class NotRegisteredError extends GdsError {
+  constructor (name: string) {
+    super(`this peer has no registration named "${name}"`, 'NOT_REGISTERED')
+    this.name = 'NotRegisteredError'
+  }
+}
+
+/** A configuration value breaks a rule; the message states the rule. */
+export class InvalidConfigError extends GdsError {
+  constructor (message: string) {
+    super(message, 'INVALID_CONFIG')
+    this.name = 'InvalidConfigError'
+  }
+}
+
+/** A key file or data dir problem (unreadable, wrong format, exists already). */
+export class KeyFileError extends GdsError {
+  constructor (message: string, opts: { cause?: unknown } = {}) {
+    super(message, 'KEY_FILE', opts)
+    this.name = 'KeyFileError'
+  }
+}
+
+/** A request got no answer before its deadline. */
+export class RequestTimeoutError extends GdsError {
+  constructor (message: string) {
+    super(message, 'REQUEST_TIMEOUT', { retryable: true })
+    this.name = 'RequestTimeoutError'
+  }
+}
+
+/** The remote peer does not speak the protocol, or the stream failed. */
+export class PeerUnavailableError extends GdsError {
+  constructor (message: string, opts: { cause?: unknown } = {}) {
+    super(message, 'PEER_UNAVAILABLE', { retryable: true, ...opts })
+    this.name = 'PeerUnavailableError'
+  }
+}
+
+/** The sender is not allowed to send this message (e.g. a patch not from the registry). */
+export class UnauthorizedError extends GdsError {
+  constructor (message: string) {
+    super(message, 'UNAUTHORIZED')
+    this.name = 'UnauthorizedError'
+  }
+}
+
+export class UnknownRoleError extends GdsError {
+  constructor (role: string, known: readonly string[]) {
+    super(`unknown role "${role}": use one of ${known.join(', ')}, or a path to a service module`, 'UNKNOWN_ROLE')
+    this.name = 'UnknownRoleError'
+  }
+}
+
+/** The error shape that travels in a response envelope. */
+export interface WireError {
+  name: string
+  code: string
+  message: string
+  retryable?: boolean
+  data?: Record<string, unknown>
+}
+
+const byName: Record<string, (w: WireError) => GdsError> = {
+  InvalidMessageError: w => new InvalidMessageError(w.message, w.data),
+  RegistrationRejectedError: w => new RegistrationRejectedError(w.message),
+  UnauthorizedError: w => new UnauthorizedError(w.message),
+  RequestTimeoutError: w => new RequestTimeoutError(w.message)
+}
+
+/** Rebuilds the right class from a wire error, so callers can branch on `name`. */
+export function fromWire (w: WireError): GdsError {
+  const make = byName[w.name]
+  if (make !== undefined) return make(w)
+  const err = new GdsError(w.message, w.code, { retryable: w.retryable, data: w.data })
+  err.name = w.name
+  return err
+}
+
+/** Any thrown value as a GdsError (unknown errors keep their message, code INTERNAL). */
+export function toGdsError (err: unknown): GdsError {
+  if (err instanceof GdsError) return err
+  const message = err instanceof Error ? err.message : String(err)
+  return new GdsError(message, 'INTERNAL', { cause: err })
+}

@@ -1,0 +1,78 @@
+/**
+ * The heartbeat state machine for one provider peer, as the registry sees it. Pure: it decides,
+ * the prober (src/services/registry/prober.ts) does the I/O and keeps the timers.
+ *
+ *   up ──miss──▶ suspect ──miss × (threshold-1)──▶ down
+ *    ▲              │                                │
+ *    └────ack───────┴──────────────ack───────────────┘
+ *
+ * A miss never waits a whole interval before the next probe: a suspect peer is probed again at
+ * once, so a hung provider is down after `threshold` timeouts (~1 s at the defaults) instead of
+ * `threshold` intervals. The crash fast path (the connection closed, or a caller reported the
+ * peer) asks for an immediate probe too; a dead process refuses the dial in a millisecond.
+ */
+
+export type Liveness = 'up' | 'suspect' | 'down'
+
+export type FailureReason = 'heartbeat-timeout' | 'connection-closed' | 'unreachable' | 'suspect-report'
+
+export interface HeartbeatState {
+  readonly status: Liveness
+  /** Consecutive failed probes. */
+  readonly misses: number
+  /** Why we are probing out of turn (kept so the down reason names the real cause). */
+  readonly trigger?: FailureReason
+  readonly lastAckAt?: number
+}
+
+export interface HeartbeatPolicy {
+  failureThreshold: number
+}
+
+export type ProbeResult = { ok: true } | { ok: false, reason: FailureReason }
+
+export interface Transition {
+  from: Liveness
+  to: Liveness
+  reason: string
+}
+
+export interface Decision {
+  state: HeartbeatState
+  transition?: Transition
+  /** When to probe next: after the interval, at once, or (down) after the slow interval. */
+  next: 'interval' | 'now' | 'slow'
+}
+
+/** A new peer starts `up` (it just registered); a reloaded one starts where the catalogue left it. */
+export function initialState (now: number, status: Liveness = 'up', policy?: HeartbeatPolicy): HeartbeatState {
+  if (status === 'up') return { status, misses: 0, lastAckAt: now }
+  return { status, misses: status === 'down' ? (policy?.failureThreshold ?? 1) : 1 }
+}
+
+export function onProbeResult (state: HeartbeatState, result: ProbeResult, now: number, policy: HeartbeatPolicy): Decision {
+  if (result.ok) {
+    const next: HeartbeatState = { status: 'up', misses: 0, lastAckAt: now }
+    if (state.status === 'up') return { state: next, next: 'interval' }
+    return { state: next, transition: { from: state.status, to: 'up', reason: 'heartbeat-ok' }, next: 'interval' }
+  }
+  const misses = state.misses + 1
+  // A probe out of turn names its cause; a refused dial after a closed connection is a crash.
+  const reason: FailureReason = state.trigger ?? result.reason
+  if (state.status === 'down') return { state: { ...state, misses }, next: 'slow' }
+  if (misses >= policy.failureThreshold) {
+    return { state: { status: 'down', misses, lastAckAt: state.lastAckAt }, transition: { from: state.status, to: 'down', reason }, next: 'slow' }
+  }
+  const suspect: HeartbeatState = { status: 'suspect', misses, trigger: state.trigger, lastAckAt: state.lastAckAt }
+  if (state.status === 'suspect') return { state: suspect, next: 'now' }
+  return { state: suspect, transition: { from: state.status, to: 'suspect', reason }, next: 'now' }
+}
+
+/**
+ * Something outside the beat says the peer may be gone (its connection closed, or a caller's
+ * call failed): probe now, and remember why.
+ */
+export function onTrigger (state: HeartbeatState, reason: FailureReason): Decision {
+  if (state.status === 'down') return { state, next: 'now' }
+  return { state: { ...state, trigger: state.trigger ?? reason }, next: 'now' }
+}

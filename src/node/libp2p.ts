@@ -1,0 +1,63 @@
+import './../polyfills.js'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { ping, type Ping } from '@libp2p/ping'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { preSharedKey } from '@libp2p/pnet'
+import type { PrivateKey } from '@libp2p/interface'
+
+export type GdsLibp2p = Libp2p<{ identify: Identify, ping: Ping, pubsub: GossipSub }>
+
+export interface Libp2pOptions {
+  privateKey?: PrivateKey
+  listen: string[]
+  /** Contents of a swarm key file: only peers with the same key can connect. */
+  swarmKey?: Uint8Array
+}
+
+export type ClientLibp2p = Libp2p<{ identify: Identify, ping: Ping }>
+
+/**
+ * A short-lived dial-only peer for CLI commands (status, grades, logs): no listener, no
+ * gossip, an ephemeral identity; the smallest thing that can speak to a registry.
+ */
+export async function createClientLibp2p (opts: { swarmKey?: Uint8Array } = {}): Promise<ClientLibp2p> {
+  return createLibp2p({
+    addresses: { listen: [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(opts.swarmKey === undefined ? {} : { connectionProtector: preSharedKey({ psk: opts.swarmKey }) }),
+    connectionMonitor: { enabled: false },
+    services: { identify: identify(), ping: ping() }
+  })
+}
+
+/** The libp2p stack every gds process runs: TCP + noise + yamux, identify, ping, gossipsub. */
+export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> {
+  // Loaded here, not at the top, so CLI commands that only dial do not pay for it.
+  const { gossipsub } = await import('@libp2p/gossipsub')
+  return createLibp2p({
+    ...(opts.privateKey === undefined ? {} : { privateKey: opts.privateKey }),
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(opts.swarmKey === undefined ? {} : { connectionProtector: preSharedKey({ psk: opts.swarmKey }) }),
+    connectionManager: {
+      // libp2p's default (5 inbound connections per second per IP) fails a fifth of the dials
+      // of a 10-node cluster on one host; a registry takes many connections from few hosts.
+      inboundConnectionThreshold: 1000,
+      maxIncomingPendingConnections: 256
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      // StrictSign (the default) signs every message; publishing before anyone subscribes is normal at start.
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
+    }
+  })
+}

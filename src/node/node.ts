@@ -1,0 +1,191 @@
+import '../polyfills.js'
+import { EventEmitter } from 'node:events'
+import { readFile } from 'node:fs/promises'
+import { Catalog } from './catalog.js'
+import type { GdsConfig } from './config.js'
+import { GdsError, InvalidConfigError } from './errors.js'
+import type { NodeEvent, TimedEvent } from './events.js'
+import { loadOrCreateKey, lockDataDir } from './identity.js'
+import { createGdsLibp2p, type GdsLibp2p } from './libp2p.js'
+import { silentLogger, type Logger } from './logger.js'
+import { RegistrySession } from './registry-session.js'
+import type { Registration } from './schemas.js'
+import type { ServiceContext, ServiceDefinition } from './service.js'
+import { RegistryHub } from '../services/registry/hub.js'
+
+export interface GdsNodeOptions {
+  config: GdsConfig
+  /** What this node provides (empty for the registry role). */
+  services?: ServiceDefinition[]
+  log?: Logger
+  /** The clock, passed in so tests can steer it; nothing below this reads the time itself. */
+  now?: () => number
+}
+
+/**
+ * One gds process: a libp2p peer plus its role. The registry role runs the hub; every other
+ * role runs its services and a session with the registry. `new` has no side effects; `start`
+ * does the work, so listeners can be attached first (serf's Create/Start split).
+ */
+export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
+  readonly config: GdsConfig
+  readonly catalog: Catalog
+  private readonly services: ServiceDefinition[]
+  private readonly log: Logger
+  private readonly now: () => number
+  private libp2p?: GdsLibp2p
+  private hub?: RegistryHub
+  private session?: RegistrySession
+  private unlock?: () => Promise<void>
+  private readonly incarnation: number
+  private inflight = 0
+  private started = false
+  private stopping?: Promise<void>
+
+  constructor (opts: GdsNodeOptions) {
+    super()
+    this.config = opts.config
+    this.services = opts.services ?? []
+    this.log = opts.log ?? silentLogger
+    this.now = opts.now ?? Date.now
+    this.incarnation = this.now()
+    this.catalog = new Catalog()
+  }
+
+  get isRegistry (): boolean { return this.config.role === 'registry' }
+
+  get peerId (): string {
+    return this.requireStarted().peerId.toString()
+  }
+
+  get addrs (): string[] {
+    return this.requireStarted().getMultiaddrs().map(String)
+  }
+
+  /** The libp2p node, for the library's client helpers and tests. */
+  get p2p (): GdsLibp2p { return this.requireStarted() }
+
+  /** The registry hub (registry role only). */
+  get registry (): RegistryHub | undefined { return this.hub }
+
+  get registrySession (): RegistrySession | undefined { return this.session }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    this.unlock = await lockDataDir(this.config.dataDir)
+    try {
+      const privateKey = await loadOrCreateKey(this.config.dataDir)
+      const swarmKey = await this.readSwarmKey()
+      try {
+        this.libp2p = await createGdsLibp2p({ privateKey, listen: this.config.listen, swarmKey })
+      } catch (err: any) {
+        throw new GdsError(`cannot listen on ${this.config.listen.join(', ')}: ${err?.message ?? err}`, 'LISTEN_FAILED', { cause: err })
+      }
+      this.emitEvent({ event: 'listening', peerId: this.peerId, addrs: this.addrs, role: this.config.role, name: this.config.name, dataDir: this.config.dataDir })
+      if (this.isRegistry) await this.startHub()
+      else await this.startServices()
+      this.emitEvent({ event: 'ready' })
+    } catch (err) {
+      await this.teardown()
+      throw err
+    }
+  }
+
+  /** Graceful stop: services stop, the session deregisters, then libp2p closes. Idempotent. */
+  async stop (reason = 'requested'): Promise<void> {
+    if (!this.started) return
+    this.stopping ??= (async () => {
+      this.emitEvent({ event: 'stopping', reason })
+      for (const s of [...this.services].reverse()) {
+        try { await s.stop?.() } catch (err: any) { this.log.error({ err: err?.message, service: s.name }, 'service stop failed') }
+      }
+      await this.session?.stop()
+      await this.hub?.stop()
+      await this.teardown()
+      this.emitEvent({ event: 'stopped' })
+    })()
+    return this.stopping
+  }
+
+  /** Counts a call in flight (reported as load in heartbeat acks). */
+  trackCall<T>(work: () => Promise<T>): Promise<T> {
+    this.inflight++
+    return work().finally(() => { this.inflight-- })
+  }
+
+  private async startHub (): Promise<void> {
+    this.hub = new RegistryHub({
+      libp2p: this.requireStarted(),
+      log: this.log.child({ component: 'hub' }),
+      now: this.now,
+      dataDir: this.config.dataDir,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
+      failureThreshold: this.config.failureThreshold,
+      reapAfterMs: this.config.reapAfterMs,
+      emit: e => { this.emitEvent(e) }
+    })
+    await this.hub.start()
+  }
+
+  private async startServices (): Promise<void> {
+    const ctx: ServiceContext = { config: this.config, log: this.log, catalog: this.catalog, peerId: this.peerId }
+    for (const s of this.services) await s.start?.(ctx)
+    this.session = new RegistrySession({
+      libp2p: this.requireStarted(),
+      log: this.log.child({ component: 'session' }),
+      now: this.now,
+      catalog: this.catalog,
+      registry: this.config.registry,
+      registrations: () => this.registrations(),
+      reconnectMinMs: this.config.reconnectMinMs,
+      reconnectMaxMs: this.config.reconnectMaxMs,
+      reapAfterMs: this.config.reapAfterMs,
+      load: () => this.inflight,
+      emit: e => { this.emitEvent(e) }
+    })
+    await this.session.start()
+  }
+
+  private registrations (): Registration[] {
+    const addrs = this.addrs.slice(0, 16)
+    return this.services.map(s => ({
+      name: s.name,
+      addrs,
+      requires: [...new Set([...(s.requires ?? [])])],
+      version: s.version ?? '0.0.0',
+      meta: s.meta ?? {},
+      incarnation: this.incarnation,
+      seq: 0
+    }))
+  }
+
+  private async readSwarmKey (): Promise<Uint8Array | undefined> {
+    if (this.config.swarmKeyFile === undefined) return undefined
+    try {
+      return await readFile(this.config.swarmKeyFile)
+    } catch (err: any) {
+      throw new InvalidConfigError(`cannot read swarm key ${this.config.swarmKeyFile}: ${err?.code === 'ENOENT' ? 'no such file' : err?.message}`)
+    }
+  }
+
+  private async teardown (): Promise<void> {
+    try {
+      await this.libp2p?.stop()
+    } catch (err: any) {
+      this.log.error({ err: err?.message }, 'libp2p stop failed')
+    }
+    await this.unlock?.()
+    this.unlock = undefined
+  }
+
+  private emitEvent (e: NodeEvent): void {
+    this.emit('event', { ...e, ts: this.now() })
+  }
+
+  private requireStarted (): GdsLibp2p {
+    if (this.libp2p === undefined) throw new GdsError('the node is not started', 'NOT_STARTED')
+    return this.libp2p
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Protocol ids, the gossip topic and the wire limits: one place, each with its reason.
+ */
+
+/** service → registry: register, deregister, lookup, list, suspect (one request per stream). */
+export const REGISTRY_PROTOCOL = '/gds/registry/1.0.0'
+/** registry → service: a long-lived stream of probes and acks (one per provider, not one per beat). */
+export const HEARTBEAT_PROTOCOL = '/gds/heartbeat/1.0.0'
+/** registry → dependent: a long-lived stream of catalogue patches. */
+export const NOTIFY_PROTOCOL = '/gds/notify/1.0.0'
+/** observer → registry: a stream of catalogue events (status --watch, webui). */
+export const WATCH_PROTOCOL = '/gds/watch/1.0.0'
+/** any → provider: service methods. */
+export const RPC_PROTOCOL = '/gds/rpc/1.0.0'
+/** gossipsub topic for signed announcements and registry patches. */
+export const CATALOG_TOPIC = 'gds/catalog/1'
+
+/**
+ * Largest frame on the registry protocol. A `list` answer carries the whole catalogue:
+ * 5,000 entries of about 400 bytes each fit with room to spare.
+ */
+export const MAX_REGISTRY_FRAME = 4 * 1024 * 1024
+/** A registration request is small; anything bigger is abuse. */
+export const MAX_REQUEST_FRAME = 64 * 1024
+/** Probes and acks are a few dozen bytes. */
+export const MAX_HEARTBEAT_FRAME = 1024
+/** A patch names a handful of providers; a re-sync after a reconnect can carry many. */
+export const MAX_NOTIFY_FRAME = 1024 * 1024
+
+/** How long a one-shot request may take before the caller gives up. */
+export const REQUEST_TIMEOUT_MS = 5_000
+
+/**
+ * Inbound stream limits per connection. The registry serves every service of a cluster and a
+ * burst of registrations or `status` calls must not be reset (libp2p's default is 32).
+ */
+export const MAX_INBOUND_REGISTRY_STREAMS = 256
+/** One heartbeat and one notify stream per registry connection; a few spare for reconnects. */
+export const MAX_INBOUND_SESSION_STREAMS = 4
+export const MAX_OUTBOUND_SESSION_STREAMS = 4
+
+/** Names of services: what a DNS label allows, so they are safe in logs, tables and URLs. */
+export const SERVICE_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+/** How many names one peer may register, and how many it may require. */
+export const MAX_NAMES_PER_PEER = 16
+export const MAX_REQUIRES = 32
+/** Listen addresses kept per registration. */
+export const MAX_ADDRS = 16

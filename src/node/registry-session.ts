@@ -1,0 +1,222 @@
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { backoffDelay } from './backoff.js'
+import { isAvailable, type Catalog, type Change } from './catalog.js'
+import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from './errors.js'
+import { eventForChange, type NodeEvent, type Via } from './events.js'
+import type { GdsLibp2p } from './libp2p.js'
+import type { Logger } from './logger.js'
+import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
+import { Channel, request } from './rpc.js'
+import { deregisterResult, heartbeatProbe, notifyPatch, registerResult, suspectResult, type Registration } from './schemas.js'
+
+export interface SessionOptions {
+  libp2p: GdsLibp2p
+  log: Logger
+  now: () => number
+  catalog: Catalog
+  /** The registry's multiaddr; with /p2p/<id> its identity is pinned. */
+  registry: string
+  registrations: () => Registration[]
+  reconnectMinMs: number
+  reconnectMaxMs: number
+  reapAfterMs: number
+  /** Calls in flight on this node, reported in heartbeat acks. */
+  load: () => number
+  emit: (e: NodeEvent) => void
+}
+
+/** How long a graceful stop waits for the registry to take our deregistration. */
+const DEREGISTER_TIMEOUT_MS = 1_000
+
+/**
+ * A service's link to the registry hub: registers (and re-registers after the registry comes
+ * back, with back-off), answers heartbeats, and applies the registry's patches to the node's
+ * catalogue. While the registry is away the node keeps serving with the table it has.
+ */
+export class RegistrySession {
+  private readonly addr: Multiaddr
+  private registryId?: PeerId
+  private readonly pinned: boolean
+  private connected = false
+  private stopped = false
+  private attempt = 0
+  private retryTimer?: NodeJS.Timeout
+  private reapTimer?: NodeJS.Timeout
+  private connecting?: Promise<void>
+  private readonly firstRegistration = Promise.withResolvers<void>()
+
+  private readonly onDisconnect = (e: CustomEvent<PeerId>): void => {
+    if (this.registryId === undefined || !e.detail.equals(this.registryId) || this.stopped) return
+    this.connected = false
+    this.opts.emit({ event: 'registry-lost', registry: this.registryId.toString(), reason: 'connection-closed' })
+    this.attempt = 0
+    this.scheduleConnect()
+  }
+
+  constructor (private readonly opts: SessionOptions) {
+    try {
+      this.addr = multiaddr(opts.registry)
+    } catch (err: any) {
+      throw new InvalidConfigError(`--registry "${opts.registry}" is not a multiaddr (example: /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...): ${err?.message ?? err}`)
+    }
+    const id = this.addr.getComponents().find(c => c.name === 'p2p')?.value
+    this.pinned = id !== undefined
+    if (id !== undefined) this.registryId = peerIdFromString(id)
+  }
+
+  get registryPeer (): PeerId | undefined { return this.registryId }
+  get isConnected (): boolean { return this.connected }
+
+  async start (): Promise<void> {
+    await this.opts.libp2p.handle(HEARTBEAT_PROTOCOL, (stream, connection) => { void this.answerHeartbeats(stream, connection) },
+      { maxInboundStreams: MAX_INBOUND_SESSION_STREAMS })
+    await this.opts.libp2p.handle(NOTIFY_PROTOCOL, (stream, connection) => { void this.readPatches(stream, connection) },
+      { maxInboundStreams: MAX_INBOUND_SESSION_STREAMS })
+    this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    const every = Math.max(100, Math.min(5_000, Math.floor(this.opts.reapAfterMs / 4)))
+    this.reapTimer = setInterval(() => { this.report(this.opts.catalog.reap(this.opts.now(), this.opts.reapAfterMs), 'hub') }, every)
+    this.reapTimer.unref()
+    this.scheduleConnect(0)
+  }
+
+  /** Resolves once the first registration has been accepted (never rejects; see events). */
+  async registered (): Promise<void> { return this.firstRegistration.promise }
+
+  /** Graceful leave: tell the registry we are going, within a short deadline. */
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.retryTimer)
+    clearInterval(this.reapTimer)
+    this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    if (this.connected && this.registryId !== undefined) {
+      const names = this.opts.registrations().map(r => r.name)
+      await request(this.opts.libp2p, this.registryId, REGISTRY_PROTOCOL, { op: 'deregister', names }, deregisterResult,
+        { maxBytes: MAX_REGISTRY_FRAME, timeoutMs: DEREGISTER_TIMEOUT_MS }).catch((err: any) => {
+        this.opts.log.warn({ err: err?.message }, 'could not deregister')
+      })
+    }
+    await this.opts.libp2p.unhandle(HEARTBEAT_PROTOCOL).catch(() => {})
+    await this.opts.libp2p.unhandle(NOTIFY_PROTOCOL).catch(() => {})
+  }
+
+  /** Tell the registry a provider failed a call, so it probes that peer now. */
+  async suspect (peerId: string): Promise<void> {
+    if (this.registryId === undefined || !this.connected) return
+    await request(this.opts.libp2p, this.registryId, REGISTRY_PROTOCOL, { op: 'suspect', peerId }, suspectResult, { maxBytes: MAX_REGISTRY_FRAME })
+      .catch(() => {})
+  }
+
+  private scheduleConnect (delayMs?: number): void {
+    if (this.stopped) return
+    clearTimeout(this.retryTimer)
+    const delay = delayMs ?? backoffDelay(this.attempt, this.opts.reconnectMinMs, this.opts.reconnectMaxMs, Math.random())
+    this.retryTimer = setTimeout(() => { this.connecting ??= this.connect().finally(() => { this.connecting = undefined }) }, delay)
+    this.retryTimer.unref()
+  }
+
+  private async connect (): Promise<void> {
+    if (this.stopped) return
+    try {
+      const connection = await this.dialRegistry()
+      const regs = this.opts.registrations()
+      const result = await request(this.opts.libp2p, connection.remotePeer, REGISTRY_PROTOCOL, { op: 'register', services: regs }, registerResult,
+        { maxBytes: MAX_REGISTRY_FRAME })
+      if (this.stopped) return
+      this.connected = true
+      this.attempt = 0
+      const required = [...new Set(regs.flatMap(r => r.requires))]
+      this.report(this.opts.catalog.resync(required, result.providers, this.opts.now()), 'register')
+      const missing = required.filter(n => !this.opts.catalog.providersOf(n).some(isAvailable))
+      this.opts.emit({
+        event: 'registered',
+        names: regs.map(r => r.name),
+        registry: connection.remotePeer.toString(),
+        providers: result.providers.map(p => ({ name: p.name, peerId: p.peerId, status: p.status })),
+        missing
+      })
+      if (missing.length > 0) this.opts.emit({ event: 'degraded', missing })
+      this.firstRegistration.resolve()
+    } catch (err: any) {
+      if (this.stopped) return
+      const error = err instanceof RegistryUnreachableError || err instanceof UnauthorizedError ? err.message : `${err?.name ?? 'Error'}: ${err?.message ?? err}`
+      const delayMs = backoffDelay(this.attempt, this.opts.reconnectMinMs, this.opts.reconnectMaxMs, Math.random())
+      this.attempt++
+      this.opts.emit({ event: 'registry-retry', attempt: this.attempt, delayMs, error })
+      this.scheduleConnect(delayMs)
+    }
+  }
+
+  private async dialRegistry (): Promise<Connection> {
+    let connection: Connection
+    try {
+      connection = await this.opts.libp2p.dial(this.addr, { signal: AbortSignal.timeout(5_000) })
+    } catch (err: any) {
+      throw new RegistryUnreachableError(`cannot reach the registry at ${this.addr.toString()}: ${err?.message ?? err}`, { cause: err })
+    }
+    const remote = connection.remotePeer
+    if (this.registryId === undefined) {
+      this.registryId = remote
+      this.opts.emit({ event: 'registry-learnt', registry: remote.toString(), hint: `pin it: --registry ${this.addr.toString()}/p2p/${remote.toString()}` })
+    } else if (!remote.equals(this.registryId)) {
+      if (this.pinned) {
+        await connection.close().catch(() => {})
+        throw new UnauthorizedError(`the peer at ${this.addr.toString()} is ${remote.toString()}, not the pinned registry ${this.registryId.toString()}`)
+      }
+      this.opts.log.warn({ was: this.registryId.toString(), now: remote.toString() }, 'the registry came back with a new identity')
+      this.registryId = remote
+    }
+    return connection
+  }
+
+  private async answerHeartbeats (stream: Stream, connection: Connection): Promise<void> {
+    const ch = new Channel(stream, MAX_HEARTBEAT_FRAME)
+    try {
+      for (;;) {
+        const probe = await ch.read(heartbeatProbe)
+        const missing = this.opts.registrations().some(r => r.requires.some(n => !this.opts.catalog.providersOf(n).some(isAvailable)))
+        await ch.write({ type: 'ack', id: probe.id, health: missing ? 'degraded' : 'ok', load: this.opts.load() })
+      }
+    } catch (err: any) {
+      if (err?.name === 'InvalidMessageError' || err?.name === 'FrameTooLargeError') {
+        this.opts.log.warn({ peer: connection.remotePeer.toString(), err: err.message }, 'bad heartbeat frame')
+      }
+      ch.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private async readPatches (stream: Stream, connection: Connection): Promise<void> {
+    const ch = new Channel(stream, MAX_NOTIFY_FRAME)
+    const from = connection.remotePeer
+    if (this.registryId === undefined || !from.equals(this.registryId)) {
+      this.opts.log.warn({ peer: from.toString() }, 'rejected a notify stream from a peer that is not the registry')
+      ch.abort(new UnauthorizedError('only the registry may send patches'))
+      return
+    }
+    try {
+      for (;;) {
+        const patch = await ch.read(notifyPatch)
+        const now = this.opts.now()
+        const changes: Change[] = []
+        for (const record of patch.records) {
+          const { change } = this.opts.catalog.apply(record, 'registry', now)
+          if (change !== undefined) changes.push(change)
+        }
+        this.report(changes, 'hub')
+      }
+    } catch (err: any) {
+      if (err?.name === 'InvalidMessageError' || err?.name === 'FrameTooLargeError') {
+        this.opts.log.warn({ peer: from.toString(), err: err.message }, 'bad patch from the registry')
+      }
+      ch.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private report (changes: Change[], via: Via): void {
+    for (const c of changes) {
+      const e = eventForChange(c, via)
+      if (e !== undefined) this.opts.emit(e)
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import { z } from 'zod'
+import { MAX_ADDRS, MAX_NAMES_PER_PEER, MAX_REQUIRES, SERVICE_NAME_PATTERN } from './protocols.js'
+
+/**
+ * Every message on every gds protocol, as a zod schema. Inbound bytes are parsed here and
+ * nowhere else; a message that does not fit is answered with an InvalidMessageError.
+ */
+
+export const serviceName = z.string().max(63).regex(SERVICE_NAME_PATTERN, 'a service name is 1-63 lowercase letters, digits and "-"')
+const peerIdString = z.string().min(40).max(128).regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'a peer id is base58')
+const multiaddrString = z.string().min(2).max(512).startsWith('/')
+const counter = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+const meta = z.record(z.string().max(64), z.string().max(256)).refine(m => Object.keys(m).length <= 32, 'at most 32 meta keys')
+
+export const STATUSES = ['up', 'suspect', 'down', 'leaving'] as const
+export const status = z.enum(STATUSES)
+
+/** What a provider says about itself when it registers (the peer id comes from the connection). */
+export const registration = z.strictObject({
+  name: serviceName,
+  addrs: z.array(multiaddrString).max(MAX_ADDRS),
+  requires: z.array(serviceName).max(MAX_REQUIRES).default([]),
+  version: z.string().max(64).default('0.0.0'),
+  meta: meta.default({}),
+  incarnation: counter,
+  seq: counter
+})
+export type Registration = z.infer<typeof registration>
+
+/** One provider entry as the catalogue holds it and as patches carry it. */
+export const providerRecord = z.strictObject({
+  name: serviceName,
+  peerId: peerIdString,
+  addrs: z.array(multiaddrString).max(MAX_ADDRS),
+  requires: z.array(serviceName).max(MAX_REQUIRES),
+  version: z.string().max(64),
+  meta,
+  incarnation: counter,
+  seq: counter,
+  status,
+  /** Why the status last changed: registered, connection-closed, heartbeat-timeout, left... */
+  reason: z.string().max(64).optional(),
+  /** Epoch ms of the last successful heartbeat (or registration). */
+  lastSeen: counter.optional(),
+  rttMs: z.number().nonnegative().optional(),
+  load: counter.optional()
+})
+export type ProviderRecord = z.infer<typeof providerRecord>
+
+export const registryRequest = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('register'), services: z.array(registration).min(1).max(MAX_NAMES_PER_PEER) }),
+  z.strictObject({ op: z.literal('deregister'), names: z.array(serviceName).min(1).max(MAX_NAMES_PER_PEER) }),
+  z.strictObject({ op: z.literal('lookup'), name: serviceName }),
+  z.strictObject({ op: z.literal('list') }),
+  z.strictObject({ op: z.literal('suspect'), peerId: peerIdString })
+])
+export type RegistryRequest = z.infer<typeof registryRequest>
+
+const wireError = z.object({
+  name: z.string().max(64),
+  code: z.string().max(64),
+  message: z.string().max(4096),
+  retryable: z.boolean().optional(),
+  data: z.record(z.string(), z.unknown()).optional()
+})
+
+/** The envelope of every answer: a result or a typed error. */
+export function envelope<T extends z.ZodType> (result: T) {
+  return z.union([
+    z.object({ ok: z.literal(true), result }),
+    z.object({ ok: z.literal(false), error: wireError })
+  ])
+}
+
+export const registerResult = z.object({
+  records: z.array(providerRecord),
+  /** The current providers of every required name (the seed's initial patch). */
+  providers: z.array(providerRecord)
+})
+export type RegisterResult = z.infer<typeof registerResult>
+
+export const listResult = z.object({
+  registry: z.object({ peerId: peerIdString, addrs: z.array(multiaddrString) }),
+  services: z.array(providerRecord)
+})
+export type ListResult = z.infer<typeof listResult>
+
+export const lookupResult = z.object({ providers: z.array(providerRecord) })
+export const deregisterResult = z.object({ removed: z.array(serviceName) })
+export const suspectResult = z.object({ probing: z.boolean() })
+
+export const heartbeatProbe = z.strictObject({ type: z.literal('probe'), id: counter })
+export const heartbeatAck = z.strictObject({
+  type: z.literal('ack'),
+  id: counter,
+  /** `degraded` while a required name has no `up` provider. */
+  health: z.enum(['ok', 'degraded']),
+  /** Calls in flight on this provider (for least-loaded balancing). */
+  load: counter
+})
+
+export const notifyPatch = z.strictObject({
+  type: z.literal('patch'),
+  records: z.array(providerRecord).max(10_000)
+})
+export type NotifyPatch = z.infer<typeof notifyPatch>

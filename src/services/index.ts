@@ -1,0 +1,42 @@
+import { isAbsolute, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { GdsConfig } from '../node/config.js'
+import { GdsError, UnknownRoleError } from '../node/errors.js'
+import type { ServiceDefinition } from '../node/service.js'
+import { plainService } from './service/index.js'
+
+/** Built-in roles a user can name with --role. */
+export const BUILT_IN_ROLES = ['registry', 'service'] as const
+
+function looksLikePath (role: string): boolean {
+  return role.startsWith('.') || isAbsolute(role) || /\.(m?js|cjs)$/.test(role)
+}
+
+/**
+ * The services a node of this config runs (none for the registry). `--requires` adds to what a
+ * role requires by itself.
+ */
+export async function resolveServices (config: GdsConfig): Promise<ServiceDefinition[]> {
+  if (config.role === 'registry') return []
+  if (config.role === 'service') return [plainService(config.name, config.requires)]
+  if (looksLikePath(config.role)) {
+    const def = await loadModule(config.role)
+    return [{ ...def, requires: [...new Set([...(def.requires ?? []), ...config.requires])] }]
+  }
+  throw new UnknownRoleError(config.role, BUILT_IN_ROLES)
+}
+
+async function loadModule (path: string): Promise<ServiceDefinition> {
+  const url = pathToFileURL(resolve(path)).href
+  let mod: any
+  try {
+    mod = await import(url)
+  } catch (err: any) {
+    throw new GdsError(`cannot load service module ${path}: ${err?.message ?? err}`, 'MODULE_LOAD_FAILED', { cause: err })
+  }
+  const def = mod?.default
+  if (def === undefined || typeof def !== 'object' || typeof def.name !== 'string') {
+    throw new GdsError(`${path} must default-export a service made with defineService({ name, ... })`, 'MODULE_LOAD_FAILED')
+  }
+  return def as ServiceDefinition
+}

@@ -1,0 +1,217 @@
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { z } from 'zod'
+import { Catalog, type Change } from '../../node/catalog.js'
+import { NotRegisteredError } from '../../node/errors.js'
+import { eventForChange, type NodeEvent } from '../../node/events.js'
+import type { Transition } from '../../node/heartbeat.js'
+import type { GdsLibp2p } from '../../node/libp2p.js'
+import type { Logger } from '../../node/logger.js'
+import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../node/protocols.js'
+import { serve } from '../../node/rpc.js'
+import { providerRecord, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
+import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
+import { Notifier } from './notifier.js'
+import { Prober } from './prober.js'
+
+export interface HubOptions {
+  libp2p: GdsLibp2p
+  log: Logger
+  now: () => number
+  dataDir: string
+  heartbeatIntervalMs: number
+  heartbeatTimeoutMs: number
+  failureThreshold: number
+  reapAfterMs: number
+  emit: (e: NodeEvent) => void
+}
+
+export const CATALOG_FILE = 'catalog.json'
+/** Coalesce catalogue writes: a burst of registrations costs one fsync, not one each. */
+const PERSIST_DELAY_MS = 50
+const persisted = z.object({ version: z.literal(1), records: z.array(providerRecord) })
+
+/**
+ * The registry role: the hub for registration and heartbeats. It owns the authoritative
+ * catalogue, probes every provider, pushes each change to the dependents of the changed name,
+ * and keeps the catalogue on disk so a restart picks up where it left off.
+ */
+export class RegistryHub {
+  readonly catalog = new Catalog()
+  private readonly prober: Prober
+  private readonly notifier: Notifier
+  private readonly path: string
+  private persistTimer?: NodeJS.Timeout
+  private reapTimer?: NodeJS.Timeout
+  private writing: Promise<void> = Promise.resolve()
+  private readonly onDisconnect = (e: CustomEvent<{ toString: () => string }>): void => {
+    this.prober.trigger(e.detail.toString(), 'connection-closed')
+  }
+
+  constructor (private readonly opts: HubOptions) {
+    this.path = join(opts.dataDir, CATALOG_FILE)
+    this.notifier = new Notifier(opts.libp2p, opts.log.child({ component: 'notify' }))
+    this.prober = new Prober({
+      libp2p: opts.libp2p,
+      log: opts.log.child({ component: 'heartbeat' }),
+      now: opts.now,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
+      failureThreshold: opts.failureThreshold,
+      onTransition: (peerId, t) => { this.onTransition(peerId, t) },
+      onAck: (peerId, figures) => { this.catalog.observe(peerId, figures, this.opts.now()) }
+    })
+  }
+
+  async start (): Promise<void> {
+    await this.load()
+    await serve(this.opts.libp2p, REGISTRY_PROTOCOL, async (req, connection) => this.handle(req, connection.remotePeer.toString()), {
+      requestSchema: registryRequest,
+      maxBytes: MAX_REQUEST_FRAME,
+      maxInboundStreams: MAX_INBOUND_REGISTRY_STREAMS,
+      log: this.opts.log.child({ component: 'registry' })
+    })
+    this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    const every = Math.max(100, Math.min(5_000, Math.floor(this.opts.reapAfterMs / 4)))
+    this.reapTimer = setInterval(() => { this.publish(this.catalog.reap(this.opts.now(), this.opts.reapAfterMs)) }, every)
+    this.reapTimer.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    clearInterval(this.reapTimer)
+    this.prober.stop()
+    this.notifier.stop()
+    await this.opts.libp2p.unhandle(REGISTRY_PROTOCOL).catch(() => {})
+    clearTimeout(this.persistTimer)
+    this.persistTimer = undefined
+    await this.persistNow()
+  }
+
+  /** The answer to `list`, also what `gds status` prints. */
+  list (): ListResult {
+    return {
+      registry: { peerId: this.opts.libp2p.peerId.toString(), addrs: this.opts.libp2p.getMultiaddrs().map(String) },
+      services: this.catalog.all()
+    }
+  }
+
+  async handle (req: RegistryRequest, peerId: string): Promise<unknown> {
+    const now = this.opts.now()
+    switch (req.op) {
+      case 'register': {
+        const changes: Change[] = []
+        const records: ProviderRecord[] = []
+        for (const reg of req.services) {
+          const r = this.catalog.register(peerId, reg, now)
+          records.push(r.record)
+          if (r.changed) changes.push({ record: r.record, previous: r.previous })
+        }
+        const addrs = req.services.flatMap(s => s.addrs).map(a => multiaddr(a))
+        if (addrs.length > 0) await this.opts.libp2p.peerStore.merge(peerIdFromString(peerId), { multiaddrs: addrs }).catch(() => {})
+        this.prober.add(peerId, { reset: changes.length > 0 })
+        this.publish(changes)
+        const required = new Set(req.services.flatMap(s => s.requires))
+        const result: RegisterResult = { records, providers: [...required].flatMap(n => this.catalog.providersOf(n)) }
+        return result
+      }
+      case 'deregister': {
+        const unknown = req.names.find(n => this.catalog.get(n, peerId) === undefined)
+        if (unknown !== undefined) throw new NotRegisteredError(unknown)
+        this.publish(this.catalog.deregister(peerId, req.names, now))
+        if (this.catalog.ofPeer(peerId).every(r => r.status === 'leaving')) {
+          this.prober.remove(peerId)
+          this.notifier.close(peerId)
+        }
+        return { removed: req.names }
+      }
+      case 'lookup':
+        return { providers: this.catalog.providersOf(req.name) }
+      case 'list':
+        return this.list()
+      case 'suspect':
+        return { probing: this.prober.trigger(req.peerId, 'suspect-report') }
+    }
+  }
+
+  private onTransition (peerId: string, t: Transition): void {
+    const status = t.to
+    this.publish(this.catalog.setPeerStatus(peerId, status, t.reason, this.opts.now()))
+    if (status === 'down') this.notifier.close(peerId)
+  }
+
+  /** One change set → events, patches to each dependent (grouped), and a persist. */
+  private publish (changes: Change[]): void {
+    if (changes.length === 0) return
+    const perDependent = new Map<string, ProviderRecord[]>()
+    for (const change of changes) {
+      const e = eventForChange(change, 'local')
+      if (e !== undefined) this.opts.emit(e)
+      if (change.removed === true) {
+        // A reaped peer with nothing left is no longer probed.
+        if (this.catalog.ofPeer(change.record.peerId).length === 0) {
+          this.prober.remove(change.record.peerId)
+          this.notifier.close(change.record.peerId)
+        }
+        continue
+      }
+      for (const dep of this.catalog.dependentsOf(change.record.name)) {
+        if (dep === change.record.peerId) continue
+        let list = perDependent.get(dep)
+        if (list === undefined) { list = []; perDependent.set(dep, list) }
+        list.push(change.record)
+      }
+    }
+    for (const [dep, records] of perDependent) this.notifier.send(dep, records)
+    this.schedulePersist()
+  }
+
+  private schedulePersist (): void {
+    if (this.persistTimer !== undefined) return
+    this.persistTimer = setTimeout(() => {
+      this.persistTimer = undefined
+      void this.persistNow()
+    }, PERSIST_DELAY_MS)
+  }
+
+  private async persistNow (): Promise<void> {
+    // Writes are chained so two never race on the temp file.
+    this.writing = this.writing.then(async () => {
+      try {
+        await writeJsonAtomic(this.path, { version: 1, records: this.catalog.all() })
+      } catch (err: any) {
+        this.opts.log.error({ err: err?.message, path: this.path }, 'cannot persist the catalogue')
+      }
+    })
+    await this.writing
+  }
+
+  private async load (): Promise<void> {
+    let raw: unknown
+    try {
+      raw = await readJsonFile(this.path)
+    } catch (err: any) {
+      this.opts.log.error({ err: err?.message, path: this.path }, 'catalogue file is unreadable; starting empty')
+      return
+    }
+    if (raw === undefined) return
+    const parsed = persisted.safeParse(raw)
+    if (!parsed.success) {
+      this.opts.log.error({ path: this.path }, 'catalogue file has an unknown shape; starting empty')
+      return
+    }
+    const now = this.opts.now()
+    this.catalog.load(parsed.data.records, now)
+    for (const r of parsed.data.records) {
+      if (r.addrs.length > 0) await this.opts.libp2p.peerStore.merge(peerIdFromString(r.peerId), { multiaddrs: r.addrs.map(a => multiaddr(a)) }).catch(() => {})
+    }
+    // Probe everyone we knew at once: the ones still alive stay up, the rest go down.
+    for (const peerId of this.catalog.peers()) {
+      const live = this.catalog.ofPeer(peerId).filter(r => r.status !== 'leaving')
+      if (live.length === 0) continue
+      this.prober.add(peerId, { immediately: true, status: live[0].status === 'leaving' ? 'down' : live[0].status })
+    }
+    this.opts.emit({ event: 'catalog-loaded', entries: parsed.data.records.length, path: this.path })
+  }
+}
