@@ -125,8 +125,8 @@ export async function serve<S extends z.ZodType> (node: Libp2p<any>, protocol: s
     try {
       const req = await ch.read(opts.requestSchema, signal)
       answer = { ok: true, result: await handler(req, connection) }
-    } catch (err) {
-      const e = toGdsError(err)
+    } catch (err: any) {
+      const e = err?.name === 'UnexpectedEOFError' ? new InvalidMessageError('the stream ended before a whole request arrived') : toGdsError(err)
       if (e.code === 'INTERNAL') opts.log.error({ err, peer: connection.remotePeer.toString(), protocol }, 'request failed')
       else opts.log.warn({ peer: connection.remotePeer.toString(), protocol, code: e.code }, e.message)
       answer = { ok: false, error: e.toWire() }

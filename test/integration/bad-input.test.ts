@@ -1,0 +1,137 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { lpStream } from '@libp2p/utils'
+import * as lp from 'it-length-prefixed'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createClientLibp2p, type ClientLibp2p } from '../../src/node/libp2p.js'
+import { HEARTBEAT_PROTOCOL, MAX_REQUEST_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
+import { encodeFrame } from '../../src/node/rpc.js'
+import type { GdsNode } from '../../src/node/node.js'
+import { TestCluster, eventually } from '../helpers/nodes.js'
+
+const dec = new TextDecoder()
+
+/** Sends raw bytes on a fresh registry stream and returns the decoded answer (or the error that reset it). */
+async function rawRequest (client: ClientLibp2p, registry: GdsNode, bytes: Uint8Array): Promise<any> {
+  const stream = await client.dialProtocol(peerIdFromString(registry.peerId), REGISTRY_PROTOCOL)
+  stream.send(bytes)
+  await stream.close()
+  const reader = lpStream(stream, { maxDataLength: 1 << 20 })
+  const answer = await reader.read({ signal: AbortSignal.timeout(5_000) })
+  return JSON.parse(dec.decode(answer.subarray()))
+}
+
+function frame (value: unknown): Uint8Array {
+  return lp.encode.single(encodeFrame(value)).subarray()
+}
+
+describe('bad input on every protocol: a clear error, and nothing changes', () => {
+  const cluster = new TestCluster()
+  let client: ClientLibp2p
+  let registry: GdsNode
+  let demo: GdsNode
+
+  beforeEach(async () => {
+    registry = await cluster.registry()
+    demo = await cluster.service(registry, 'demo', ['log'])
+    await cluster.waitFor(demo, e => e.event === 'registered')
+    client = await createClientLibp2p()
+    await client.dial(registry.p2p.getMultiaddrs()[0])
+  })
+
+  afterEach(async () => {
+    await client.stop()
+    await cluster.stopAll()
+  })
+
+  function snapshot (): string {
+    return JSON.stringify(registry.registry!.catalog.all().map(r => ({ ...r, lastSeen: 0, rttMs: 0, load: 0 })))
+  }
+
+  it('answers garbage bytes with INVALID_MESSAGE', async () => {
+    const before = snapshot()
+    const bytes = new Uint8Array([0xff, 0xfe, 0x00, 0x41, 0x42])
+    const answer = await rawRequest(client, registry, lp.encode.single(bytes).subarray())
+    expect(answer).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } })
+    expect(snapshot()).toEqual(before)
+  })
+
+  it('answers an oversized frame with FRAME_TOO_LARGE without reading it', async () => {
+    const before = snapshot()
+    const big = new Uint8Array(MAX_REQUEST_FRAME + 1).fill(0x20)
+    const answer = await rawRequest(client, registry, lp.encode.single(big).subarray())
+    expect(answer).toMatchObject({ ok: false, error: { code: 'FRAME_TOO_LARGE' } })
+    expect(snapshot()).toEqual(before)
+  })
+
+  it('answers a message of the wrong shape, naming where it is wrong', async () => {
+    const before = snapshot()
+    const cases = [
+      { op: 'explode' },
+      { op: 'register' },
+      { op: 'register', services: [{ name: '<script>alert(1)</script>', addrs: [], incarnation: 1, seq: 0 }] },
+      { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: -1, seq: 0 }] },
+      { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: 1, seq: 0, peerId: registry.peerId }] },
+      { op: 'register', services: Array.from({ length: 17 }, (_, i) => ({ name: `s${i}`, addrs: [], incarnation: 1, seq: 0 })) },
+      { op: 'lookup', name: 'A B' },
+      { op: 'suspect', peerId: 'not a peer id' },
+      [1, 2, 3],
+      'register'
+    ]
+    for (const body of cases) {
+      const answer = await rawRequest(client, registry, frame(body))
+      expect(answer, JSON.stringify(body).slice(0, 80)).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } })
+    }
+    const named = await rawRequest(client, registry, frame(cases[2]))
+    expect(named.error.message).toMatch(/services\.0\.name/)
+    expect(snapshot()).toEqual(before)
+  })
+
+  it('refuses to deregister a name the caller does not own', async () => {
+    const before = snapshot()
+    const answer = await rawRequest(client, registry, frame({ op: 'deregister', names: ['demo'] }))
+    expect(answer).toMatchObject({ ok: false, error: { code: 'NOT_REGISTERED' } })
+    expect(snapshot()).toEqual(before)
+  })
+
+  it('takes the peer id from the connection, never from the message', async () => {
+    const answer = await rawRequest(client, registry, frame({ op: 'register', services: [{ name: 'demo', addrs: [], incarnation: 1, seq: 0 }] }))
+    expect(answer.ok).toBe(true)
+    const demos = registry.registry!.catalog.providersOf('demo')
+    expect(demos.map(r => r.peerId).sort()).toEqual([client.peerId.toString(), demo.peerId].sort())
+    // demo's own entry is untouched by someone else registering the same name.
+    expect(registry.registry!.catalog.get('demo', demo.peerId)?.status).toBe('up')
+  })
+
+  it('ignores a patch stream from a peer that is not the registry', async () => {
+    const stream = await client.dialProtocol(demo.p2p.getMultiaddrs()[0], NOTIFY_PROTOCOL)
+    const forged = {
+      type: 'patch',
+      records: [{ name: 'log', peerId: client.peerId.toString(), addrs: [], requires: [], version: '1', meta: {}, incarnation: 9, seq: 9, status: 'up' }]
+    }
+    // demo resets the stream as soon as it sees who opened it; the send may already fail.
+    try { stream.send(frame(forged)) } catch {}
+    await eventually(() => { expect(stream.status).not.toBe('open') }, 5_000)
+    expect(demo.catalog.providersOf('log')).toEqual([])
+  })
+
+  it('drops a heartbeat stream that sends garbage and keeps answering good ones', async () => {
+    const bad = await client.dialProtocol(demo.p2p.getMultiaddrs()[0], HEARTBEAT_PROTOCOL)
+    bad.send(frame({ type: 'probe', id: 'x' }))
+    await eventually(() => { expect(bad.status).not.toBe('open') }, 5_000)
+    const good = await client.dialProtocol(demo.p2p.getMultiaddrs()[0], HEARTBEAT_PROTOCOL)
+    const reader = lpStream(good, { maxDataLength: 1024 })
+    await reader.write(encodeFrame({ type: 'probe', id: 7 }))
+    const ack = JSON.parse(dec.decode((await reader.read({ signal: AbortSignal.timeout(5_000) })).subarray()))
+    expect(ack).toMatchObject({ type: 'ack', id: 7, health: 'degraded', load: 0 })
+  })
+
+  it('keeps serving after all of the above', async () => {
+    // A frame cut short: the sender announces 5 bytes, sends 2 and closes.
+    for (let i = 0; i < 3; i++) {
+      expect(await rawRequest(client, registry, new Uint8Array([0x05, 1, 2]))).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } })
+    }
+    const answer = await rawRequest(client, registry, frame({ op: 'list' }))
+    expect(answer.ok).toBe(true)
+    expect(answer.result.services.map((s: any) => s.name)).toEqual(['demo'])
+  })
+})
