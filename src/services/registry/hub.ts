@@ -139,6 +139,15 @@ export class RegistryHub {
     const status = t.to
     this.publish(this.catalog.setPeerStatus(peerId, status, t.reason, this.opts.now()))
     if (status === 'down') this.notifier.close(peerId)
+    // Back from down (a paused process): it missed the patches sent while its link was closed,
+    // so give it the current state of everything it requires.
+    if (status === 'up' && t.from === 'down') this.resyncDependent(peerId)
+  }
+
+  private resyncDependent (peerId: string): void {
+    const required = new Set(this.catalog.ofPeer(peerId).flatMap(r => r.requires))
+    const records = [...required].flatMap(n => this.catalog.providersOf(n)).filter(r => r.peerId !== peerId)
+    this.notifier.send(peerId, records)
   }
 
   /** One change set → events, patches to each dependent (grouped), and a persist. */
