@@ -1,5 +1,5 @@
 import { Command, Flags } from '@oclif/core'
-import { GdsError, RegistryUnreachableError } from '../node/errors.js'
+import type { GdsError } from '../node/errors.js'
 
 /** Exit codes of every gds command (DESIGN.md §8). */
 export const EXIT = { ok: 0, failed: 1, unreachable: 2 } as const
@@ -15,17 +15,24 @@ export abstract class GdsCommand extends Command {
   }
 
   protected override async catch (err: Error & { exitCode?: number, oclif?: { exit?: number } }): Promise<unknown> {
+    // Recognised by shape, not instanceof: the client path is bundled (see package.json build),
+    // so its error classes are copies. `name` is the discriminator, as in libp2p.
+    const gds = isGdsError(err)
     // oclif's own errors (bad flags, --help, exit) keep oclif's handling and exit codes.
-    if (!(err instanceof GdsError)) {
+    if (!gds) {
       if (err.oclif !== undefined || err.exitCode !== undefined) return super.catch(err)
       if (process.env.GDS_DEBUG !== undefined) this.logToStderr(err.stack ?? String(err))
     }
-    const code = err instanceof RegistryUnreachableError ? EXIT.unreachable : EXIT.failed
-    const wire = err instanceof GdsError ? err.toWire() : { name: err.name, code: 'INTERNAL', message: err.message }
+    const code = err.name === 'RegistryUnreachableError' ? EXIT.unreachable : EXIT.failed
+    const wire = gds ? err.toWire() : { name: err.name, code: 'INTERNAL', message: err.message }
     if (this.argv.includes('--json')) process.stdout.write(JSON.stringify({ error: wire }) + '\n')
     else this.logToStderr(`Error: ${err.message}`)
     this.exit(code)
   }
+}
+
+function isGdsError (err: unknown): err is GdsError {
+  return err instanceof Error && typeof (err as GdsError).code === 'string' && typeof (err as GdsError).toWire === 'function'
 }
 
 /** Flags of commands that talk to a registry. */
