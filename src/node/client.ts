@@ -86,8 +86,10 @@ export class RegistryClient {
   }
 }
 
-function describeDialError (err: any): string {
+/** A dial error as a sentence a user can act on. */
+export function describeDialError (err: any): string {
   const text = `${err?.message ?? err} ${err?.errors?.map((e: any) => e?.message).join(' ') ?? ''}`
+  if (/does not match expected remote identity/i.test(text)) return 'the peer there is not the pinned registry (it has another peer id; check the /p2p/ part of the address)'
   if (/ECONNREFUSED/.test(text)) return 'connection refused (is a registry running there? start one with "gds node start --role registry")'
   if (/abort|timeout/i.test(text)) return 'no answer in time'
   if (/EncryptionFailed|ECONNRESET/.test(text)) return 'the handshake failed (a different --swarm-key?)'

@@ -2,6 +2,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { backoffDelay } from './backoff.js'
+import { describeDialError } from './client.js'
 import { isAvailable, type Catalog, type Change } from './catalog.js'
 import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from './errors.js'
 import { eventForChange, type NodeEvent, type Via } from './events.js'
@@ -153,7 +154,7 @@ export class RegistrySession {
     try {
       connection = await this.opts.libp2p.dial(this.addr, { signal: AbortSignal.timeout(5_000) })
     } catch (err: any) {
-      throw new RegistryUnreachableError(`cannot reach the registry at ${this.addr.toString()}: ${err?.message ?? err}`, { cause: err })
+      throw new RegistryUnreachableError(`cannot reach the registry at ${this.addr.toString()}: ${describeDialError(err)}`, { cause: err })
     }
     const remote = connection.remotePeer
     if (this.registryId === undefined) {

@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { TestCluster, eventually } from '../helpers/nodes.js'
+import { createClientLibp2p } from '../../src/node/libp2p.js'
+import { request } from '../../src/node/rpc.js'
+import { MAX_REGISTRY_FRAME, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
+import { suspectResult } from '../../src/node/schemas.js'
+import { generateKeyFile } from '../../src/node/identity.js'
+import { join } from 'node:path'
 
 describe('registry hub (in-process nodes)', () => {
   const cluster = new TestCluster()
@@ -41,5 +47,45 @@ describe('registry hub (in-process nodes)', () => {
     })
     expect(registry.registry!.list().services.find(s => s.name === 'beta')).toMatchObject({ peerId: b.peerId, requires: ['alpha'] })
     expect(a.peerId).not.toEqual(b.peerId)
+  })
+
+  it('crash fast path: a provider whose connections drop without a goodbye is down at once', async () => {
+    const registry = await cluster.registry({ heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 500 })
+    const log = await cluster.service(registry, 'log')
+    const demo = await cluster.service(registry, 'demo', ['log'])
+    await cluster.waitFor(demo, e => e.event === 'provider-up' && e.name === 'log')
+    // Stop libp2p under the node, skipping the graceful deregistration: what kill -9 looks like.
+    await log.p2p.stop()
+    // The heartbeat interval is a minute, so only the fast path can explain a quick verdict.
+    const down = await cluster.waitFor(demo, e => e.event === 'provider-down' && e.name === 'log', 5_000)
+    expect(down).toMatchObject({ reason: 'connection-closed', via: 'hub' })
+  })
+
+  it('suspect(peer) makes the registry probe that peer now', async () => {
+    const registry = await cluster.registry()
+    const log = await cluster.service(registry, 'log')
+    await cluster.waitFor(log, e => e.event === 'registered')
+    const client = await createClientLibp2p()
+    try {
+      const addr = registry.p2p.getMultiaddrs()[0]
+      const ask = async (peerId: string) => request(client, addr, REGISTRY_PROTOCOL, { op: 'suspect', peerId }, suspectResult, { maxBytes: MAX_REGISTRY_FRAME })
+      expect(await ask(log.peerId)).toEqual({ probing: true })
+      expect(await ask(client.peerId.toString())).toEqual({ probing: false })
+      // A healthy peer survives the accusation.
+      await eventually(() => { expect(registry.registry!.catalog.get('log', log.peerId)?.status).toBe('up') })
+    } finally {
+      await client.stop()
+    }
+  })
+
+  it('refuses a registry whose identity is not the pinned one, and says so', async () => {
+    const registry = await cluster.registry()
+    const other = await generateKeyFile(join(await cluster.tempDir(), 'other.key'))
+    const addr = registry.addrs[0].replace(/\/p2p\/.*$/, '') + `/p2p/${other.peerId}`
+    const demo = await cluster.service(registry, 'demo', [], { registry: addr })
+    const retry = await cluster.waitFor(demo, e => e.event === 'registry-retry')
+    expect(retry).toMatchObject({ attempt: 1 })
+    expect((retry as any).error).toMatch(/peer id|pinned|not the/i)
+    expect(registry.registry!.catalog.size).toBe(0)
   })
 })
