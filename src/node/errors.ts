@@ -76,6 +76,52 @@ export class KeyFileError extends GdsError {
   }
 }
 
+/** No provider of the service is up (or this peer does not provide it). Retryable elsewhere. */
+export class ServiceNotFoundError extends GdsError {
+  constructor (service: string, detail = 'no provider is up') {
+    super(`service "${service}" is not available: ${detail}`, 'SERVICE_NOT_FOUND', { retryable: true })
+    this.name = 'ServiceNotFoundError'
+  }
+}
+
+export class MethodNotFoundError extends GdsError {
+  constructor (service: string, method: string, known: string[]) {
+    super(`service "${service}" has no method "${method}"${known.length > 0 ? ` (it has: ${known.join(', ')})` : ''}`, 'METHOD_NOT_FOUND')
+    this.name = 'MethodNotFoundError'
+  }
+}
+
+/** A call's params (or a command's arguments) broke the method's schema. Not retryable. */
+export class InvalidParamsError extends GdsError {
+  constructor (message: string, data?: Record<string, unknown>) {
+    super(message, 'INVALID_PARAMS', { data })
+    this.name = 'InvalidParamsError'
+  }
+}
+
+/** The provider has too many calls in flight from this caller; another provider may help. */
+export class OverloadedError extends GdsError {
+  constructor (message: string) {
+    super(message, 'OVERLOADED', { retryable: true })
+    this.name = 'OverloadedError'
+  }
+}
+
+/** A thing the caller asked about does not exist (a student, a grade). Not retryable. */
+export class NotFoundError extends GdsError {
+  constructor (message: string) {
+    super(message, 'NOT_FOUND')
+    this.name = 'NotFoundError'
+  }
+}
+
+export class InvalidStrategyError extends GdsError {
+  constructor (name: string, known: readonly string[]) {
+    super(`unknown balancing strategy "${name}": use one of ${known.join(', ')}`, 'INVALID_STRATEGY')
+    this.name = 'InvalidStrategyError'
+  }
+}
+
 /** A request got no answer before its deadline. */
 export class RequestTimeoutError extends GdsError {
   constructor (message: string) {
@@ -120,7 +166,11 @@ const byName: Record<string, (w: WireError) => GdsError> = {
   InvalidMessageError: w => new InvalidMessageError(w.message, w.data),
   RegistrationRejectedError: w => new RegistrationRejectedError(w.message),
   UnauthorizedError: w => new UnauthorizedError(w.message),
-  RequestTimeoutError: w => new RequestTimeoutError(w.message)
+  RequestTimeoutError: w => new RequestTimeoutError(w.message),
+  PeerUnavailableError: w => new PeerUnavailableError(w.message),
+  InvalidParamsError: w => new InvalidParamsError(w.message, w.data),
+  NotFoundError: w => new NotFoundError(w.message),
+  OverloadedError: w => new OverloadedError(w.message)
 }
 
 /** Rebuilds the right class from a wire error, so callers can branch on `name`. */

@@ -11,6 +11,9 @@ import { silentLogger, type Logger } from './logger.js'
 import { RegistrySession } from './registry-session.js'
 import type { Registration } from './schemas.js'
 import type { ServiceContext, ServiceDefinition } from './service.js'
+import type { CallOptions } from './balancer.js'
+import { Caller } from './caller.js'
+import { RpcServer } from './rpc-server.js'
 import { RegistryHub } from '../services/registry/hub.js'
 
 export interface GdsNodeOptions {
@@ -37,8 +40,9 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   private hub?: RegistryHub
   private session?: RegistrySession
   private unlock?: () => Promise<void>
+  private rpcServer?: RpcServer
+  private caller?: Caller
   private readonly incarnation: number
-  private inflight = 0
   private started = false
   private stopping?: Promise<void>
 
@@ -101,6 +105,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
         try { await s.stop?.() } catch (err: any) { this.log.error({ err: err?.message, service: s.name }, 'service stop failed') }
       }
       await this.session?.stop()
+      await this.rpcServer?.stop()
+      this.caller?.close()
       await this.hub?.stop()
       await this.teardown()
       this.emitEvent({ event: 'stopped' })
@@ -108,10 +114,19 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     return this.stopping
   }
 
-  /** Counts a call in flight (reported as load in heartbeat acks). */
-  trackCall<T>(work: () => Promise<T>): Promise<T> {
-    this.inflight++
-    return work().finally(() => { this.inflight-- })
+  /** Calls a method of a service through the balancer (providers from this node's catalogue). */
+  async call<T = unknown> (service: string, method: string, params?: unknown, opts?: CallOptions): Promise<T> {
+    return this.requireCaller().call<T>(service, method, params, opts)
+  }
+
+  /** Calls a streaming method of a service. */
+  stream<T = unknown> (service: string, method: string, params?: unknown, opts?: CallOptions): AsyncIterable<T> {
+    return this.requireCaller().stream<T>(service, method, params, opts)
+  }
+
+  private requireCaller (): Caller {
+    if (this.caller === undefined) throw new GdsError('the node is not started', 'NOT_STARTED')
+    return this.caller
   }
 
   private async startHub (): Promise<void> {
@@ -130,8 +145,20 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   }
 
   private async startServices (): Promise<void> {
-    const ctx: ServiceContext = { config: this.config, log: this.log, catalog: this.catalog, peerId: this.peerId }
+    const libp2p = this.requireStarted()
+    this.caller = new Caller(libp2p, service => this.catalog.providersOf(service), peerId => { void this.session?.suspect(peerId) })
+    const ctx: ServiceContext = {
+      config: this.config,
+      log: this.log,
+      catalog: this.catalog,
+      peerId: this.peerId,
+      call: async (service, method, params, opts) => this.call(service, method, params, opts),
+      stream: (service, method, params, opts) => this.stream(service, method, params, opts)
+    }
+    // Services are ready to serve before they are advertised.
     for (const s of this.services) await s.start?.(ctx)
+    this.rpcServer = new RpcServer(libp2p, this.log.child({ component: 'rpc' }))
+    await this.rpcServer.start(this.services)
     this.session = new RegistrySession({
       libp2p: this.requireStarted(),
       log: this.log.child({ component: 'session' }),
@@ -142,7 +169,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       reconnectMinMs: this.config.reconnectMinMs,
       reconnectMaxMs: this.config.reconnectMaxMs,
       reapAfterMs: this.config.reapAfterMs,
-      load: () => this.inflight,
+      load: () => this.rpcServer?.load ?? 0,
       emit: e => { this.emitEvent(e) }
     })
     await this.session.start()

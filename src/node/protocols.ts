@@ -46,3 +46,12 @@ export const MAX_NAMES_PER_PEER = 16
 export const MAX_REQUIRES = 32
 /** Listen addresses kept per registration. */
 export const MAX_ADDRS = 16
+
+/** One rpc frame: params or a result. Big payloads belong in a stream of items, not one frame. */
+export const MAX_RPC_FRAME = 1024 * 1024
+/** Calls one caller may have in flight on one stream before it is told to back off. */
+export const MAX_CALLS_PER_STREAM = 1024
+/** rpc streams per connection: callers keep one and reuse it; a few spare for reconnects. */
+export const MAX_INBOUND_RPC_STREAMS = 16
+/** Method names: identifiers, safe in logs. */
+export const METHOD_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$/

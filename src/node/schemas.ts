@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_ADDRS, MAX_NAMES_PER_PEER, MAX_REQUIRES, SERVICE_NAME_PATTERN } from './protocols.js'
+import { MAX_ADDRS, MAX_NAMES_PER_PEER, MAX_REQUIRES, METHOD_NAME_PATTERN, SERVICE_NAME_PATTERN } from './protocols.js'
 
 /**
  * Every message on every gds protocol, as a zod schema. Inbound bytes are parsed here and
@@ -104,3 +104,24 @@ export const notifyPatch = z.strictObject({
   records: z.array(providerRecord).max(10_000)
 })
 export type NotifyPatch = z.infer<typeof notifyPatch>
+
+/** caller → provider on /gds/rpc/1.0.0: a call, or the cancellation of a streaming one. */
+export const rpcRequest = z.union([
+  z.strictObject({
+    id: counter,
+    service: serviceName,
+    method: z.string().regex(METHOD_NAME_PATTERN, 'a method name is an identifier of up to 64 characters'),
+    params: z.unknown().optional()
+  }),
+  z.strictObject({ id: counter, cancel: z.literal(true) })
+])
+export type RpcRequest = z.infer<typeof rpcRequest>
+
+/** provider → caller: one answer, or the items and end of a streaming answer. */
+export const rpcResponse = z.union([
+  z.strictObject({ id: counter, ok: z.literal(true), result: z.unknown().optional() }),
+  z.strictObject({ id: counter, ok: z.literal(false), error: wireError }),
+  z.strictObject({ id: counter, item: z.unknown() }),
+  z.strictObject({ id: counter, end: z.literal(true) })
+])
+export type RpcResponse = z.infer<typeof rpcResponse>

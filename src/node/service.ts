@@ -1,6 +1,29 @@
+import type { z } from 'zod'
+import type { CallOptions } from './balancer.js'
 import type { Catalog } from './catalog.js'
 import type { GdsConfig } from './config.js'
 import type { Logger } from './logger.js'
+
+/** What a method handler knows about the call it is serving. */
+export interface CallContext {
+  /** Peer id of the caller (from the authenticated connection). */
+  readonly caller: string
+  /** Aborted when the caller cancels (streams) or goes away. */
+  readonly signal: AbortSignal
+}
+
+/**
+ * One method of a service. `params` and `result` are zod schemas the author supplies: params
+ * are checked before the handler runs (a mismatch is an INVALID_PARAMS error to the caller),
+ * the result before it is sent. A handler that returns an async iterable streams its items.
+ */
+export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  params?: P
+  result?: R
+  /** Say so if calling twice is harmless: the balancer then also retries it after a timeout. */
+  idempotent?: boolean
+  handler: (params: z.infer<P>, call: CallContext) => Promise<z.infer<R>> | z.infer<R> | AsyncIterable<z.infer<R>>
+}
 
 /** What a service gets when it starts: only what it may use. */
 export interface ServiceContext {
@@ -9,21 +32,31 @@ export interface ServiceContext {
   /** The node's view of the providers it requires, kept current by the registry and gossip. */
   readonly catalog: Catalog
   readonly peerId: string
+  /** Calls a method of a required service through the balancer. */
+  call: <T = unknown>(service: string, method: string, params?: unknown, opts?: CallOptions) => Promise<T>
+  /** Calls a streaming method; the iterator ends when the provider ends the stream. */
+  stream: <T = unknown>(service: string, method: string, params?: unknown, opts?: CallOptions) => AsyncIterable<T>
 }
 
 /**
- * A role: a name to register, the names it needs, and a lifecycle. The built-in roles and a
- * user's `--role ./module.js` are the same kind of thing.
+ * A role: a name to register, the names it needs, its methods and a lifecycle. The built-in
+ * roles and a user's `--role ./module.js` are the same kind of thing.
  */
 export interface ServiceDefinition {
   name: string
   version?: string
   requires?: string[]
   meta?: Record<string, string>
+  methods?: Record<string, MethodDefinition<any, any>>
   start?: (ctx: ServiceContext) => Promise<void> | void
   stop?: () => Promise<void> | void
 }
 
 export function defineService<T extends ServiceDefinition> (definition: T): T {
   return definition
+}
+
+/** Types a method's handler from its schemas. */
+export function defineMethod<P extends z.ZodType, R extends z.ZodType> (m: MethodDefinition<P, R>): MethodDefinition<P, R> {
+  return m
 }

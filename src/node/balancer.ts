@@ -1,0 +1,176 @@
+import { GdsError, InvalidStrategyError, RequestTimeoutError, ServiceNotFoundError, toGdsError } from './errors.js'
+import type { ProviderRecord } from './schemas.js'
+
+/**
+ * Provider choice and failover (DESIGN.md §5). The strategies are pure: they get candidates
+ * and a random number and return one; the Balancer adds what the caller has observed (its own
+ * latencies, calls in flight, providers that just failed) and retries on the next provider.
+ */
+
+export const STRATEGIES = ['round-robin', 'random', 'least-latency', 'least-loaded'] as const
+export type StrategyName = typeof STRATEGIES[number]
+
+export interface Candidate {
+  peerId: string
+  /** Smoothed latency of our calls to it, else the registry's heartbeat RTT; undefined if unknown. */
+  latencyMs?: number
+  /** Calls in flight: ours to it, plus what its heartbeats last reported. */
+  load: number
+}
+
+export interface Strategy {
+  select: (candidates: readonly Candidate[], random: number) => Candidate
+}
+
+export function createStrategy (name: string): Strategy {
+  switch (name) {
+    case 'round-robin': {
+      let next = 0
+      return { select: c => c[next++ % c.length] }
+    }
+    case 'random':
+      return { select: (c, r) => c[Math.min(c.length - 1, Math.floor(r * c.length))] }
+    case 'least-latency':
+      // Unknown latency counts as zero, so a new provider gets tried and measured.
+      return { select: (c, r) => pickMin(c, x => x.latencyMs ?? 0, r) }
+    case 'least-loaded':
+      return { select: (c, r) => pickMin(c, x => x.load, r) }
+    default:
+      throw new InvalidStrategyError(name, STRATEGIES)
+  }
+}
+
+/** The minimum by `key`; ties broken at random so equal providers share the work. */
+function pickMin (c: readonly Candidate[], key: (x: Candidate) => number, random: number): Candidate {
+  const best = Math.min(...c.map(key))
+  const tied = c.filter(x => key(x) === best)
+  return tied[Math.min(tied.length - 1, Math.floor(random * tied.length))]
+}
+
+export interface CallOptions {
+  /** @default 'round-robin' */
+  strategy?: StrategyName
+  /** Whole deadline for the call, all attempts included. @default 5000 */
+  timeoutMs?: number
+  /** Providers tried at most. @default 3 */
+  attempts?: number
+  /** Retry after a timeout too (the first attempt may have run). @default false */
+  idempotent?: boolean
+  signal?: AbortSignal
+}
+
+export const CALL_DEFAULTS = { strategy: 'round-robin', timeoutMs: 5_000, attempts: 3, idempotent: false } as const
+
+/** How long a provider that failed a call is skipped locally (unless it is the only one). */
+export const PENALTY_MS = 2_000
+/** Weight of the newest sample in the latency average. */
+const EWMA = 0.3
+
+/** Whether another provider may succeed where this attempt failed. */
+export function shouldRetry (err: GdsError, idempotent: boolean): boolean {
+  if (!err.retryable) return false
+  if (err instanceof RequestTimeoutError || err.name === 'RequestTimeoutError') return idempotent
+  return true
+}
+
+export interface BalancerDeps {
+  /** Current entries of a service (any status). */
+  providers: (service: string) => ProviderRecord[]
+  /** Tell the registry (fire and forget) that a provider failed. */
+  reportSuspect: (peerId: string) => void
+  now: () => number
+  random: () => number
+}
+
+export class Balancer {
+  private readonly strategies = new Map<string, Strategy>()
+  private readonly latency = new Map<string, number>()
+  private readonly inflight = new Map<string, number>()
+  private readonly penalised = new Map<string, number>()
+
+  constructor (private readonly deps: BalancerDeps) {}
+
+  /** Runs `invoke` on a chosen provider, then on the next ones while the failure is retryable. */
+  async call (service: string, opts: CallOptions, invoke: (provider: ProviderRecord, timeoutMs: number) => Promise<unknown>): Promise<unknown> {
+    const strategyName = opts.strategy ?? CALL_DEFAULTS.strategy
+    const strategy = this.strategy(service, strategyName)
+    const deadline = this.deps.now() + (opts.timeoutMs ?? CALL_DEFAULTS.timeoutMs)
+    const attempts = opts.attempts ?? CALL_DEFAULTS.attempts
+    const tried = new Set<string>()
+    let last: GdsError | undefined
+    for (let i = 0; i < attempts; i++) {
+      const remaining = deadline - this.deps.now()
+      if (remaining <= 0 || opts.signal?.aborted === true) break
+      const provider = this.choose(service, strategy, tried)
+      if (provider === undefined) break
+      tried.add(provider.peerId)
+      const started = this.deps.now()
+      this.bump(this.inflight, provider.peerId, 1)
+      try {
+        const result = await invoke(provider, remaining)
+        this.observe(provider.peerId, this.deps.now() - started)
+        return result
+      } catch (err) {
+        last = toGdsError(err)
+        if (!last.retryable) throw last
+        this.penalised.set(provider.peerId, this.deps.now() + PENALTY_MS)
+        if (last.name === 'PeerUnavailableError' || last.name === 'RequestTimeoutError') this.deps.reportSuspect(provider.peerId)
+        if (!shouldRetry(last, opts.idempotent ?? CALL_DEFAULTS.idempotent)) throw last
+      } finally {
+        this.bump(this.inflight, provider.peerId, -1)
+      }
+    }
+    if (last !== undefined) throw last
+    throw new ServiceNotFoundError(service, tried.size === 0 ? 'no provider is up' : 'every provider failed')
+  }
+
+  /** The provider a call would go to now (for streams, which are not retried mid-way). */
+  pick (service: string, strategyName: StrategyName = CALL_DEFAULTS.strategy): ProviderRecord {
+    const p = this.choose(service, this.strategy(service, strategyName), new Set())
+    if (p === undefined) throw new ServiceNotFoundError(service)
+    return p
+  }
+
+  private choose (service: string, strategy: Strategy, tried: Set<string>): ProviderRecord | undefined {
+    const now = this.deps.now()
+    const all = this.deps.providers(service).filter(p => !tried.has(p.peerId))
+    // Up before suspect; a provider that just failed us only if nothing else is left.
+    const tiers = [
+      all.filter(p => p.status === 'up' && (this.penalised.get(p.peerId) ?? 0) <= now),
+      all.filter(p => p.status === 'suspect' && (this.penalised.get(p.peerId) ?? 0) <= now),
+      all.filter(p => p.status === 'up' || p.status === 'suspect')
+    ]
+    const pool = tiers.find(t => t.length > 0)
+    if (pool === undefined) return undefined
+    if (pool.length === 1) return pool[0]
+    const candidates: Candidate[] = pool.map(p => ({
+      peerId: p.peerId,
+      latencyMs: this.latency.get(p.peerId) ?? p.rttMs,
+      load: (this.inflight.get(p.peerId) ?? 0) + (p.load ?? 0)
+    }))
+    const chosen = strategy.select(candidates, this.deps.random())
+    return pool.find(p => p.peerId === chosen.peerId)
+  }
+
+  private strategy (service: string, name: string): Strategy {
+    const key = `${service}\u0000${name}`
+    let s = this.strategies.get(key)
+    if (s === undefined) {
+      s = createStrategy(name)
+      this.strategies.set(key, s)
+    }
+    return s
+  }
+
+  private observe (peerId: string, ms: number): void {
+    const prev = this.latency.get(peerId)
+    this.latency.set(peerId, prev === undefined ? ms : prev + EWMA * (ms - prev))
+    this.penalised.delete(peerId)
+  }
+
+  private bump (m: Map<string, number>, k: string, by: number): void {
+    const v = (m.get(k) ?? 0) + by
+    if (v <= 0) m.delete(k)
+    else m.set(k, v)
+  }
+}

@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineMethod, defineService } from '../../src/node/service.js'
+import type { GdsNode } from '../../src/node/node.js'
+import { RegistryClient } from '../../src/node/client.js'
+import { pickAddr } from '../../src/cli/format.js'
+import { TestCluster, eventually } from '../helpers/nodes.js'
+
+/** A provider that records which calls it served (Moleculer's $scenario idea). */
+function echoService (served: string[]) {
+  return defineService({
+    name: 'echo',
+    methods: {
+      say: defineMethod({
+        params: z.object({ text: z.string().max(100) }),
+        result: z.object({ text: z.string(), by: z.string() }),
+        handler: ({ text }, call) => { served.push(text); return { text, by: call.caller.length > 0 ? 'ok' : 'x' } }
+      }),
+      count: defineMethod({
+        params: z.object({ to: z.number().int().min(1).max(1000) }),
+        handler: async function * ({ to }) { for (let i = 1; i <= to; i++) yield i }
+      }),
+      forever: defineMethod({
+        handler: async function * (_: unknown, call) {
+          for (let i = 0; !call.signal.aborted; i++) { yield i; await new Promise(resolve => setTimeout(resolve, 5)) }
+        }
+      }),
+      broken: defineMethod({ handler: () => { throw new Error('boom') } })
+    }
+  })
+}
+
+describe('rpc through the balancer', () => {
+  const cluster = new TestCluster()
+  afterEach(async () => { await cluster.stopAll() })
+
+  async function setup (providers: number) {
+    const registry = await cluster.registry()
+    const served: string[][] = []
+    const nodes: GdsNode[] = []
+    for (let i = 0; i < providers; i++) {
+      const s: string[] = []
+      served.push(s)
+      nodes.push(await cluster.service(registry, 'echo', [], {}, [echoService(s)]))
+    }
+    const caller = await cluster.service(registry, 'caller', ['echo'])
+    await eventually(() => { expect(caller.catalog.providersOf('echo').filter(p => p.status === 'up')).toHaveLength(providers) })
+    return { registry, served, nodes, caller }
+  }
+
+  it('round-robin spreads calls over both providers', async () => {
+    const { served, caller } = await setup(2)
+    for (let i = 0; i < 10; i++) {
+      expect(await caller.call('echo', 'say', { text: `m${i}` })).toEqual({ text: `m${i}`, by: 'ok' })
+    }
+    expect(served[0]).toHaveLength(5)
+    expect(served[1]).toHaveLength(5)
+  })
+
+  it('no call fails when a provider dies mid-traffic', async () => {
+    const { served, nodes, caller } = await setup(2)
+    const results: Array<Promise<unknown>> = []
+    for (let i = 0; i < 200; i++) {
+      results.push(caller.call('echo', 'say', { text: `m${i}` }, { timeoutMs: 5_000, idempotent: true }))
+      if (i === 50) results.push(nodes[0].p2p.stop().then(() => 'killed'))
+      if (i % 10 === 0) await new Promise(resolve => setImmediate(resolve))
+    }
+    const settled = await Promise.allSettled(results)
+    expect(settled.filter(r => r.status === 'rejected').map(r => String((r as PromiseRejectedResult).reason))).toEqual([])
+    expect(served[0].length + served[1].length).toBeGreaterThanOrEqual(200)
+  })
+
+  it('gives typed errors: bad params, unknown method, unknown service, a failing handler', async () => {
+    const { caller } = await setup(1)
+    await expect(caller.call('echo', 'say', { text: 42 })).rejects.toMatchObject({ name: 'InvalidParamsError', code: 'INVALID_PARAMS' })
+    await expect(caller.call('echo', 'say', { text: 'x'.repeat(101) })).rejects.toMatchObject({ code: 'INVALID_PARAMS' })
+    await expect(caller.call('echo', 'nope')).rejects.toMatchObject({ code: 'METHOD_NOT_FOUND' })
+    await expect(caller.call('nothing', 'say')).rejects.toMatchObject({ name: 'ServiceNotFoundError' })
+    await expect(caller.call('echo', 'broken')).rejects.toMatchObject({ code: 'INTERNAL', message: 'boom' })
+    await expect(caller.call('echo', 'say', {}, { strategy: 'fastest' as any })).rejects.toMatchObject({ name: 'InvalidStrategyError' })
+    // The provider is still fine afterwards.
+    expect(await caller.call('echo', 'say', { text: 'still here' })).toMatchObject({ text: 'still here' })
+  })
+
+  it('streams items, and a consumer that stops early cancels the producer', async () => {
+    const { caller } = await setup(1)
+    const items: unknown[] = []
+    for await (const n of caller.stream('echo', 'count', { to: 5 })) items.push(n)
+    expect(items).toEqual([1, 2, 3, 4, 5])
+    let seen = 0
+    for await (const _ of caller.stream('echo', 'forever')) { if (++seen === 3) break }
+    expect(seen).toBe(3)
+    expect(await caller.call('echo', 'say', { text: 'after' })).toMatchObject({ text: 'after' })
+  })
+
+  it('a plain client (no node) calls through a registry lookup', async () => {
+    const { registry, served } = await setup(2)
+    const client = await RegistryClient.connect({ registry: pickAddr(registry.addrs) })
+    try {
+      for (let i = 0; i < 4; i++) await client.call('echo', 'say', { text: `c${i}` })
+    } finally {
+      await client.close()
+    }
+    expect(served[0].length + served[1].length).toBe(4)
+    expect(served[0].length).toBe(2)
+  })
+})
