@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core'
 import { GdsCommand, registryFlags } from '../cli/base.js'
 import { shortId, statusTable } from '../cli/format.js'
 import type { ListResult } from '../node/schemas.js'
+import { loadClient } from '../cli/client-loader.js'
 
 /** The script contract of `gds status --json` (DESIGN.md §8), mapped explicitly from the catalogue. */
 export interface StatusJson {
@@ -25,16 +26,6 @@ export function toStatusJson (list: ListResult): StatusJson {
       load: s.load ?? null
     }))
   }
-}
-
-/**
- * The registry client, from the single-file bundle the build makes of src/node/client.ts:
- * loading libp2p as one file instead of a few hundred modules takes `gds status` from
- * ~700 ms to ~350 ms on a cold start.
- */
-export async function loadClient (): Promise<typeof import('../node/client.js')> {
-  const bundle = new URL('../bundle/client.js', import.meta.url).href
-  return import(bundle) as Promise<typeof import('../node/client.js')>
 }
 
 export default class Status extends GdsCommand {

@@ -34,11 +34,16 @@ export interface GdsConfig {
   reconnectMinMs: number
   /** @default 5000 */
   reconnectMaxMs: number
+  /** grading: the SQLite file; instances on one host may share it (WAL). @default <dataDir>/grading.db */
+  dbPath?: string
+  /** webui: the HTTP port. @default 8080 */
+  httpPort: number
   /** pino level for the stderr log. @default warn */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 }
 
 export const REGISTRY_PORT = 4001
+export const DEFAULT_HTTP_PORT = 8080
 export const DEFAULT_REGISTRY_ADDR = `/ip4/127.0.0.1/tcp/${REGISTRY_PORT}`
 
 /** Timings a LAN cluster wants (memberlist's DefaultLANConfig has the same shape). */
@@ -83,6 +88,7 @@ export function createConfig (input: ConfigInput, env: NodeJS.ProcessEnv = proce
     listen: [isRegistry ? `/ip4/0.0.0.0/tcp/${REGISTRY_PORT}` : '/ip4/0.0.0.0/tcp/0'],
     requires: [],
     logLevel: 'warn',
+    httpPort: DEFAULT_HTTP_PORT,
     dataDir: join(stateDir(env), name),
     ...stripUndefined(input),
     role: input.role,
@@ -107,6 +113,7 @@ export function validateConfig (c: GdsConfig): void {
   if (!Number.isInteger(c.failureThreshold) || c.failureThreshold < 1 || c.failureThreshold > 100) {
     throw new InvalidConfigError(`failure threshold must be a whole number from 1 to 100 (got ${c.failureThreshold})`)
   }
+  if (!Number.isInteger(c.httpPort) || c.httpPort < 0 || c.httpPort > 65535) throw new InvalidConfigError(`--http-port must be a port number from 0 to 65535 (got ${c.httpPort})`)
   if (c.reconnectMinMs > c.reconnectMaxMs) throw new InvalidConfigError('reconnectMinMs must not exceed reconnectMaxMs')
   for (const n of [c.name, ...c.requires]) {
     if (!SERVICE_NAME_PATTERN.test(n)) {

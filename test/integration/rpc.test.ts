@@ -62,7 +62,7 @@ describe('rpc through the balancer', () => {
     const results: Array<Promise<unknown>> = []
     for (let i = 0; i < 200; i++) {
       results.push(caller.call('echo', 'say', { text: `m${i}` }, { timeoutMs: 5_000, idempotent: true }))
-      if (i === 50) results.push(nodes[0].p2p.stop().then(() => 'killed'))
+      if (i === 50) results.push(Promise.resolve(nodes[0].p2p.stop()).then(() => 'killed'))
       if (i % 10 === 0) await new Promise(resolve => setImmediate(resolve))
     }
     const settled = await Promise.allSettled(results)
