@@ -3,31 +3,77 @@ import { Balancer, CALL_DEFAULTS, type CallOptions } from './balancer.js'
 import { RpcClient } from './rpc-client.js'
 import type { ProviderRecord } from './schemas.js'
 
+/** Where a caller learns the providers of a service. */
+export interface ProviderSource {
+  /** Brings the providers of `service` up to date if they may be stale (a registry lookup). */
+  refresh: (service: string) => Promise<void>
+  providers: (service: string) => ProviderRecord[]
+}
+
+/** Runs a method of a service this very process provides, without the network. */
+export interface LocalInvoker {
+  peerId: string
+  call: (service: string, method: string, params: unknown) => Promise<unknown>
+  stream: (service: string, method: string, params: unknown, signal?: AbortSignal) => AsyncIterable<unknown>
+}
+
+/** How long a registry lookup answers calls to a service this node does not follow. */
+export const LOOKUP_CACHE_MS = 1_000
+
 /**
- * Calls service methods by name: the balancer picks a provider from `providers`, the rpc
- * client carries the call. The same piece serves a node (its live catalogue) and a CLI client
- * (a registry lookup).
+ * Providers of services a node does not require (so its catalogue does not follow them),
+ * from the registry's `lookup`, cached briefly so a burst of calls asks once.
+ */
+export class LookupCache implements ProviderSource {
+  private readonly known = new Map<string, { at: number, providers: ProviderRecord[] }>()
+
+  constructor (private readonly lookup: (service: string) => Promise<ProviderRecord[]>, private readonly now: () => number = Date.now) {}
+
+  async refresh (service: string): Promise<void> {
+    const cached = this.known.get(service)
+    if (cached !== undefined && this.now() - cached.at < LOOKUP_CACHE_MS) return
+    try {
+      this.known.set(service, { at: this.now(), providers: await this.lookup(service) })
+    } catch (err) {
+      // The registry is away: serve with what we knew, as the catalogue does.
+      if (cached === undefined) throw err
+    }
+  }
+
+  providers (service: string): ProviderRecord[] {
+    return this.known.get(service)?.providers ?? []
+  }
+}
+
+/**
+ * Calls service methods by name: the balancer picks a provider, the rpc client carries the
+ * call (or the local invoker, when the provider is this process). The same piece serves a
+ * node and a CLI client; only the ProviderSource differs.
  */
 export class Caller {
   private readonly rpc: RpcClient
   private readonly balancer: Balancer
 
-  constructor (libp2p: Libp2p<any>, providers: (service: string) => ProviderRecord[], reportSuspect: (peerId: string) => void) {
+  constructor (libp2p: Libp2p<any>, private readonly source: ProviderSource, reportSuspect: (peerId: string) => void, private readonly local?: LocalInvoker) {
     this.rpc = new RpcClient(libp2p)
-    this.balancer = new Balancer({
-      providers,
-      reportSuspect,
-      now: Date.now,
-      random: Math.random
-    })
+    this.balancer = new Balancer({ providers: s => source.providers(s), reportSuspect, now: Date.now, random: Math.random })
   }
 
   async call<T = unknown> (service: string, method: string, params?: unknown, opts: CallOptions = {}): Promise<T> {
-    return await this.balancer.call(service, opts, async (p, timeoutMs) => this.rpc.call(p, service, method, params, timeoutMs, opts.signal)) as T
+    await this.source.refresh(service)
+    return await this.balancer.call(service, opts, async (p, timeoutMs) => {
+      if (p.peerId === this.local?.peerId) return this.local.call(service, method, params)
+      return this.rpc.call(p, service, method, params, timeoutMs, opts.signal)
+    }) as T
   }
 
   async * stream<T = unknown> (service: string, method: string, params?: unknown, opts: CallOptions = {}): AsyncGenerator<T> {
+    await this.source.refresh(service)
     const p = this.balancer.pick(service, opts.strategy)
+    if (p.peerId === this.local?.peerId) {
+      yield * this.local.stream(service, method, params, opts.signal) as AsyncIterable<T>
+      return
+    }
     yield * this.rpc.stream(p, service, method, params, opts.timeoutMs ?? CALL_DEFAULTS.timeoutMs, opts.signal) as AsyncGenerator<T>
   }
 

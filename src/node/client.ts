@@ -9,7 +9,7 @@ import { MAX_REGISTRY_FRAME, REGISTRY_PROTOCOL } from './protocols.js'
 import { request } from './rpc.js'
 import { listResult, lookupResult, suspectResult, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
 import type { CallOptions } from './balancer.js'
-import { Caller } from './caller.js'
+import { Caller, LookupCache } from './caller.js'
 
 export interface RegistryClientOptions {
   /** Multiaddr of the registry. @default GDS_REGISTRY or /ip4/127.0.0.1/tcp/4001 */
@@ -23,14 +23,11 @@ export interface RegistryClientOptions {
  * A short-lived connection to the registry for one-shot questions (`gds status`, scripts).
  * Close it when done.
  */
-const LOOKUP_CACHE_MS = 1_000
-
 export class RegistryClient {
-  private readonly known = new Map<string, { at: number, providers: ProviderRecord[] }>()
   private readonly caller: Caller
 
   private constructor (private readonly p2p: ClientLibp2p, private readonly addr: Multiaddr, private readonly timeoutMs: number) {
-    this.caller = new Caller(p2p, service => this.known.get(service)?.providers ?? [], peerId => {
+    this.caller = new Caller(p2p, new LookupCache(async s => this.lookup(s)), peerId => {
       void this.ask({ op: 'suspect', peerId }, suspectResult).catch(() => {})
     })
   }
@@ -68,18 +65,13 @@ export class RegistryClient {
     return (await this.ask({ op: 'lookup', name }, lookupResult)).providers
   }
 
-  /**
-   * Calls a service method through the balancer, among the providers the registry lists now.
-   * The lookup is cached for a second so a burst of calls does not ask the registry each time.
-   */
+  /** Calls a service method through the balancer, among the providers the registry lists now. */
   async call<T = unknown> (service: string, method: string, params?: unknown, opts?: CallOptions): Promise<T> {
-    await this.refresh(service)
     return this.caller.call<T>(service, method, params, opts)
   }
 
-  async * stream<T = unknown> (service: string, method: string, params?: unknown, opts?: CallOptions): AsyncGenerator<T> {
-    await this.refresh(service)
-    yield * this.caller.stream<T>(service, method, params, opts)
+  stream<T = unknown> (service: string, method: string, params?: unknown, opts?: CallOptions): AsyncGenerator<T> {
+    return this.caller.stream<T>(service, method, params, opts)
   }
 
   async close (): Promise<void> {
@@ -87,11 +79,6 @@ export class RegistryClient {
     try { await this.p2p.stop() } catch { /* closing anyway */ }
   }
 
-  private async refresh (service: string): Promise<void> {
-    const cached = this.known.get(service)
-    if (cached !== undefined && Date.now() - cached.at < LOOKUP_CACHE_MS) return
-    this.known.set(service, { at: Date.now(), providers: await this.lookup(service) })
-  }
 
   private async dial (): Promise<void> {
     let remote

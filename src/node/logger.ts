@@ -2,12 +2,49 @@ import { pino, type Logger } from 'pino'
 
 export type { Logger }
 
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
+
+/** Entries at or above this level go to the cluster log service, whatever stderr shows. */
+export const SHIP_LEVEL: LogLevel = 'info'
+
+/**
+ * Where a node's log lines go besides stderr: to the log shipper once the node has started.
+ * Lines written before that are held (bounded) and handed over on attach.
+ */
+export class LogTap {
+  private sink?: (line: string) => void
+  private early: string[] = []
+
+  constructor (private readonly maxEarly = 1_000) {}
+
+  write (line: string): void {
+    if (this.sink !== undefined) this.sink(line)
+    else if (this.early.length < this.maxEarly) this.early.push(line)
+  }
+
+  attach (sink: (line: string) => void): void {
+    this.sink = sink
+    for (const line of this.early.splice(0)) sink(line)
+  }
+}
+
 /**
  * The node's structured log: pino, JSON lines on stderr (stdout is reserved for results and
- * `--json` events). Components take a child logger: `log.child({ component: 'registry' })`.
+ * `--json` events) at `level`, and, with a tap, every entry from `info` up to the shipper.
+ * Components take a child logger: `log.child({ component: 'registry' })`.
  */
-export function createLogger (level: string, bindings: Record<string, unknown> = {}): Logger {
-  return pino({ level, base: { pid: process.pid, ...bindings } }, pino.destination({ fd: 2, sync: true }))
+export function createLogger (level: LogLevel, bindings: Record<string, unknown> = {}, tap?: LogTap): Logger {
+  const stderr = pino.destination({ fd: 2, sync: true })
+  const opts = { base: { pid: process.pid, ...bindings }, formatters: { level: (label: string) => ({ level: label }) } }
+  if (tap === undefined) return pino({ ...opts, level }, stderr)
+  const streams = [{ level: SHIP_LEVEL, stream: { write: (line: string) => { tap.write(line) } } }]
+  if (level !== 'silent') streams.push({ level, stream: stderr as any })
+  return pino({ ...opts, level: lowest(level, SHIP_LEVEL) }, pino.multistream(streams as any))
+}
+
+function lowest (a: LogLevel, b: LogLevel): LogLevel {
+  const order: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+  return order.indexOf(a) <= order.indexOf(b) ? a : b
 }
 
 /** A logger that drops everything (library use and tests that do not care). */

@@ -7,12 +7,13 @@ import { GdsError, InvalidConfigError } from './errors.js'
 import type { NodeEvent, TimedEvent } from './events.js'
 import { loadOrCreateKey, lockDataDir } from './identity.js'
 import { createGdsLibp2p, type GdsLibp2p } from './libp2p.js'
-import { silentLogger, type Logger } from './logger.js'
+import { silentLogger, type Logger, type LogTap } from './logger.js'
+import { LogShipper } from './log-shipper.js'
 import { RegistrySession } from './registry-session.js'
 import type { Registration } from './schemas.js'
 import type { ServiceContext, ServiceDefinition } from './service.js'
 import type { CallOptions } from './balancer.js'
-import { Caller } from './caller.js'
+import { Caller, LookupCache, type LocalInvoker, type ProviderSource } from './caller.js'
 import { RpcServer } from './rpc-server.js'
 import { RegistryHub } from '../services/registry/hub.js'
 
@@ -23,6 +24,8 @@ export interface GdsNodeOptions {
   log?: Logger
   /** The clock, passed in so tests can steer it; nothing below this reads the time itself. */
   now?: () => number
+  /** The tap of the node's logger (createLogger): its entries are shipped to the log service. */
+  logTap?: LogTap
 }
 
 /**
@@ -41,6 +44,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   private session?: RegistrySession
   private unlock?: () => Promise<void>
   private rpcServer?: RpcServer
+  private shipper?: LogShipper
+  private readonly logTap?: LogTap
   private caller?: Caller
   private readonly incarnation: number
   private started = false
@@ -54,6 +59,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     this.now = opts.now ?? Date.now
     this.incarnation = this.now()
     this.catalog = new Catalog()
+    this.logTap = opts.logTap
   }
 
   get isRegistry (): boolean { return this.config.role === 'registry' }
@@ -88,7 +94,9 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       }
       this.emitEvent({ event: 'listening', peerId: this.peerId, addrs: this.addrs, role: this.config.role, name: this.config.name, dataDir: this.config.dataDir })
       if (this.isRegistry) await this.startHub()
-      else await this.startServices()
+      this.startCaller()
+      this.startShipping()
+      if (!this.isRegistry) await this.startServices()
       this.emitEvent({ event: 'ready' })
     } catch (err) {
       await this.teardown()
@@ -104,6 +112,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       for (const s of [...this.services].reverse()) {
         try { await s.stop?.() } catch (err: any) { this.log.error({ err: err?.message, service: s.name }, 'service stop failed') }
       }
+      // Last words reach the log service while we are still registered and connected.
+      await this.shipper?.stop()
       await this.session?.stop()
       await this.rpcServer?.stop()
       this.caller?.close()
@@ -129,6 +139,57 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     return this.caller
   }
 
+  /**
+   * Calls go to providers from the catalogue for names this node follows (the registry follows
+   * all), else from a registry lookup; to this very process when it is the provider.
+   */
+  private startCaller (): void {
+    const libp2p = this.requireStarted()
+    const hub = this.hub
+    const follows = (s: string): boolean => hub !== undefined || this.services.some(d => (d.requires ?? []).includes(s))
+    const table = hub?.catalog ?? this.catalog
+    const lookups = new LookupCache(async s => {
+      if (this.session === undefined) return []
+      return this.session.lookup(s)
+    }, this.now)
+    const source: ProviderSource = {
+      refresh: async s => { if (!follows(s)) await lookups.refresh(s) },
+      providers: s => follows(s) ? table.providersOf(s) : lookups.providers(s)
+    }
+    this.rpcServer = new RpcServer(libp2p, this.log.child({ component: 'rpc' }))
+    const server = this.rpcServer
+    const self = this.peerId
+    const local: LocalInvoker = {
+      peerId: self,
+      call: async (service, method, params) => server.invoke(service, method, params, self),
+      stream: (service, method, params, signal) => server.invokeStream(service, method, params, self, signal)
+    }
+    this.caller = new Caller(libp2p, source, peerId => {
+      if (hub !== undefined) hub.suspect(peerId)
+      else void this.session?.suspect(peerId)
+    }, local)
+  }
+
+  /** Every node's log goes to the cluster log service (DESIGN.md §6). */
+  private startShipping (): void {
+    if (this.logTap === undefined) return
+    const shipper = new LogShipper({
+      peerId: this.peerId,
+      incarnation: this.incarnation,
+      service: this.config.name,
+      send: async entries => { await this.call('log', 'append', { entries }, { idempotent: true, timeoutMs: 5_000 }) },
+      onDrop: dropped => { this.log.warn({ dropped }, 'no log service is reachable and the log buffer is full: dropping the oldest entries') }
+    })
+    this.shipper = shipper
+    this.logTap.attach(line => { shipper.push(line) })
+  }
+
+  /** Shipping figures: entries buffered, shipped, dropped. */
+  get logShipping (): { buffered: number, shipped: number, dropped: number } | undefined {
+    const s = this.shipper
+    return s === undefined ? undefined : { buffered: s.buffered, shipped: s.shipped, dropped: s.dropped }
+  }
+
   private async startHub (): Promise<void> {
     this.hub = new RegistryHub({
       libp2p: this.requireStarted(),
@@ -146,7 +207,6 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
 
   private async startServices (): Promise<void> {
     const libp2p = this.requireStarted()
-    this.caller = new Caller(libp2p, service => this.catalog.providersOf(service), peerId => { void this.session?.suspect(peerId) })
     const ctx: ServiceContext = {
       config: this.config,
       log: this.log,
@@ -157,10 +217,9 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     }
     // Services are ready to serve before they are advertised.
     for (const s of this.services) await s.start?.(ctx)
-    this.rpcServer = new RpcServer(libp2p, this.log.child({ component: 'rpc' }))
-    await this.rpcServer.start(this.services)
+    await this.rpcServer?.start(this.services)
     this.session = new RegistrySession({
-      libp2p: this.requireStarted(),
+      libp2p,
       log: this.log.child({ component: 'session' }),
       now: this.now,
       catalog: this.catalog,

@@ -10,7 +10,7 @@ import type { GdsLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
 import { Channel, request } from './rpc.js'
-import { deregisterResult, heartbeatProbe, notifyPatch, registerResult, suspectResult, type Registration } from './schemas.js'
+import { deregisterResult, heartbeatProbe, lookupResult, notifyPatch, registerResult, suspectResult, type ProviderRecord, type Registration } from './schemas.js'
 
 export interface SessionOptions {
   libp2p: GdsLibp2p
@@ -100,6 +100,12 @@ export class RegistrySession {
     }
     await this.opts.libp2p.unhandle(HEARTBEAT_PROTOCOL).catch(() => {})
     await this.opts.libp2p.unhandle(NOTIFY_PROTOCOL).catch(() => {})
+  }
+
+  /** The registry's entries for a name (for services this node does not require). */
+  async lookup (name: string): Promise<ProviderRecord[]> {
+    if (this.registryId === undefined || !this.connected) throw new RegistryUnreachableError('not connected to the registry')
+    return (await request(this.opts.libp2p, this.registryId, REGISTRY_PROTOCOL, { op: 'lookup', name }, lookupResult, { maxBytes: MAX_REGISTRY_FRAME })).providers
   }
 
   /** Tell the registry a provider failed a call, so it probes that peer now. */

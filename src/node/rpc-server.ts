@@ -68,13 +68,38 @@ export class RpcServer {
     }
   }
 
+  /** A call from this very process (a node calling a service it provides): no network. */
+  async invoke (service: string, method: string, params: unknown, caller: string, signal: AbortSignal = new AbortController().signal): Promise<unknown> {
+    this.inflight++
+    try {
+      const { m, out } = await this.run(service, method, params, caller, signal)
+      if (isAsyncIterable(out)) throw new InvalidParamsError(`${service}.${method} streams its results: use stream(), not call()`)
+      return m.result === undefined ? out : m.result.parse(out)
+    } finally {
+      this.inflight--
+    }
+  }
+
+  async * invokeStream (service: string, method: string, params: unknown, caller: string, signal: AbortSignal = new AbortController().signal): AsyncGenerator<unknown> {
+    const { m, out } = await this.run(service, method, params, caller, signal)
+    if (!isAsyncIterable(out)) {
+      yield m.result === undefined ? out : m.result.parse(out)
+      return
+    }
+    for await (const item of out) yield m.result === undefined ? item : m.result.parse(item)
+  }
+
+  private async run (service: string, method: string, params: unknown, caller: string, signal: AbortSignal): Promise<{ m: MethodDefinition, out: unknown }> {
+    const m = this.method(service, method)
+    const input = this.check(m, params, service, method)
+    return { m, out: await m.handler(input, { caller, signal }) }
+  }
+
   private async dispatch (service: string, method: string, params: unknown, caller: string, signal: AbortSignal,
     send: (frame: unknown) => Promise<void>, id: number): Promise<void> {
     this.inflight++
     try {
-      const m = this.method(service, method)
-      const input = this.check(m, params, service, method)
-      const out = await m.handler(input, { caller, signal })
+      const { m, out } = await this.run(service, method, params, caller, signal)
       if (isAsyncIterable(out)) {
         for await (const item of out) {
           if (signal.aborted) break

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core'
 import { GdsCommand, registryFlags, splitList } from '../../cli/base.js'
 import { formatEvent } from '../../cli/format.js'
 import { createConfig, DEFAULT_TIMINGS } from '../../node/config.js'
-import { createLogger } from '../../node/logger.js'
+import { createLogger, LogTap } from '../../node/logger.js'
 import type { TimedEvent } from '../../node/events.js'
 
 export default class NodeStart extends GdsCommand {
@@ -58,8 +58,9 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       httpPort: flags['http-port'],
       logLevel: flags['log-level'] as 'warn'
     })
-    const log = createLogger(config.logLevel, { role: config.role, name: config.name })
-    const node = new GdsNode({ config, services: await resolveServices(config), log })
+    const logTap = new LogTap()
+    const log = createLogger(config.logLevel, { role: config.role, name: config.name }, logTap)
+    const node = new GdsNode({ config, services: await resolveServices(config), log, logTap })
     const print = flags.json
       ? (e: TimedEvent) => { process.stdout.write(JSON.stringify(e) + '\n') }
       : (e: TimedEvent) => { process.stdout.write(formatEvent(e) + '\n') }

@@ -89,6 +89,11 @@ export class RegistryHub {
     await this.persistNow()
   }
 
+  /** A call through the balancer failed on this peer: probe it now. */
+  suspect (peerId: string): boolean {
+    return this.prober.trigger(peerId, 'suspect-report')
+  }
+
   /** The answer to `list`, also what `gds status` prints. */
   list (): ListResult {
     return {
@@ -131,7 +136,7 @@ export class RegistryHub {
       case 'list':
         return this.list()
       case 'suspect':
-        return { probing: this.prober.trigger(req.peerId, 'suspect-report') }
+        return { probing: this.suspect(req.peerId) }
     }
   }
 
