@@ -5,9 +5,9 @@ import type { z } from 'zod'
 import { DEFAULT_REGISTRY_ADDR } from './config.js'
 import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from './errors.js'
 import { createClientLibp2p, type ClientLibp2p } from './libp2p.js'
-import { MAX_REGISTRY_FRAME, REGISTRY_PROTOCOL } from './protocols.js'
-import { request } from './rpc.js'
-import { listResult, lookupResult, suspectResult, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
+import { MAX_REGISTRY_FRAME, REGISTRY_PROTOCOL, WATCH_PROTOCOL } from './protocols.js'
+import { Channel, request } from './rpc.js'
+import { listResult, lookupResult, suspectResult, watchMessage, type WatchMessage, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache } from './caller.js'
 
@@ -72,6 +72,38 @@ export class RegistryClient {
 
   stream<T = unknown> (service: string, method: string, params?: unknown, opts?: CallOptions): AsyncGenerator<T> {
     return this.caller.stream<T>(service, method, params, opts)
+  }
+
+  /**
+   * The registry's catalogue as a live stream: a snapshot, then every change, then liveness
+   * figures each second. Ends when the registry goes away or `signal` aborts.
+   */
+  async * watch (signal?: AbortSignal): AsyncGenerator<WatchMessage> {
+    let stream
+    try {
+      stream = await this.p2p.dialProtocol(this.addr, WATCH_PROTOCOL, { signal: AbortSignal.timeout(this.timeoutMs) })
+    } catch (err: any) {
+      throw new RegistryUnreachableError(`cannot watch the registry at ${this.addr.toString()}: ${describeDialError(err)}`, { cause: err })
+    }
+    const ch = new Channel(stream, MAX_REGISTRY_FRAME)
+    const onAbort = (): void => { ch.abort(new Error('watch cancelled')) }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      await ch.write({ type: 'watch' })
+      for (;;) {
+        let msg: WatchMessage
+        try {
+          msg = await ch.read(watchMessage)
+        } catch (err) {
+          if (signal?.aborted === true) return
+          throw new RegistryUnreachableError('the registry closed the watch stream', { cause: err })
+        }
+        yield msg
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+      ch.abort(new Error('watch ended'))
+    }
   }
 
   async close (): Promise<void> {

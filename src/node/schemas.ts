@@ -125,3 +125,18 @@ export const rpcResponse = z.union([
   z.strictObject({ id: counter, end: z.literal(true) })
 ])
 export type RpcResponse = z.infer<typeof rpcResponse>
+
+/** observer → registry on /gds/watch/1.0.0 (the only frame an observer sends). */
+export const watchRequest = z.strictObject({ type: z.literal('watch') })
+
+/** registry → observer: the catalogue, then each change, then liveness figures every second. */
+export const watchMessage = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('snapshot'), ts: counter, registry: z.object({ peerId: peerIdString, addrs: z.array(multiaddrString) }), services: z.array(providerRecord) }),
+  z.strictObject({ type: z.literal('change'), ts: counter, record: providerRecord, previous: status.optional(), removed: z.boolean().optional() }),
+  z.strictObject({
+    type: z.literal('figures'),
+    ts: counter,
+    peers: z.array(z.strictObject({ peerId: peerIdString, rttMs: z.number().nonnegative().optional(), load: counter.optional(), lastSeen: counter.optional() }))
+  })
+])
+export type WatchMessage = z.infer<typeof watchMessage>

@@ -14,6 +14,7 @@ import { providerRecord, registryRequest, type ListResult, type ProviderRecord, 
 import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
 import { Notifier } from './notifier.js'
 import { Prober } from './prober.js'
+import { Watchers } from './watchers.js'
 
 export interface HubOptions {
   libp2p: GdsLibp2p
@@ -41,6 +42,7 @@ export class RegistryHub {
   readonly catalog = new Catalog()
   private readonly prober: Prober
   private readonly notifier: Notifier
+  private readonly watchers: Watchers
   private readonly path: string
   private persistTimer?: NodeJS.Timeout
   private reapTimer?: NodeJS.Timeout
@@ -52,6 +54,7 @@ export class RegistryHub {
   constructor (private readonly opts: HubOptions) {
     this.path = join(opts.dataDir, CATALOG_FILE)
     this.notifier = new Notifier(opts.libp2p, opts.log.child({ component: 'notify' }))
+    this.watchers = new Watchers(opts.libp2p, opts.log.child({ component: 'watch' }), () => this.list(), opts.now)
     this.prober = new Prober({
       libp2p: opts.libp2p,
       log: opts.log.child({ component: 'heartbeat' }),
@@ -72,6 +75,7 @@ export class RegistryHub {
       maxInboundStreams: MAX_INBOUND_REGISTRY_STREAMS,
       log: this.opts.log.child({ component: 'registry' })
     })
+    await this.watchers.start()
     this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     const every = Math.max(100, Math.min(5_000, Math.floor(this.opts.reapAfterMs / 4)))
     this.reapTimer = setInterval(() => { this.publish(this.catalog.reap(this.opts.now(), this.opts.reapAfterMs)) }, every)
@@ -83,6 +87,7 @@ export class RegistryHub {
     clearInterval(this.reapTimer)
     this.prober.stop()
     this.notifier.stop()
+    await this.watchers.stop()
     await this.opts.libp2p.unhandle(REGISTRY_PROTOCOL).catch(() => {})
     clearTimeout(this.persistTimer)
     this.persistTimer = undefined
@@ -158,6 +163,7 @@ export class RegistryHub {
   /** One change set → events, patches to each dependent (grouped), and a persist. */
   private publish (changes: Change[]): void {
     if (changes.length === 0) return
+    this.watchers.publish(changes)
     const perDependent = new Map<string, ProviderRecord[]>()
     for (const change of changes) {
       const e = eventForChange(change, 'local')
