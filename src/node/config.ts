@@ -20,6 +20,10 @@ export interface GdsConfig {
   listen: string[]
   /** Where the identity key, the lock and role data live. @default <state dir>/gds/<name> */
   dataDir: string
+  /** Peers to dial at start besides the registry (join the gossip mesh through any peer). @default [] */
+  bootstrap: string[]
+  /** Connections each node keeps to random non-registry peers, so gossip survives the registry. @default 4 */
+  meshDegree: number
   /** Path of a private-network swarm key; peers without it cannot connect. @default none */
   swarmKeyFile?: string
   /** How often the registry probes each provider. @default 1000 */
@@ -87,6 +91,8 @@ export function createConfig (input: ConfigInput, env: NodeJS.ProcessEnv = proce
     registry: env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR,
     listen: [isRegistry ? `/ip4/0.0.0.0/tcp/${REGISTRY_PORT}` : '/ip4/0.0.0.0/tcp/0'],
     requires: [],
+    bootstrap: [],
+    meshDegree: 4,
     logLevel: 'warn',
     httpPort: DEFAULT_HTTP_PORT,
     dataDir: join(stateDir(env), name),
@@ -113,6 +119,7 @@ export function validateConfig (c: GdsConfig): void {
   if (!Number.isInteger(c.failureThreshold) || c.failureThreshold < 1 || c.failureThreshold > 100) {
     throw new InvalidConfigError(`failure threshold must be a whole number from 1 to 100 (got ${c.failureThreshold})`)
   }
+  if (!Number.isInteger(c.meshDegree) || c.meshDegree < 0 || c.meshDegree > 64) throw new InvalidConfigError(`mesh degree must be a whole number from 0 to 64 (got ${c.meshDegree})`)
   if (!Number.isInteger(c.httpPort) || c.httpPort < 0 || c.httpPort > 65535) throw new InvalidConfigError(`--http-port must be a port number from 0 to 65535 (got ${c.httpPort})`)
   if (c.reconnectMinMs > c.reconnectMaxMs) throw new InvalidConfigError('reconnectMinMs must not exceed reconnectMaxMs')
   for (const n of [c.name, ...c.requires]) {

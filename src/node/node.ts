@@ -10,12 +10,23 @@ import { createGdsLibp2p, type GdsLibp2p } from './libp2p.js'
 import { silentLogger, type Logger, type LogTap } from './logger.js'
 import { LogShipper } from './log-shipper.js'
 import { RegistrySession } from './registry-session.js'
-import type { Registration } from './schemas.js'
+import { CatalogGossip } from './gossip.js'
+import { MeshKeeper } from './mesh.js'
+import { Presence } from './presence.js'
+import { eventForChange } from './events.js'
+import { CATALOG_TOPIC } from './protocols.js'
 import type { ServiceContext, ServiceDefinition } from './service.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache, type LocalInvoker, type ProviderSource } from './caller.js'
 import { RpcServer } from './rpc-server.js'
 import { RegistryHub } from '../services/registry/hub.js'
+
+/** How often the mesh is topped up to `meshDegree` connections. */
+const MESH_INTERVAL_MS = 5_000
+/** How often a node re-announces itself on gossip. */
+const ANNOUNCE_INTERVAL_MS = 30_000
+/** At most one extra announcement per this long when peers join the topic. */
+const ANNOUNCE_THROTTLE_MS = 1_000
 
 export interface GdsNodeOptions {
   config: GdsConfig
@@ -47,6 +58,10 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   private shipper?: LogShipper
   private readonly logTap?: LogTap
   private caller?: Caller
+  private gossip?: CatalogGossip
+  private presence?: Presence
+  private mesh?: MeshKeeper
+  private announceTimer?: NodeJS.Timeout
   private readonly incarnation: number
   private started = false
   private stopping?: Promise<void>
@@ -93,6 +108,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
         throw new GdsError(`cannot listen on ${this.config.listen.join(', ')}: ${err?.message ?? err}`, 'LISTEN_FAILED', { cause: err })
       }
       this.emitEvent({ event: 'listening', peerId: this.peerId, addrs: this.addrs, role: this.config.role, name: this.config.name, dataDir: this.config.dataDir })
+      this.startGossip()
       if (this.isRegistry) await this.startHub()
       this.startCaller()
       this.startShipping()
@@ -114,7 +130,12 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       }
       // Last words reach the log service while we are still registered and connected.
       await this.shipper?.stop()
+      clearInterval(this.announceTimer)
+      this.mesh?.stop()
+      // Said on both paths: the registry may be gone, the gossip mesh carries it anyway.
+      await this.presence?.announce('leaving')
       await this.session?.stop()
+      this.gossip?.stop()
       await this.rpcServer?.stop()
       this.caller?.close()
       await this.hub?.stop()
@@ -170,6 +191,49 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     }, local)
   }
 
+  /** The gossip path of the catalogue (DESIGN.md §4): every node subscribes, validates, forwards. */
+  private startGossip (): void {
+    const libp2p = this.requireStarted()
+    const required = new Set(this.services.flatMap(s => s.requires ?? []))
+    this.mesh = new MeshKeeper({
+      libp2p,
+      log: this.log.child({ component: 'mesh' }),
+      degree: this.config.meshDegree,
+      intervalMs: MESH_INTERVAL_MS,
+      registryId: () => this.registryId()
+    })
+    this.gossip = new CatalogGossip({
+      pubsub: libp2p.services.pubsub,
+      catalog: this.catalog,
+      selfId: this.peerId,
+      registryId: () => this.registryId(),
+      // The registry's table is fed by registrations and heartbeats only.
+      follows: name => !this.isRegistry && required.has(name),
+      now: this.now,
+      log: this.log.child({ component: 'gossip' }),
+      onChanges: changes => {
+        for (const c of changes) {
+          const e = eventForChange(c, 'gossip')
+          if (e !== undefined) this.emitEvent(e)
+        }
+      },
+      onSelf: record => {
+        if (this.presence?.onSelf(record) === true) this.log.warn({ reason: record.reason }, 'the registry declared this node down: refuted')
+      },
+      onPeerSeen: (peerId, addrs) => { this.mesh?.learn(peerId, addrs) }
+    })
+    this.gossip.start()
+    this.mesh.start()
+  }
+
+  private registryId (): string | undefined {
+    if (this.isRegistry) return this.libp2p?.peerId.toString()
+    return this.session?.registryPeer?.toString()
+  }
+
+  /** Gossip figures: messages accepted, rejected, applied... */
+  get gossipCounters (): CatalogGossip['counters'] | undefined { return this.gossip?.counters }
+
   /** Every node's log goes to the cluster log service (DESIGN.md §6). */
   private startShipping (): void {
     if (this.logTap === undefined) return
@@ -200,7 +264,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
       failureThreshold: this.config.failureThreshold,
       reapAfterMs: this.config.reapAfterMs,
-      emit: e => { this.emitEvent(e) }
+      emit: e => { this.emitEvent(e) },
+      publishPatch: records => { void this.gossip?.publish({ kind: 'patch', records }) }
     })
     await this.hub.start()
   }
@@ -218,13 +283,28 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     // Services are ready to serve before they are advertised.
     for (const s of this.services) await s.start?.(ctx)
     await this.rpcServer?.start(this.services)
+    const gossip = this.gossip
+    if (gossip === undefined) throw new GdsError('gossip is not started', 'NOT_STARTED')
+    const presence = new Presence({
+      services: this.services,
+      peerId: this.peerId,
+      incarnation: this.incarnation,
+      addrs: () => this.addrs,
+      gossip,
+      reregister: () => { this.session?.reregister() }
+    })
+    this.presence = presence
     this.session = new RegistrySession({
       libp2p,
       log: this.log.child({ component: 'session' }),
       now: this.now,
       catalog: this.catalog,
       registry: this.config.registry,
-      registrations: () => this.registrations(),
+      registrations: () => presence.registrations(),
+      onRegistered: records => {
+        presence.adopt(records)
+        void presence.announce('up')
+      },
       reconnectMinMs: this.config.reconnectMinMs,
       reconnectMaxMs: this.config.reconnectMaxMs,
       reapAfterMs: this.config.reapAfterMs,
@@ -232,19 +312,21 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       emit: e => { this.emitEvent(e) }
     })
     await this.session.start()
-  }
-
-  private registrations (): Registration[] {
-    const addrs = this.addrs.slice(0, 16)
-    return this.services.map(s => ({
-      name: s.name,
-      addrs,
-      requires: [...new Set([...(s.requires ?? [])])],
-      version: s.version ?? '0.0.0',
-      meta: s.meta ?? {},
-      incarnation: this.incarnation,
-      seq: 0
-    }))
+    await this.mesh?.bootstrap(this.config.bootstrap)
+    // Announce now (the registry may be away), when a new peer joins the topic (throttled), and
+    // now and then: late joiners learn who is out there, lost messages are healed.
+    void presence.announce('up')
+    let last = 0
+    const onSubscription = (e: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+      if (!e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
+      const now = this.now()
+      if (now - last < ANNOUNCE_THROTTLE_MS) return
+      last = now
+      void presence.announce('up')
+    }
+    libp2p.services.pubsub.addEventListener('subscription-change', onSubscription)
+    this.announceTimer = setInterval(() => { void presence.announce('up') }, ANNOUNCE_INTERVAL_MS)
+    this.announceTimer.unref()
   }
 
   private async readSwarmKey (): Promise<Uint8Array | undefined> {

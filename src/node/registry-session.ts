@@ -20,6 +20,8 @@ export interface SessionOptions {
   /** The registry's multiaddr; with /p2p/<id> its identity is pinned. */
   registry: string
   registrations: () => Registration[]
+  /** Our entries as the registry holds them, after each registration. */
+  onRegistered?: (records: ProviderRecord[]) => void
   reconnectMinMs: number
   reconnectMaxMs: number
   reapAfterMs: number
@@ -102,6 +104,12 @@ export class RegistrySession {
     await this.opts.libp2p.unhandle(NOTIFY_PROTOCOL).catch(() => {})
   }
 
+  /** Registers again at once (after refuting an accusation, or a change of our entries). */
+  reregister (): void {
+    if (this.stopped || this.connecting !== undefined) return
+    this.scheduleConnect(0)
+  }
+
   /** The registry's entries for a name (for services this node does not require). */
   async lookup (name: string): Promise<ProviderRecord[]> {
     if (this.registryId === undefined || !this.connected) throw new RegistryUnreachableError('not connected to the registry')
@@ -133,6 +141,7 @@ export class RegistrySession {
       if (this.stopped) return
       this.connected = true
       this.attempt = 0
+      this.opts.onRegistered?.(result.records)
       const required = [...new Set(regs.flatMap(r => r.requires))]
       this.report(this.opts.catalog.resync(required, result.providers, this.opts.now()), 'register')
       const missing = required.filter(n => !this.opts.catalog.providersOf(n).some(isAvailable))

@@ -33,6 +33,8 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     'heartbeat-timeout': Flags.integer({ description: `Registry: ms a probe may take before it counts as a miss. [default: ${DEFAULT_TIMINGS.heartbeatTimeoutMs}]`, min: 5, helpValue: 'MS' }),
     'failure-threshold': Flags.integer({ description: `Registry: consecutive misses before a provider is down. [default: ${DEFAULT_TIMINGS.failureThreshold}]`, min: 1, max: 100, helpValue: 'N' }),
     'reap-after': Flags.integer({ description: `ms a down or departed entry stays listed. [default: ${DEFAULT_TIMINGS.reapAfterMs}]`, min: 100, helpValue: 'MS' }),
+    bootstrap: Flags.string({ char: 'b', description: 'Multiaddr of any peer to join the gossip mesh through (repeatable); works while the registry is away.', multiple: true, helpValue: 'MULTIADDR' }),
+    'mesh-degree': Flags.integer({ description: 'Connections to keep to random non-registry peers, so gossip survives the registry. [default: 4]', min: 0, max: 64, helpValue: 'N' }),
     db: Flags.string({ description: 'grading: the SQLite database file; instances on one machine may share it. [default: <data dir>/grading.db]', helpValue: 'FILE' }),
     'http-port': Flags.integer({ description: 'webui: the HTTP port (0 picks a free one). [default: 8080]', min: 0, max: 65535, helpValue: 'PORT' }),
     'log-level': Flags.string({ env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' })
@@ -54,6 +56,8 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       heartbeatTimeoutMs: flags['heartbeat-timeout'],
       failureThreshold: flags['failure-threshold'],
       reapAfterMs: flags['reap-after'],
+      bootstrap: splitList(flags.bootstrap),
+      meshDegree: flags['mesh-degree'],
       dbPath: flags.db,
       httpPort: flags['http-port'],
       logLevel: flags['log-level'] as 'warn'

@@ -26,6 +26,8 @@ export interface HubOptions {
   failureThreshold: number
   reapAfterMs: number
   emit: (e: NodeEvent) => void
+  /** The gossip path: every patch is also published on gds/catalog/1. */
+  publishPatch?: (records: ProviderRecord[]) => void
 }
 
 export const CATALOG_FILE = 'catalog.json'
@@ -184,6 +186,8 @@ export class RegistryHub {
       }
     }
     for (const [dep, records] of perDependent) this.notifier.send(dep, records)
+    const patch = changes.filter(c => c.removed !== true).map(c => c.record)
+    if (patch.length > 0) this.opts.publishPatch?.(patch)
     this.schedulePersist()
   }
 

@@ -1,0 +1,98 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { jitter } from './backoff.js'
+import type { GdsLibp2p } from './libp2p.js'
+import type { Logger } from './logger.js'
+
+/** Peers remembered for the mesh; the oldest are forgotten first. */
+const MAX_KNOWN = 256
+
+export interface MeshOptions {
+  libp2p: GdsLibp2p
+  log: Logger
+  /** Connections to keep to peers other than the registry. @default 4 */
+  degree: number
+  /** How often to top the connections up. */
+  intervalMs: number
+  registryId: () => string | undefined
+}
+
+/**
+ * Keeps each node connected to a bounded random set of other peers, learnt from gossip and
+ * --bootstrap, so the gossip mesh is not a star around the registry and survives its loss.
+ */
+export class MeshKeeper {
+  private readonly known = new Map<string, string[]>()
+  private timer?: NodeJS.Timeout
+  private stopped = false
+  private kicked = false
+
+  constructor (private readonly opts: MeshOptions) {}
+
+  learn (peerId: string, addrs: string[]): void {
+    if (peerId === this.opts.libp2p.peerId.toString() || addrs.length === 0) return
+    const isNew = !this.known.has(peerId)
+    this.known.delete(peerId)
+    this.known.set(peerId, addrs)
+    if (this.known.size > MAX_KNOWN) this.known.delete(this.known.keys().next().value as string)
+    // A peer we did not know, while we are short of links: top up now, not at the next round.
+    if (isNew && !this.kicked && !this.stopped) {
+      this.kicked = true
+      setTimeout(() => { this.kicked = false; void this.tick() }, 50).unref()
+    }
+  }
+
+  /** Dials the given addresses now; they also become mesh candidates. */
+  async bootstrap (addrs: readonly string[]): Promise<void> {
+    await Promise.all(addrs.map(async a => {
+      try {
+        const conn = await this.opts.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(5_000) })
+        this.learn(conn.remotePeer.toString(), [a])
+      } catch (err: any) {
+        this.opts.log.warn({ addr: a, err: err?.message }, 'bootstrap peer unreachable')
+      }
+    }))
+  }
+
+  start (): void {
+    this.schedule()
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+  }
+
+  /** One round: dial random known peers until `degree` non-registry peers are connected. */
+  async tick (): Promise<void> {
+    const registry = this.opts.registryId()
+    const connected = new Set(this.opts.libp2p.getPeers().map(String))
+    const have = [...connected].filter(p => p !== registry).length
+    const want = this.opts.degree - have
+    if (want <= 0) return
+    const candidates = [...this.known.keys()].filter(p => !connected.has(p) && p !== registry)
+    shuffle(candidates)
+    await Promise.all(candidates.slice(0, want).map(async p => {
+      try {
+        const peer = peerIdFromString(p)
+        await this.opts.libp2p.peerStore.merge(peer, { multiaddrs: (this.known.get(p) ?? []).map(a => multiaddr(a)) })
+        await this.opts.libp2p.dial(peer, { signal: AbortSignal.timeout(5_000) })
+      } catch {
+        this.known.delete(p)
+      }
+    }))
+  }
+
+  private schedule (): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => { void this.tick().finally(() => { this.schedule() }) }, jitter(this.opts.intervalMs, 0.2, Math.random()))
+    this.timer.unref()
+  }
+}
+
+function shuffle<T> (a: T[]): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const t = a[i]; a[i] = a[j]; a[j] = t
+  }
+}

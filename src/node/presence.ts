@@ -1,0 +1,62 @@
+import type { CatalogGossip } from './gossip.js'
+import type { ProviderRecord, Registration } from './schemas.js'
+import type { ServiceDefinition } from './service.js'
+
+export interface PresenceOptions {
+  services: ServiceDefinition[]
+  peerId: string
+  incarnation: number
+  addrs: () => string[]
+  gossip: CatalogGossip
+  /** Register again now (after refuting an accusation). */
+  reregister: () => void
+}
+
+/**
+ * A node's own entries: what it registers and announces, and their version. The owner keeps
+ * its seq above anything said about it (the registry bumps seq at each status change), so its
+ * own word wins when it speaks: the SWIM refutation, and a `leaving` that beats an old `up`.
+ */
+export class Presence {
+  private seq = 0
+
+  constructor (private readonly opts: PresenceOptions) {}
+
+  registrations (): Registration[] {
+    const addrs = this.opts.addrs().slice(0, 16)
+    return this.opts.services.map(s => ({
+      name: s.name,
+      addrs,
+      requires: [...new Set(s.requires ?? [])],
+      version: s.version ?? '0.0.0',
+      meta: s.meta ?? {},
+      incarnation: this.opts.incarnation,
+      seq: this.seq
+    }))
+  }
+
+  /** The registry's answer to our registration: our entries as it holds them. */
+  adopt (records: readonly ProviderRecord[]): void {
+    for (const r of records) {
+      if (r.peerId === this.opts.peerId && r.incarnation === this.opts.incarnation) this.seq = Math.max(this.seq, r.seq)
+    }
+  }
+
+  /** Something said about us over gossip. Returns true if it was an accusation we refuted. */
+  onSelf (record: ProviderRecord): boolean {
+    if (record.incarnation !== this.opts.incarnation) return false
+    this.seq = Math.max(this.seq, record.seq)
+    if (record.status !== 'down' && record.status !== 'suspect') return false
+    this.seq++
+    void this.announce('up')
+    this.opts.reregister()
+    return true
+  }
+
+  async announce (status: 'up' | 'leaving'): Promise<void> {
+    if (this.opts.services.length === 0) return
+    if (status === 'leaving') this.seq++
+    const records: ProviderRecord[] = this.registrations().map(r => ({ ...r, peerId: this.opts.peerId, status }))
+    await this.opts.gossip.publish({ kind: 'announce', records })
+  }
+}

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { CATALOG_TOPIC } from '../../src/node/protocols.js'
+import { encodeFrame } from '../../src/node/rpc.js'
+import type { GdsNode } from '../../src/node/node.js'
+import { TestCluster, eventually } from '../helpers/nodes.js'
+
+async function publish (from: GdsNode, message: unknown): Promise<void> {
+  await from.p2p.services.pubsub.publish(CATALOG_TOPIC, encodeFrame(message))
+}
+
+describe('the gossip path (gds/catalog/1)', () => {
+  const cluster = new TestCluster()
+  afterEach(async () => { await cluster.stopAll() })
+
+  async function setup () {
+    const registry = await cluster.registry()
+    const log = await cluster.service(registry, 'log')
+    const demo = await cluster.service(registry, 'demo', ['log'])
+    const rogue = await cluster.service(registry, 'rogue')
+    await cluster.waitFor(demo, e => e.event === 'provider-up' && e.name === 'log')
+    await cluster.waitFor(rogue, e => e.event === 'registered')
+    // The rogue must be in demo's gossip mesh for the test to mean anything.
+    await rogue.p2p.dial(demo.p2p.getMultiaddrs()[0])
+    await eventually(() => { expect(rogue.p2p.services.pubsub.getSubscribers(CATALOG_TOPIC).map(String)).toContain(demo.peerId) })
+    return { registry, log, demo, rogue }
+  }
+
+  it('ignores a forged "down" about another peer, and counts it', async () => {
+    const { log, demo, rogue } = await setup()
+    const record = demo.catalog.get('log', log.peerId)!
+    const before = demo.gossipCounters!.rejected
+    await publish(rogue, { kind: 'patch', records: [{ ...record, status: 'down', seq: record.seq + 100 }] })
+    await publish(rogue, { kind: 'announce', records: [{ ...record, status: 'leaving', seq: record.seq + 100 }] })
+    await eventually(() => { expect(demo.gossipCounters!.rejected).toBeGreaterThanOrEqual(before + 2) })
+    expect(demo.catalog.get('log', log.peerId)?.status).toBe('up')
+  })
+
+  it('a replayed old announcement changes nothing', async () => {
+    const { log, demo } = await setup()
+    const record = demo.catalog.get('log', log.peerId)!
+    const before = demo.gossipCounters!.stale
+    await publish(log, { kind: 'announce', records: [{ ...record, status: 'leaving', incarnation: record.incarnation - 1 }] })
+    await eventually(() => { expect(demo.gossipCounters!.stale).toBe(before + 1) })
+    expect(demo.catalog.get('log', log.peerId)).toEqual(record)
+  })
+
+  it('rejects malformed messages without disturbing the node', async () => {
+    const { demo, rogue } = await setup()
+    const before = demo.gossipCounters!.rejected
+    await rogue.p2p.services.pubsub.publish(CATALOG_TOPIC, new Uint8Array([1, 2, 3]))
+    await publish(rogue, { kind: 'explode' })
+    await eventually(() => { expect(demo.gossipCounters!.rejected).toBeGreaterThanOrEqual(before + 2) })
+  })
+
+  it('keeps dependency updates flowing with the registry gone', async () => {
+    const { registry, log, demo } = await setup()
+    // The mesh is not a star: the provider and its dependent are linked directly.
+    await eventually(() => { expect(log.p2p.getPeers().map(String)).toContain(demo.peerId) })
+    await registry.stop()
+    await cluster.waitFor(demo, e => e.event === 'registry-lost')
+    // A second provider joins through demo (not the registry, which is down).
+    const log2 = await cluster.service(registry, 'log', [], { bootstrap: [demo.p2p.getMultiaddrs()[0].toString()] })
+    const up = await cluster.waitFor(demo, e => e.event === 'provider-up' && 'peerId' in e && e.peerId === log2.peerId, 10_000, 'log2 up over gossip')
+    expect(up).toMatchObject({ via: 'gossip', name: 'log' })
+    // The first provider leaves gracefully: its dependents hear it over gossip.
+    await log.stop()
+    const down = await cluster.waitFor(demo, e => e.event === 'provider-down' && 'peerId' in e && e.peerId === log.peerId, 10_000, 'log down over gossip')
+    expect(down).toMatchObject({ via: 'gossip', reason: 'left' })
+    expect(demo.catalog.providersOf('log').filter(p => p.status === 'up').map(p => p.peerId)).toEqual([log2.peerId])
+  })
+
+  it('a node that sees itself declared down refutes it with a higher seq and re-registers', async () => {
+    const { registry, log, demo } = await setup()
+    const mine = registry.registry!.catalog.get('log', log.peerId)!
+    cluster.clearEvents(log)
+    await publish(registry, { kind: 'patch', records: [{ ...mine, status: 'down', reason: 'heartbeat-timeout', seq: mine.seq + 5 }] })
+    await cluster.waitFor(log, e => e.event === 'registered', 10_000, 're-registration after refuting')
+    await eventually(() => {
+      const now = registry.registry!.catalog.get('log', log.peerId)!
+      expect(now.status).toBe('up')
+      expect(now.seq).toBeGreaterThan(mine.seq + 5)
+    })
+    await eventually(() => { expect(demo.catalog.get('log', log.peerId)?.status).toBe('up') })
+  })
+})
