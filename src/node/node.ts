@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { Catalog } from './catalog.js'
 import type { GdsConfig } from './config.js'
-import { GdsError, InvalidConfigError } from './errors.js'
+import { GdsError, InvalidConfigError, UnauthorizedError } from './errors.js'
 import type { NodeEvent, TimedEvent } from './events.js'
 import { loadOrCreateKey, lockDataDir } from './identity.js'
 import { createGdsLibp2p, type GdsLibp2p } from './libp2p.js'
@@ -14,7 +14,9 @@ import { CatalogGossip } from './gossip.js'
 import { MeshKeeper } from './mesh.js'
 import { Presence } from './presence.js'
 import { eventForChange } from './events.js'
-import { CATALOG_TOPIC } from './protocols.js'
+import { CATALOG_TOPIC, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from './protocols.js'
+import { serve } from './rpc.js'
+import { registryRequest, type ListResult, type ProviderRecord } from './schemas.js'
 import type { ServiceContext, ServiceDefinition } from './service.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache, type LocalInvoker, type ProviderSource } from './caller.js'
@@ -135,6 +137,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       // Said on both paths: the registry may be gone, the gossip mesh carries it anyway.
       await this.presence?.announce('leaving')
       await this.session?.stop()
+      if (!this.isRegistry) await this.libp2p?.unhandle(REGISTRY_PROTOCOL).catch(() => {})
       this.gossip?.stop()
       await this.rpcServer?.stop()
       this.caller?.close()
@@ -226,6 +229,28 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     this.mesh.start()
   }
 
+  /**
+   * Every node answers `list` with its own view (its entries and what it follows), so the
+   * cluster can be looked at through any peer while the registry is away (`gds status --peer`).
+   */
+  private async servePeerView (presence: Presence): Promise<void> {
+    await serve(this.requireStarted(), REGISTRY_PROTOCOL, async req => {
+      if (req.op !== 'list') throw new UnauthorizedError(`this peer is not the registry; it only answers "list" (asked: ${req.op})`)
+      return this.peerView(presence)
+    }, { requestSchema: registryRequest, maxBytes: MAX_REQUEST_FRAME, maxInboundStreams: 8, log: this.log.child({ component: 'peer-view' }) })
+  }
+
+  private peerView (presence: Presence): ListResult {
+    const self = this.peerId
+    const own: ProviderRecord[] = presence.registrations().map(r => ({ ...r, peerId: self, status: 'up' as const }))
+    const registry = this.session?.registryPeer?.toString() ?? self
+    return {
+      registry: { peerId: registry, addrs: [] },
+      services: [...own, ...this.catalog.all()],
+      source: { peerId: self, role: 'peer', registryConnected: this.session?.isConnected ?? false }
+    }
+  }
+
   private registryId (): string | undefined {
     if (this.isRegistry) return this.libp2p?.peerId.toString()
     return this.session?.registryPeer?.toString()
@@ -312,6 +337,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       emit: e => { this.emitEvent(e) }
     })
     await this.session.start()
+    await this.servePeerView(presence)
     await this.mesh?.bootstrap(this.config.bootstrap)
     // Announce now (the registry may be away), when a new peer joins the topic (throttled), and
     // now and then: late joiners learn who is out there, lost messages are healed.

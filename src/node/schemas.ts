@@ -81,7 +81,9 @@ export type RegisterResult = z.infer<typeof registerResult>
 
 export const listResult = z.object({
   registry: z.object({ peerId: peerIdString, addrs: z.array(multiaddrString) }),
-  services: z.array(providerRecord)
+  services: z.array(providerRecord),
+  /** Whose table this is: the registry's, or one peer's own view (which holds what it follows). */
+  source: z.object({ peerId: peerIdString, role: z.enum(['registry', 'peer']), registryConnected: z.boolean() }).optional()
 })
 export type ListResult = z.infer<typeof listResult>
 

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
 import { encodeFrame } from '../../src/node/rpc.js'
 import type { GdsNode } from '../../src/node/node.js'
+import { RegistryClient } from '../../src/node/client.js'
 import { TestCluster, eventually } from '../helpers/nodes.js'
 
 async function publish (from: GdsNode, message: unknown): Promise<void> {
@@ -81,5 +82,28 @@ describe('the gossip path (gds/catalog/1)', () => {
       expect(now.seq).toBeGreaterThan(mine.seq + 5)
     })
     await eventually(() => { expect(demo.catalog.get('log', log.peerId)?.status).toBe('up') })
+  })
+})
+
+describe('a peer\'s own view', () => {
+  const cluster = new TestCluster()
+  afterEach(async () => { await cluster.stopAll() })
+
+  it('any node answers list with its table, marked as its view, and refuses registry ops', async () => {
+    const registry = await cluster.registry()
+    const log = await cluster.service(registry, 'log')
+    const demo = await cluster.service(registry, 'demo', ['log'])
+    await cluster.waitFor(demo, e => e.event === 'provider-up' && e.name === 'log')
+    await registry.stop()
+    await cluster.waitFor(demo, e => e.event === 'registry-lost')
+    const client = await RegistryClient.connect({ registry: demo.p2p.getMultiaddrs()[0].toString() })
+    try {
+      const view = await client.list()
+      expect(view.source).toEqual({ peerId: demo.peerId, role: 'peer', registryConnected: false })
+      expect(view.services.map(s => `${s.name}:${s.peerId === log.peerId ? 'log' : s.peerId === demo.peerId ? 'self' : '?'}`).sort()).toEqual(['demo:self', 'log:log'])
+      await expect(client.lookup('log')).rejects.toMatchObject({ code: 'UNAUTHORIZED' })
+    } finally {
+      await client.close()
+    }
   })
 })

@@ -103,9 +103,11 @@ export class RegistryHub {
 
   /** The answer to `list`, also what `gds status` prints. */
   list (): ListResult {
+    const peerId = this.opts.libp2p.peerId.toString()
     return {
-      registry: { peerId: this.opts.libp2p.peerId.toString(), addrs: this.opts.libp2p.getMultiaddrs().map(String) },
-      services: this.catalog.all()
+      registry: { peerId, addrs: this.opts.libp2p.getMultiaddrs().map(String) },
+      services: this.catalog.all(),
+      source: { peerId, role: 'registry', registryConnected: true }
     }
   }
 
