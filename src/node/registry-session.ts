@@ -93,8 +93,8 @@ export class RegistrySession {
     clearTimeout(this.retryTimer)
     clearInterval(this.reapTimer)
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
-    if (this.connected && this.registryId !== undefined) {
-      const names = this.opts.registrations().map(r => r.name)
+    const names = this.opts.registrations().map(r => r.name)
+    if (this.connected && this.registryId !== undefined && names.length > 0) {
       await request(this.opts.libp2p, this.registryId, REGISTRY_PROTOCOL, { op: 'deregister', names }, deregisterResult,
         { maxBytes: MAX_REGISTRY_FRAME, timeoutMs: DEREGISTER_TIMEOUT_MS }).catch((err: any) => {
         this.opts.log.warn({ err: err?.message }, 'could not deregister')
@@ -136,8 +136,10 @@ export class RegistrySession {
     try {
       const connection = await this.dialRegistry()
       const regs = this.opts.registrations()
-      const result = await request(this.opts.libp2p, connection.remotePeer, REGISTRY_PROTOCOL, { op: 'register', services: regs }, registerResult,
-        { maxBytes: MAX_REGISTRY_FRAME })
+      // A node that provides nothing (a plain client) only needs the connection.
+      const result = regs.length === 0
+        ? { records: [], providers: [] }
+        : await request(this.opts.libp2p, connection.remotePeer, REGISTRY_PROTOCOL, { op: 'register', services: regs }, registerResult, { maxBytes: MAX_REGISTRY_FRAME })
       if (this.stopped) return
       this.connected = true
       this.attempt = 0
