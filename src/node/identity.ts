@@ -35,8 +35,20 @@ export async function readKeyFile (path: string): Promise<PrivateKey> {
   }
 }
 
-/** The node's key from its data dir, created on first start so the peer id survives restarts. */
-export async function loadOrCreateKey (dataDir: string): Promise<PrivateKey> {
+/**
+ * The node's key: from GDS_PEER_KEY (base64 of a key file, for containers whose identity is
+ * fixed in advance), else from its data dir, created on first start so the peer id survives
+ * restarts.
+ */
+export async function loadOrCreateKey (dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<PrivateKey> {
+  const fromEnv = env.GDS_PEER_KEY
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    try {
+      return privateKeyFromProtobuf(Buffer.from(fromEnv.trim(), 'base64'))
+    } catch (err) {
+      throw new KeyFileError('GDS_PEER_KEY is not a base64 gds key (make one: gds key generate --out k && base64 -w0 k)', { cause: err })
+    }
+  }
   const path = join(dataDir, KEY_FILE)
   try {
     return await readKeyFile(path)

@@ -133,7 +133,7 @@ export const watchRequest = z.strictObject({ type: z.literal('watch') })
 
 /** registry → observer: the catalogue, then each change, then liveness figures every second. */
 export const watchMessage = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('snapshot'), ts: counter, registry: z.object({ peerId: peerIdString, addrs: z.array(multiaddrString) }), services: z.array(providerRecord) }),
+  z.strictObject({ type: z.literal('snapshot'), ts: counter, ...listResult.shape }),
   z.strictObject({ type: z.literal('change'), ts: counter, record: providerRecord, previous: status.optional(), removed: z.boolean().optional() }),
   z.strictObject({
     type: z.literal('figures'),
