@@ -1,0 +1,61 @@
+import { Args, Flags } from '@oclif/core'
+import { GdsCommand, registryFlags } from '../cli/base.js'
+import { loadClient } from '../cli/client-loader.js'
+import { InvalidParamsError } from '../node/errors.js'
+import { STRATEGIES } from '../node/balancer.js'
+
+export default class Call extends GdsCommand {
+  static override summary = 'Call a method of any service through the balancer, and print the result as JSON.'
+  static override description = `PARAMS is a JSON value (usually an object). The call goes to an up provider chosen by
+--strategy; a provider that fails is reported to the registry and the next one is tried within
+--timeout. A streaming method prints one JSON line per item until it ends (Ctrl-C stops it).`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> grading listStudents',
+    '<%= config.bin %> <%= command.id %> grading getStudent \'{"id": 1}\'',
+    '<%= config.bin %> <%= command.id %> log follow \'{"level": "warn"}\' --stream'
+  ]
+
+  static override args = {
+    service: Args.string({ description: 'Service name.', required: true }),
+    method: Args.string({ description: 'Method name.', required: true }),
+    params: Args.string({ description: 'Params as JSON.', default: '{}' })
+  }
+
+  static override flags = {
+    ...registryFlags,
+    strategy: Flags.string({ description: 'How to choose among providers.', options: [...STRATEGIES], default: 'round-robin' }),
+    timeout: Flags.integer({ description: 'ms for the whole call, retries included.', default: 5000, min: 1, helpValue: 'MS' }),
+    stream: Flags.boolean({ description: 'The method streams: print each item as it arrives.', default: false }),
+    idempotent: Flags.boolean({ description: 'Safe to run twice: also retry on another provider after a timeout.', default: false })
+  }
+
+  async run (): Promise<void> {
+    const { args, flags } = await this.parse(Call)
+    let params: unknown
+    try {
+      params = JSON.parse(args.params)
+    } catch {
+      throw new InvalidParamsError(`PARAMS must be JSON, for example '{"id": 1}' (got: ${args.params.slice(0, 80)})`)
+    }
+    const { RegistryClient } = await loadClient()
+    const client = await RegistryClient.connect({ registry: flags.registry, swarmKeyFile: flags['swarm-key'] })
+    const opts = { strategy: flags.strategy as 'round-robin', timeoutMs: flags.timeout, idempotent: flags.idempotent }
+    try {
+      if (flags.stream) {
+        const ac = new AbortController()
+        process.once('SIGINT', () => { ac.abort() })
+        try {
+          for await (const item of client.stream(args.service, args.method, params, { ...opts, signal: ac.signal })) process.stdout.write(JSON.stringify(item) + '\n')
+        } catch (err) {
+          if (!ac.signal.aborted) throw err
+        }
+      } else {
+        const result = await client.call(args.service, args.method, params, opts)
+        process.stdout.write(JSON.stringify(result, null, flags.json ? undefined : 2) + '\n')
+      }
+    } finally {
+      await client.close()
+    }
+  }
+}
