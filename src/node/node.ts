@@ -127,19 +127,21 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     if (!this.started) return
     this.stopping ??= (async () => {
       this.emitEvent({ event: 'stopping', reason })
+      clearInterval(this.announceTimer)
+      this.mesh?.stop()
+      // Leave first, on both paths (the registry may be gone; gossip carries it anyway), so no
+      // caller is sent here once we stop serving.
+      await this.presence?.announce('leaving')
+      await this.session?.stop()
+      // Calls already in flight finish; then the services stop.
+      await this.rpcServer?.stop()
       for (const s of [...this.services].reverse()) {
         try { await s.stop?.() } catch (err: any) { this.log.error({ err: err?.message, service: s.name }, 'service stop failed') }
       }
-      // Last words reach the log service while we are still registered and connected.
+      // Last words reach the log service while the connections are still up.
       await this.shipper?.stop()
-      clearInterval(this.announceTimer)
-      this.mesh?.stop()
-      // Said on both paths: the registry may be gone, the gossip mesh carries it anyway.
-      await this.presence?.announce('leaving')
-      await this.session?.stop()
       if (!this.isRegistry) await this.libp2p?.unhandle(REGISTRY_PROTOCOL).catch(() => {})
       this.gossip?.stop()
-      await this.rpcServer?.stop()
       this.caller?.close()
       await this.hub?.stop()
       await this.teardown()
