@@ -1,0 +1,102 @@
+import { readdir, readFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ProcessCluster, ROOT, runCli } from '../helpers/cli.js'
+
+const NOBODY = '/ip4/127.0.0.1/tcp/9'
+const noStack = (text: string): void => { expect(text).not.toMatch(/\n\s+at /) }
+
+describe('the CLI contract (real processes)', () => {
+  const cluster = new ProcessCluster()
+  afterEach(async () => { await cluster.stopAll() })
+
+  it('status: unreachable registry → exit 2 and one clear line; with --json a JSON error', async () => {
+    const human = await runCli(['status', '--registry', NOBODY, '--timeout', '1000'])
+    expect(human.code).toBe(2)
+    expect(human.stderr.trim().split('\n')).toHaveLength(1)
+    expect(human.stderr).toMatch(/cannot reach the registry/)
+    noStack(human.stderr)
+    const json = await runCli(['status', '--json', '--registry', NOBODY, '--timeout', '1000'])
+    expect(json.code).toBe(2)
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'REGISTRY_UNREACHABLE' } })
+  })
+
+  it('node start: usage mistakes exit 1 with a message that says what to do', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['node', 'start'], /role/i],
+      [['node', 'start', '--role', 'nonsense'], /unknown role "nonsense".*registry, service/],
+      [['node', 'start', '--role', 'service', '--name', 'Bad Name'], /not a valid service name/],
+      [['node', 'start', '--role', 'service', '--name', 'x', '--heartbeat-interval', '1000', '--heartbeat-timeout', '2000'], /timeout .* must be shorter than the heartbeat interval/],
+      [['node', 'start', '--role', 'service', '--name', 'x', '--registry', 'not-a-multiaddr', '--data-dir', '/tmp/gds-cli-bad-addr'], /not a multiaddr/],
+      [['node', 'start', '--role', './missing-module.js'], /cannot load service module/]
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(args)
+      expect(r.code, args.join(' ')).toBe(1)
+      expect(r.stderr, args.join(' ')).toMatch(message)
+      noStack(r.stderr)
+    }
+  })
+
+  it('key generate writes an identity once, refuses to overwrite it, and the node uses it', async () => {
+    const dir = await cluster.dir()
+    const first = await runCli(['key', 'generate', '--data-dir', dir, '--json'])
+    expect(first.code).toBe(0)
+    const { peerId } = JSON.parse(first.stdout)
+    expect(peerId).toMatch(/^12D3Koo/)
+    const again = await runCli(['key', 'generate', '--data-dir', dir])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/exists already/)
+    const node = cluster.start(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dir])
+    expect((await node.waitFor(e => e.event === 'listening', 'listening')).peerId).toBe(peerId)
+  })
+
+  it('two nodes cannot share a data dir', async () => {
+    const dir = await cluster.dir()
+    const first = cluster.start(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dir])
+    await first.waitFor(e => e.event === 'listening', 'listening')
+    const r = await runCli(['node', 'start', '--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dir])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(new RegExp(`in use by process ${first.pid}`))
+  })
+
+  it('status prints a table; --json follows the documented shape', async () => {
+    await cluster.registry()
+    await cluster.service('log')
+    const human = await runCli(['status', '--registry', cluster.registryAddr])
+    expect(human.code).toBe(0)
+    expect(human.stdout).toMatch(/NAME\s+PEER\s+STATUS/)
+    expect(human.stdout).toMatch(/\nlog\s+12D3KooW/)
+    const json = JSON.parse((await runCli(['status', '--json', '--registry', cluster.registryAddr])).stdout)
+    expect(Object.keys(json.registry).sort()).toEqual(['addrs', 'peerId'])
+    expect(Object.keys(json.services[0]).sort()).toEqual(['addrs', 'incarnation', 'lastSeen', 'load', 'name', 'peerId', 'requires', 'rttMs', 'seq', 'status'])
+  })
+
+  it('--help lists the commands', async () => {
+    const r = await runCli(['--help'])
+    expect(r.code).toBe(0)
+    for (const topic of ['node', 'status', 'key', 'cluster', 'call']) expect(r.stdout).toContain(topic)
+  })
+})
+
+describe('oclif.manifest.json', () => {
+  it('lists exactly the commands under src/commands, with the flags each command declares', async () => {
+    const manifest = JSON.parse(await readFile(join(ROOT, 'oclif.manifest.json'), 'utf8'))
+    const files: string[] = []
+    const walk = async (dir: string): Promise<void> => {
+      for (const e of await readdir(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) await walk(join(dir, e.name))
+        else if (e.name.endsWith('.ts')) files.push(join(dir, e.name))
+      }
+    }
+    const commandsDir = join(ROOT, 'src', 'commands')
+    await walk(commandsDir)
+    const ids = files.map(f => relative(commandsDir, f).replace(/\.ts$/, '').split('/').join(':')).sort()
+    expect(Object.keys(manifest.commands).sort()).toEqual(ids)
+    for (const id of ids) {
+      const mod = await import(join(ROOT, 'dist', 'commands', ...id.split(':')) + '.js')
+      const declared = Object.keys({ ...mod.default.baseFlags, ...mod.default.flags }).sort()
+      expect(Object.keys(manifest.commands[id].flags).sort(), id).toEqual(declared)
+    }
+  })
+})
