@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest'
+import { initialState, onProbeResult, onTrigger, type HeartbeatState } from '../../src/node/heartbeat.js'
+
+const policy = { failureThreshold: 2 }
+const ok = { ok: true } as const
+const miss = { ok: false, reason: 'heartbeat-timeout' } as const
+
+describe('heartbeat state machine', () => {
+  it('up → suspect on the first miss (probe again now) → down at the threshold (then slowly)', () => {
+    const s0 = initialState(0)
+    const d1 = onProbeResult(s0, miss, 1, policy)
+    expect(d1).toMatchObject({ state: { status: 'suspect', misses: 1 }, transition: { from: 'up', to: 'suspect', reason: 'heartbeat-timeout' }, next: 'now' })
+    const d2 = onProbeResult(d1.state, miss, 2, policy)
+    expect(d2).toMatchObject({ state: { status: 'down', misses: 2 }, transition: { from: 'suspect', to: 'down' }, next: 'slow' })
+    const d3 = onProbeResult(d2.state, miss, 3, policy)
+    expect(d3.transition).toBeUndefined()
+    expect(d3.next).toBe('slow')
+  })
+
+  it('threshold 1 goes straight to down', () => {
+    expect(onProbeResult(initialState(0), miss, 1, { failureThreshold: 1 })).toMatchObject({ transition: { from: 'up', to: 'down' } })
+  })
+
+  it('one ack brings it back up from suspect or down; an ack when up changes nothing', () => {
+    expect(onProbeResult(initialState(0), ok, 1, policy)).toEqual({ state: { status: 'up', misses: 0, lastAckAt: 1 }, next: 'interval' })
+    const suspect = onProbeResult(initialState(0), miss, 1, policy).state
+    expect(onProbeResult(suspect, ok, 2, policy).transition).toEqual({ from: 'suspect', to: 'up', reason: 'heartbeat-ok' })
+    const down: HeartbeatState = { status: 'down', misses: 5 }
+    expect(onProbeResult(down, ok, 3, policy)).toMatchObject({ state: { status: 'up', misses: 0 }, transition: { from: 'down', to: 'up' } })
+  })
+
+  it('a trigger (connection closed) asks for a probe now and names the cause of the verdict', () => {
+    const t = onTrigger(initialState(0), 'connection-closed')
+    expect(t.next).toBe('now')
+    const refused = { ok: false, reason: 'unreachable' } as const
+    const d1 = onProbeResult(t.state, refused, 1, policy)
+    const d2 = onProbeResult(d1.state, refused, 2, policy)
+    expect(d2.transition).toEqual({ from: 'suspect', to: 'down', reason: 'connection-closed' })
+  })
+
+  it('an ack clears the trigger, so a later timeout is reported as a timeout', () => {
+    const t = onTrigger(initialState(0), 'suspect-report').state
+    const healthy = onProbeResult(t, ok, 1, policy).state
+    expect(healthy.trigger).toBeUndefined()
+    expect(onProbeResult(healthy, miss, 2, policy).transition?.reason).toBe('heartbeat-timeout')
+  })
+
+  it('flapping: ok, miss, ok, miss, miss gives exactly these transitions', () => {
+    let s = initialState(0)
+    const seen: string[] = []
+    for (const [i, r] of [ok, miss, ok, miss, miss].entries()) {
+      const d = onProbeResult(s, r, i, policy)
+      if (d.transition !== undefined) seen.push(`${d.transition.from}→${d.transition.to}`)
+      s = d.state
+    }
+    expect(seen).toEqual(['up→suspect', 'suspect→up', 'up→suspect', 'suspect→down'])
+  })
+
+  it('a reloaded peer starts where the catalogue left it', () => {
+    const s = initialState(0, 'down', policy)
+    expect(s).toMatchObject({ status: 'down', misses: 2 })
+    expect(onProbeResult(s, ok, 1, policy).transition).toMatchObject({ from: 'down', to: 'up' })
+    expect(onTrigger(s, 'connection-closed')).toEqual({ state: s, next: 'now' })
+  })
+})
