@@ -9,12 +9,17 @@
  * A miss never waits a whole interval before the next probe: a suspect peer is probed again at
  * once, so a hung provider is down after `threshold` timeouts (~1 s at the defaults) instead of
  * `threshold` intervals. The crash fast path (the connection closed, or a caller reported the
- * peer) asks for an immediate probe too; a dead process refuses the dial in a millisecond.
+ * peer) asks for an immediate probe too; a dead process refuses the dial in a millisecond, and
+ * a refused dial is down at once, without waiting for the threshold.
  */
 
 export type Liveness = 'up' | 'suspect' | 'down'
 
-export type FailureReason = 'heartbeat-timeout' | 'connection-closed' | 'unreachable' | 'suspect-report'
+/**
+ * `refused`: the dial was actively refused (TCP RST): nothing listens there any more, which is
+ * definitive, unlike a timeout that may be a pause or a slow network.
+ */
+export type FailureReason = 'heartbeat-timeout' | 'connection-closed' | 'unreachable' | 'refused' | 'suspect-report'
 
 export interface HeartbeatState {
   readonly status: Liveness
@@ -60,7 +65,8 @@ export function onProbeResult (state: HeartbeatState, result: ProbeResult, now: 
   // A probe out of turn names its cause; a refused dial after a closed connection is a crash.
   const reason: FailureReason = state.trigger ?? result.reason
   if (state.status === 'down') return { state: { ...state, misses }, next: 'slow' }
-  if (misses >= policy.failureThreshold) {
+  // A refused dial needs no second opinion: the process is gone (kill -9, crash, exit).
+  if (misses >= policy.failureThreshold || result.reason === 'refused') {
     return { state: { status: 'down', misses, lastAckAt: state.lastAckAt }, transition: { from: state.status, to: 'down', reason }, next: 'slow' }
   }
   const suspect: HeartbeatState = { status: 'suspect', misses, trigger: state.trigger, lastAckAt: state.lastAckAt }

@@ -57,7 +57,14 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
       identify: identify(),
       ping: ping(),
       // StrictSign (the default) signs every message; publishing before anyone subscribes is normal at start.
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        // gossipsub graylists the 11th and later peers sharing an IP (a sybil defence for open
+        // networks). A gds cluster often runs many peers per host (cluster up, containers,
+        // tests), and its trust comes from noise, the swarm key and the catalog validator.
+        scoreParams: { IPColocationFactorWeight: 0 }
+      })
     }
   })
 }

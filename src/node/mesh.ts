@@ -10,7 +10,7 @@ const MAX_KNOWN = 256
 export interface MeshOptions {
   libp2p: GdsLibp2p
   log: Logger
-  /** Connections to keep to peers other than the registry. @default 4 */
+  /** Connections this node dials and keeps to peers other than the registry. @default 4 */
   degree: number
   /** How often to top the connections up. */
   intervalMs: number
@@ -67,7 +67,10 @@ export class MeshKeeper {
   async tick (): Promise<void> {
     const registry = this.opts.registryId()
     const connected = new Set(this.opts.libp2p.getPeers().map(String))
-    const have = [...connected].filter(p => p !== registry).length
+    // Count only links this node dialed: if inbound ones counted, early joiners fill up on each
+    // other and the mesh splits into cliques. Random out-degree `degree` keeps it connected.
+    const dialed = new Set(this.opts.libp2p.getConnections().filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString()))
+    const have = [...dialed].filter(p => p !== registry).length
     const want = this.opts.degree - have
     if (want <= 0) return
     const candidates = [...this.known.keys()].filter(p => !connected.has(p) && p !== registry)

@@ -63,3 +63,15 @@ describe('heartbeat state machine', () => {
     expect(onTrigger(s, 'connection-closed')).toEqual({ state: s, next: 'now' })
   })
 })
+
+describe('heartbeat: a refused dial', () => {
+  it('is down at once, named after the trigger that caused the probe', () => {
+    const t = onTrigger(initialState(0), 'connection-closed').state
+    const d = onProbeResult(t, { ok: false, reason: 'refused' }, 1, { failureThreshold: 3 })
+    expect(d).toMatchObject({ state: { status: 'down' }, transition: { from: 'up', to: 'down', reason: 'connection-closed' }, next: 'slow' })
+  })
+  it('without a trigger is reported as refused; a timeout still needs the threshold', () => {
+    expect(onProbeResult(initialState(0), { ok: false, reason: 'refused' }, 1, { failureThreshold: 3 }).transition?.reason).toBe('refused')
+    expect(onProbeResult(initialState(0), { ok: false, reason: 'heartbeat-timeout' }, 1, { failureThreshold: 3 }).state.status).toBe('suspect')
+  })
+})

@@ -91,6 +91,8 @@ class PeerProbe {
   /** A re-registration: the owner vouches for itself, so start again from `up`. */
   reset (): void {
     this.state = initialState(this.opts.now())
+    // Leave the slow pace of a down peer too, or a hang right after this goes unseen for long.
+    if (!this.running) this.schedule('interval')
   }
 
   trigger (reason: FailureReason): void {
@@ -182,7 +184,7 @@ class PeerProbe {
         void this.readAcks(ch)
         return ch
       } catch (err: any) {
-        throw new ProbeFailure(signal.aborted ? 'heartbeat-timeout' : 'unreachable', err?.message ?? String(err))
+        throw new ProbeFailure(signal.aborted ? 'heartbeat-timeout' : isRefused(err) ? 'refused' : 'unreachable', err?.message ?? String(err))
       } finally {
         this.opening = undefined
       }
@@ -211,4 +213,10 @@ class PeerProbe {
     for (const p of this.pending.values()) p.reject(err)
     this.pending.clear()
   }
+}
+
+/** Whether a dial failed because the address actively refused it (the process is gone). */
+function isRefused (err: any): boolean {
+  const text = `${err?.message ?? ''} ${err?.code ?? ''} ${(err?.errors ?? []).map((e: any) => `${e?.message} ${e?.code}`).join(' ')}`
+  return text.includes('ECONNREFUSED')
 }

@@ -1,0 +1,36 @@
+// `gds status` end to end from a cold start, and an idle node's memory.
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { BIN, ENV, startNode, stats, tempDir, loopback } from './lib.js'
+
+function timeCli (args) {
+  const t = performance.now()
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: ENV, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`gds ${args.join(' ')} failed: ${r.stderr}`)
+  return performance.now() - t
+}
+
+const rss = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
+
+export async function run ({ runs = Number(process.env.RUNS ?? 10), idleMs = Number(process.env.IDLE_MS ?? 10_000) } = {}) {
+  const reg = startNode(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir()])
+  const nodes = [reg]
+  try {
+    const addr = loopback(await reg.waitFor(e => e.event === 'listening', 'registry'))
+    for (const name of ['log', 'grading', 'webui']) {
+      const s = startNode(['--role', 'service', '--name', name, '--registry', addr, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir()])
+      nodes.push(s)
+      await s.waitFor(e => e.event === 'registered', name)
+    }
+    timeCli(['status', '--registry', addr])
+    const status = Array.from({ length: runs }, () => timeCli(['status', '--registry', addr]))
+    const help = Array.from({ length: 5 }, () => timeCli(['--help']))
+    await new Promise(resolve => setTimeout(resolve, idleMs))
+    return [
+      { name: 'status-cold', what: `gds status end to end, cold process (ms); gds --help median ${Math.round(stats(help).median)} ms`, ...stats(status), target: '≤ 400 ms' },
+      { name: 'idle-rss', what: `RSS after ${idleMs / 1000} s idle (MB): registry with 3 services, and one service`, registry: Math.round(rss(reg.child.pid)), service: Math.round(rss(nodes[1].child.pid)), target: '≤ 70 MB' }
+    ]
+  } finally {
+    await Promise.all(nodes.map(n => n.stop()))
+  }
+}

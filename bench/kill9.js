@@ -1,0 +1,32 @@
+// kill -9 of a provider → every dependent told (provider-down). Real processes, default timings.
+import { startNode, stats, tempDir, loopback } from './lib.js'
+
+export async function run ({ dependents = Number(process.env.DEPENDENTS ?? 5), trials = Number(process.env.TRIALS ?? 15) } = {}) {
+  const nodes = []
+  try {
+    const reg = startNode(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir()]); nodes.push(reg)
+    const addr = loopback(await reg.waitFor(e => e.event === 'listening', 'registry'))
+    const deps = []
+    for (let i = 0; i < dependents; i++) {
+      const d = startNode(['--role', 'service', '--name', `dep${i}`, '--requires', 'log', '--registry', addr, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir()])
+      nodes.push(d); deps.push(d)
+    }
+    const logDir = tempDir()
+    const latencies = []
+    for (let t = 0; t < trials; t++) {
+      const marks = deps.map(d => d.mark())
+      const log = startNode(['--role', 'service', '--name', 'log', '--registry', addr, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', logDir]); nodes.push(log)
+      const id = (await log.waitFor(e => e.event === 'listening', 'log')).peerId
+      await Promise.all(deps.map((d, i) => d.waitFor(e => e.event === 'provider-up' && e.peerId === id, 'up', 20_000, marks[i])))
+      const after = deps.map(d => d.mark())
+      const killedAt = Date.now()
+      log.child.kill('SIGKILL')
+      const downs = await Promise.all(deps.map((d, i) => d.waitFor(e => e.event === 'provider-down' && e.peerId === id, 'down', 20_000, after[i])))
+      for (const e of downs) latencies.push(e.ts - killedAt)
+      await log.exited
+    }
+    return { name: 'kill9', what: `kill -9 of a provider → provider-down at each of ${dependents} dependents (ms)`, trials, ...stats(latencies), target: 'median ≤ 30 ms' }
+  } finally {
+    await Promise.all(nodes.map(n => n.stop()))
+  }
+}

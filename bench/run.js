@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// npm run bench [-- name ...]: runs the benchmarks (all, or those named) and prints a summary.
+// Figures go to bench/results/<name>.json. Loopback only; every process is stopped by pid.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cleanup } from './lib.js'
+
+const ALL = ['kill9', 'sigstop', 'fanout', 'rpc', 'register', 'cold']
+const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL
+const unknown = chosen.filter(n => !ALL.includes(n))
+if (unknown.length > 0) { console.error(`unknown bench: ${unknown.join(', ')} (have: ${ALL.join(', ')})`); process.exit(1) }
+
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
+const rows = []
+try {
+  for (const name of chosen) {
+    process.stderr.write(`running ${name}...\n`)
+    const { run } = await import(`./${name}.js`)
+    const out = [await run()].flat()
+    for (const r of out) {
+      rows.push(r)
+      writeFileSync(new URL(`./results/${r.name}.json`, import.meta.url), JSON.stringify({ ...r, at: new Date().toISOString() }, null, 2))
+      console.log(JSON.stringify(r))
+    }
+  }
+} finally {
+  cleanup()
+}
+process.exit(0)
