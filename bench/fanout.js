@@ -38,7 +38,8 @@ export async function run ({ dependents = Number(process.env.DEPENDENTS ?? 50), 
       const marks = deps.map(d => d.events.length)
       const stoppedAt = Date.now()
       await log.stop()
-      await waitUntil(() => deps.every((d, i) => d.events.slice(marks[i]).some(e => e.event === 'provider-down' && e.peerId === id)), 'all told over gossip', 60_000)
+      await waitUntil(() => deps.every((d, i) => d.events.slice(marks[i]).some(e => e.event === 'provider-down' && e.peerId === id)), 'all told over gossip', 30_000)
+        .catch(err => { throw new Error(`${err.message}: told ${deps.filter((d, i) => d.events.slice(marks[i]).some(e => e.event === 'provider-down' && e.peerId === id)).length} of ${deps.length}; statuses ${deps.map(d => d.catalog.get('log', id)?.status ?? '-').join(',')}`) })
       deps.forEach((d, i) => gossip.push(d.events.slice(marks[i]).find(e => e.event === 'provider-down' && e.peerId === id).ts - stoppedAt))
       messages += deps.reduce((n, d) => n + d.gossipCounters.accepted, 0) - before
     }

@@ -1,5 +1,6 @@
 import '../polyfills.js'
 import { EventEmitter } from 'node:events'
+import { setTimeout as delay } from 'node:timers/promises'
 import { readFile } from 'node:fs/promises'
 import { Catalog } from './catalog.js'
 import type { GdsConfig } from './config.js'
@@ -27,6 +28,8 @@ import { RegistryHub } from '../services/registry/hub.js'
 const MESH_INTERVAL_MS = 5_000
 /** How often a node re-announces itself on gossip. */
 const ANNOUNCE_INTERVAL_MS = 30_000
+/** How long a stopping node lets its `leaving` announcement propagate before closing. */
+const LEAVE_PROPAGATE_MS = 250
 /** At most one extra announcement per this long when peers join the topic. */
 const ANNOUNCE_THROTTLE_MS = 1_000
 
@@ -131,8 +134,12 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       this.mesh?.stop()
       // Leave first, on both paths (the registry may be gone; gossip carries it anyway), so no
       // caller is sent here once we stop serving.
-      await this.presence?.announce('leaving')
-      await this.session?.stop()
+      // gossipsub's publish resolves when the message is queued, not sent: give it time to
+      // leave before the connections close (serf's LeavePropagateDelay), alongside the deregister.
+      await Promise.all([
+        this.presence?.announce('leaving').then(async () => { await delay(LEAVE_PROPAGATE_MS) }),
+        this.session?.stop()
+      ])
       // Calls already in flight finish; then the services stop.
       await this.rpcServer?.stop()
       for (const s of [...this.services].reverse()) {
