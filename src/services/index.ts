@@ -1,12 +1,13 @@
-import { isAbsolute, resolve } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { GdsConfig } from '../node/config.js'
 import { GdsError, UnknownRoleError } from '../node/errors.js'
 import type { ServiceDefinition } from '../node/service.js'
 import { plainService } from './service/index.js'
+import { logService } from './log/index.js'
 
 /** Built-in roles a user can name with --role. */
-export const BUILT_IN_ROLES = ['registry', 'service'] as const
+export const BUILT_IN_ROLES = ['registry', 'service', 'log'] as const
 
 function looksLikePath (role: string): boolean {
   return role.startsWith('.') || isAbsolute(role) || /\.(m?js|cjs)$/.test(role)
@@ -19,11 +20,15 @@ function looksLikePath (role: string): boolean {
 export async function resolveServices (config: GdsConfig): Promise<ServiceDefinition[]> {
   if (config.role === 'registry') return []
   if (config.role === 'service') return [plainService(config.name, config.requires)]
+  if (config.role === 'log') return [withRequires(logService({ dir: join(config.dataDir, 'log') }), config.requires)]
   if (looksLikePath(config.role)) {
-    const def = await loadModule(config.role)
-    return [{ ...def, requires: [...new Set([...(def.requires ?? []), ...config.requires])] }]
+    return [withRequires(await loadModule(config.role), config.requires)]
   }
   throw new UnknownRoleError(config.role, BUILT_IN_ROLES)
+}
+
+function withRequires (def: ServiceDefinition, extra: string[]): ServiceDefinition {
+  return { ...def, requires: [...new Set([...(def.requires ?? []), ...extra])] }
 }
 
 async function loadModule (path: string): Promise<ServiceDefinition> {
