@@ -77,6 +77,8 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
 
   /** Stops the services first, the registry last, each gracefully (SIGINT), then by force. */
   async stop (): Promise<void> {
+    // A terminal's Ctrl-C reaches the members too: their exits from now on are expected.
+    for (const m of this.members) m.stopping = true
     const [registry, ...rest] = this.members
     await Promise.all(rest.map(async m => this.stopMember(m)))
     await this.stopMember(registry)
@@ -85,7 +87,8 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
   private async launch (m: Member, args: string[]): Promise<void> {
     const { role, name, requires = [] } = m.spec
     const argv = [BIN, 'node', 'start', '--json', '--role', role, '--data-dir', join(this.opts.dataDir, name), ...args,
-      ...(role === 'registry' ? [] : ['--name', name]), ...(requires.length > 0 ? ['--requires', requires.join(',')] : []),
+      // Built-in roles register under their role's name; instances differ by data dir only.
+      ...(role === 'service' ? ['--name', name] : []), ...(requires.length > 0 ? ['--requires', requires.join(',')] : []),
       ...(m.spec.args ?? []), ...(this.opts.commonArgs ?? [])]
     const child = spawn(process.execPath, argv, { env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] })
     m.child = child

@@ -5,11 +5,14 @@ import { formatEvent, pickAddr, shortId } from '../../cli/format.js'
 import { REGISTRY_PORT, stateDir } from '../../node/config.js'
 import type { ClusterEvent, MemberSpec } from '../../cluster/supervisor.js'
 
-/** What `cluster up` starts besides the registry. */
-export const DEFAULT_MEMBERS: MemberSpec[] = [
-  { role: 'service', name: 'hello' },
-  { role: 'service', name: 'greeter', requires: ['hello'] }
-]
+/** What `cluster up` starts besides the registry: the log, N grading instances sharing one database. */
+export function members (grading: number, dataDir: string): MemberSpec[] {
+  const db = join(dataDir, 'grading.db')
+  return [
+    { role: 'log', name: 'log' },
+    ...Array.from({ length: grading }, (_, i) => ({ role: 'grading', name: grading === 1 ? 'grading' : `grading-${i + 1}`, args: ['--db', db] }))
+  ]
+}
 
 export default class ClusterUp extends GdsCommand {
   static override summary = 'Start the whole system on this machine: the registry and every role, one process each.'
@@ -17,23 +20,21 @@ export default class ClusterUp extends GdsCommand {
 Prints where each listens and follows their health; Ctrl-C stops them all gracefully (services
 first, the registry last). Look at it from another terminal with "gds status".`
 
-  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --data-dir ./cluster-data --port 4101']
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --grading 2', '<%= config.bin %> <%= command.id %> --data-dir ./cluster-data --port 4101']
 
   static override flags = {
     'data-dir': Flags.string({ char: 'd', description: 'Folder for every member\'s data. [default: $XDG_STATE_HOME/gds/cluster]', helpValue: 'DIR' }),
     port: Flags.integer({ char: 'p', description: 'Registry port.', default: REGISTRY_PORT, min: 0, max: 65535 }),
-    host: Flags.string({ description: 'IPv4 address every member listens on.', default: '127.0.0.1' })
+    host: Flags.string({ description: 'IPv4 address every member listens on.', default: '127.0.0.1' }),
+    grading: Flags.integer({ description: 'Grading instances (they share one database), to see load balancing and failover.', default: 1, min: 1, max: 16 })
   }
 
   async run (): Promise<void> {
     const { flags } = await this.parse(ClusterUp)
     const { Supervisor } = await import('../../cluster/supervisor.js')
-    const supervisor = new Supervisor({
-      dataDir: flags['data-dir'] ?? join(stateDir(), 'cluster'),
-      host: flags.host,
-      registryPort: flags.port,
-      members: DEFAULT_MEMBERS
-    })
+    const dataDir = flags['data-dir'] ?? join(stateDir(), 'cluster')
+    const roles = members(flags.grading, dataDir)
+    const supervisor = new Supervisor({ dataDir, host: flags.host, registryPort: flags.port, members: roles })
     supervisor.on('event', e => { this.print(e, flags.json) })
     const stopped = Promise.withResolvers<void>()
     let signals = 0
@@ -46,10 +47,12 @@ first, the registry last). Look at it from another terminal with "gds status".`
     process.on('SIGTERM', onSignal)
     await supervisor.start()
     const registry = supervisor.registry ?? ''
-    if (flags.json) process.stdout.write(JSON.stringify({ event: 'cluster-up', registry, members: DEFAULT_MEMBERS.length + 1, ts: Date.now() }) + '\n')
+    if (flags.json) process.stdout.write(JSON.stringify({ event: 'cluster-up', registry, members: roles.length + 1, ts: Date.now() }) + '\n')
     else {
       this.log(`\ncluster up: registry ${registry}`)
-      this.log(`  from another terminal:  gds status${flags.port === REGISTRY_PORT && flags.host === '127.0.0.1' ? '' : ` --registry ${registry}`}`)
+      const r = flags.port === REGISTRY_PORT && flags.host === '127.0.0.1' ? '' : ` --registry ${registry}`
+      this.log('  from another terminal:')
+      for (const cmd of ['gds status', 'gds grades list', 'gds logs --follow']) this.log(`    ${cmd}${r}`)
       this.log('  Ctrl-C stops every member\n')
     }
     await stopped.promise

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { join } from 'node:path'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { afterEach, describe, expect, it } from 'vitest'
+import { CLI_ENV, ROOT, runCli } from '../helpers/cli.js'
+
+describe('gds cluster up (real processes)', () => {
+  let child: ReturnType<typeof spawn> | undefined
+  let dir = ''
+  afterEach(async () => {
+    if (child !== undefined && child.exitCode === null) { child.kill('SIGKILL') }
+    if (dir !== '') await rm(dir, { recursive: true, force: true })
+  })
+
+  it('starts registry, log and two grading instances; grades and logs work; a killed instance fails over; Ctrl-C stops all', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gds-up-'))
+    child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'cluster', 'up', '--json', '--port', '0', '--grading', '2', '--data-dir', dir], { env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+    const events: any[] = []
+    let wake = (): void => {}
+    createInterface({ input: child.stdout! }).on('line', l => { try { events.push(JSON.parse(l)) } catch {} wake() })
+    const exited = new Promise<number | null>(resolve => child!.on('exit', code => { resolve(code) }))
+    const waitFor = async (match: (e: any) => boolean, label: string): Promise<any> => {
+      const deadline = Date.now() + 30_000
+      for (;;) {
+        const e = events.find(match)
+        if (e !== undefined) return e
+        if (Date.now() > deadline || child!.exitCode !== null) throw new Error(`no ${label}; saw ${events.map(x => x.event).join(',')}`)
+        await new Promise<void>(resolve => { const t = setTimeout(resolve, 200); wake = () => { clearTimeout(t); resolve() } })
+      }
+    }
+    const up = await waitFor(e => e.event === 'cluster-up', 'cluster-up')
+    const r = ['--registry', up.registry]
+    const gradings = events.filter(e => e.event === 'member-listening' && e.role === 'grading')
+    expect(gradings).toHaveLength(2)
+
+    const added = await runCli(['grades', 'add', '2', '--title', 'Pop quiz', '--type', 'quiz', '--score', '88', '--json', ...r])
+    expect(added.code).toBe(0)
+    const gradeId = JSON.parse(added.stdout).id
+    const shown = JSON.parse((await runCli(['grades', 'show', '2', '--json', ...r])).stdout)
+    expect(shown.grades.map((g: any) => g.id)).toContain(gradeId)
+
+    // The change was logged by grading and shipped to the log service.
+    let logged = false
+    for (let i = 0; i < 50 && !logged; i++) {
+      const logs = await runCli(['logs', '--service', 'grading', '--json', ...r])
+      logged = logs.stdout.split('\n').filter(Boolean).some(l => JSON.parse(l).gradeId === gradeId)
+      if (!logged) await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    expect(logged).toBe(true)
+
+    process.kill(gradings[0].pid, 'SIGKILL')
+    await waitFor(e => e.event === 'member-exited' && e.name === gradings[0].name, 'member-exited')
+    for (let i = 0; i < 4; i++) {
+      const list = await runCli(['grades', 'list', '--json', ...r])
+      expect(list.code, list.stderr).toBe(0)
+      expect(JSON.parse(list.stdout)).toHaveLength(5)
+    }
+
+    child.kill('SIGINT')
+    expect(await exited).toBe(0)
+    expect(events.filter(e => e.event === 'member-exited' && !e.expected).map(e => e.name)).toEqual([gradings[0].name])
+  })
+})
