@@ -6,9 +6,10 @@ import type { ServiceDefinition } from '../node/service.js'
 import { plainService } from './service/index.js'
 import { logService } from './log/index.js'
 import { gradingService } from './grading/index.js'
+import { webuiService } from './webui/index.js'
 
 /** Built-in roles a user can name with --role. */
-export const BUILT_IN_ROLES = ['registry', 'service', 'log', 'grading'] as const
+export const BUILT_IN_ROLES = ['registry', 'service', 'log', 'grading', 'webui'] as const
 
 function looksLikePath (role: string): boolean {
   return role.startsWith('.') || isAbsolute(role) || /\.(m?js|cjs)$/.test(role)
@@ -22,6 +23,7 @@ export async function resolveServices (config: GdsConfig): Promise<ServiceDefini
   if (config.role === 'registry') return []
   if (config.role === 'service') return [plainService(config.name, config.requires)]
   if (config.role === 'log') return [withRequires(logService({ dir: join(config.dataDir, 'log') }), config.requires)]
+  if (config.role === 'webui') return [withRequires(webuiService({ httpPort: config.httpPort, registry: config.registry }), config.requires)]
   if (config.role === 'grading') return [withRequires(gradingService({ dbPath: config.dbPath ?? join(config.dataDir, 'grading.db') }), config.requires)]
   if (looksLikePath(config.role)) {
     return [withRequires(await loadModule(config.role), config.requires)]

@@ -1,0 +1,88 @@
+import type { ProviderRecord } from '../../node/schemas.js'
+import type { WatchView } from '../../node/watch-view.js'
+import { html, type Html } from './html.js'
+
+/** Health of a service name: up if any instance is up, suspect if only suspect ones, else down. */
+export function health (instances: readonly ProviderRecord[]): 'up' | 'suspect' | 'down' {
+  if (instances.some(i => i.status === 'up')) return 'up'
+  if (instances.some(i => i.status === 'suspect')) return 'suspect'
+  return 'down'
+}
+
+function byName (view: WatchView): Map<string, ProviderRecord[]> {
+  const m = new Map<string, ProviderRecord[]>()
+  for (const r of view.services.values()) m.set(r.name, [...(m.get(r.name) ?? []), r])
+  return new Map([...m.entries()].sort(([a], [b]) => a.localeCompare(b)))
+}
+
+const COLORS = { up: '#17a34a', suspect: '#d99a00', down: '#d92d20' }
+
+/** The dependency graph as SVG: services in columns by dependency depth, arrows for "requires". */
+export function graphSvg (view: WatchView): Html {
+  const names = byName(view)
+  const requires = new Map<string, Set<string>>()
+  for (const [n, inst] of names) requires.set(n, new Set(inst.flatMap(i => i.requires)))
+  for (const deps of [...requires.values()]) for (const d of deps) if (!requires.has(d)) requires.set(d, new Set())
+  const depth = new Map<string, number>()
+  const visit = (n: string, seen: Set<string>): number => {
+    if (depth.has(n)) return depth.get(n)!
+    if (seen.has(n)) return 0
+    seen.add(n)
+    const d = Math.max(0, ...[...requires.get(n) ?? []].map(x => visit(x, seen) + 1))
+    depth.set(n, d)
+    return d
+  }
+  for (const n of requires.keys()) visit(n, new Set())
+  const columns = new Map<number, string[]>()
+  for (const [n, d] of [...depth.entries()].sort(([a], [b]) => a.localeCompare(b))) columns.set(d, [...(columns.get(d) ?? []), n])
+  const W = 150; const H = 44; const GX = 70; const GY = 24
+  const pos = new Map<string, { x: number, y: number }>()
+  for (const [d, col] of columns) col.forEach((n, i) => pos.set(n, { x: 10 + d * (W + GX), y: 10 + i * (H + GY) }))
+  const width = 20 + Math.max(1, columns.size) * (W + GX) - GX
+  const height = 20 + Math.max(1, ...[...columns.values()].map(c => c.length)) * (H + GY) - GY
+  const edges = [...requires.entries()].flatMap(([from, deps]) => [...deps].map(to => {
+    const a = pos.get(from)!; const b = pos.get(to)!
+    return html`<line x1="${a.x}" y1="${a.y + H / 2}" x2="${b.x + W}" y2="${b.y + H / 2}" stroke="#8a93a8" stroke-width="1.5" marker-end="url(#arrow)"/>`
+  }))
+  const nodes = [...pos.entries()].map(([n, p]) => {
+    const inst = names.get(n) ?? []
+    const h = inst.length === 0 ? 'down' : health(inst)
+    const up = inst.filter(i => i.status === 'up').length
+    return html`<g data-service="${n}" data-health="${h}"><rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="8" fill="#fff" stroke="${COLORS[h]}" stroke-width="2.5"/>
+<circle cx="${p.x + 14}" cy="${p.y + H / 2}" r="5" fill="${COLORS[h]}"/><text x="${p.x + 26}" y="${p.y + 19}" font-size="13" font-weight="600">${n}</text>
+<text x="${p.x + 26}" y="${p.y + 35}" font-size="11" fill="#5b6478">${up}/${inst.length} up</text></g>`
+  })
+  return html`<svg role="img" aria-label="dependency graph" viewBox="0 0 ${width} ${height}" width="100%" style="max-height:320px">
+<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#8a93a8"/></marker></defs>
+${edges}${nodes}</svg>`
+}
+
+export function instancesTable (view: WatchView, now: number): Html {
+  const rows = [...byName(view).values()].flat().map(r => html`<tr data-peer="${r.peerId}"><td>${r.name}</td><td><span class="pill ${r.status}">${r.status}</span></td>
+<td><code title="${r.peerId}">${r.peerId.slice(0, 12)}…${r.peerId.slice(-6)}</code></td><td><code>${r.addrs[0] ?? ''}</code></td>
+<td class="num">${r.rttMs === undefined ? '-' : `${r.rttMs} ms`}</td><td class="num">${r.load ?? '-'}</td>
+<td class="num">${r.lastSeen === undefined ? '-' : `${Math.max(0, Math.round((now - r.lastSeen) / 100) / 10)} s ago`}</td><td>${r.requires.join(', ') || '-'}</td></tr>`)
+  return html`<table><thead><tr><th>Service</th><th>Status</th><th>Peer</th><th>Address</th><th>RTT</th><th>Load</th><th>Last seen</th><th>Requires</th></tr></thead>
+<tbody>${rows.length > 0 ? rows : [html`<tr><td colspan="8" class="muted">no services registered</td></tr>`]}</tbody></table>`
+}
+
+export function eventsList (view: WatchView): Html {
+  const items = view.events.slice(0, 50).map(e => {
+    const t = new Date(e.ts).toISOString().slice(11, 19)
+    const what = e.event.replace('provider-', '')
+    const who = 'name' in e ? `${e.name} ${'peerId' in e ? e.peerId.slice(-6) : ''}` : ''
+    const why = 'reason' in e ? ` (${e.reason})` : ''
+    return html`<li><span class="muted">${t}</span> <span class="pill ${what === 'removed' ? 'down' : what}">${what}</span> ${who}${why}</li>`
+  })
+  return html`<ul class="events">${items.length > 0 ? items : [html`<li class="muted">no events yet</li>`]}</ul>`
+}
+
+/** The three live parts of the cluster page, rendered on the server (escaping in one place). */
+export function clusterParts (view: WatchView, connected: boolean, now: number): { status: string, graph: string, table: string, events: string } {
+  const counts = { up: 0, suspect: 0, down: 0 }
+  for (const r of view.services.values()) counts[r.status === 'leaving' ? 'down' : r.status]++
+  const status = connected
+    ? html`registry <code>${view.registry?.peerId ?? ''}</code> · <b>${counts.up}</b> up · <b>${counts.suspect}</b> suspect · <b>${counts.down}</b> down`
+    : html`<span class="pill down">registry unreachable</span> showing the last known state; reconnecting…`
+  return { status: status.text, graph: graphSvg(view).text, table: instancesTable(view, now).text, events: eventsList(view).text }
+}

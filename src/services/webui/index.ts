@@ -1,0 +1,153 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import formbody from '@fastify/formbody'
+import { backoffDelay } from '../../node/backoff.js'
+import { RegistryClient } from '../../node/client.js'
+import { applyWatch, emptyView, type WatchView } from '../../node/watch-view.js'
+import { defineService, type ServiceContext, type ServiceDefinition } from '../../node/service.js'
+import type { Student, StudentSummary } from '../grading/store.js'
+import { clusterParts } from './cluster-view.js'
+import { Html, html, page } from './html.js'
+import { notFoundPage, studentPage, studentsPage, unavailablePage, type GradeForm } from './portal.js'
+
+export interface WebuiOptions {
+  httpPort: number
+  host?: string
+  /** The registry to watch (the node's --registry). */
+  registry: string
+}
+
+export type WebuiDefinition = ServiceDefinition & { readonly url: string | undefined }
+
+/** Browser pushes are coalesced to at most one per this long. */
+const PUSH_EVERY_MS = 100
+
+const CLUSTER_SCRIPT = `
+const es = new EventSource('/cluster/events');
+es.onmessage = m => { const p = JSON.parse(m.data); for (const k of ['status','graph','table','events']) document.getElementById(k).innerHTML = p[k]; };
+es.onerror = () => { document.getElementById('status').innerHTML = '<span class="pill suspect">live updates interrupted</span> retrying…'; };`
+
+/**
+ * The webui role: the grading portal (server-rendered, works without JavaScript) and a live
+ * cluster page fed by the registry's watch stream over server-sent events. It requires
+ * grading and log, and reaches grading only through the balancer.
+ */
+export function webuiService (opts: WebuiOptions): WebuiDefinition {
+  let app: FastifyInstance | undefined
+  let url: string | undefined
+  let view: WatchView = emptyView()
+  let connected = false
+  const browsers = new Set<(data: string) => void>()
+  const stopWatching = new AbortController()
+  let pushTimer: NodeJS.Timeout | undefined
+
+  const push = (): void => {
+    if (pushTimer !== undefined) return
+    pushTimer = setTimeout(() => {
+      pushTimer = undefined
+      const data = JSON.stringify(clusterParts(view, connected, Date.now()))
+      for (const send of browsers) send(data)
+    }, PUSH_EVERY_MS)
+  }
+
+  async function watch (log: ServiceContext['log']): Promise<void> {
+    for (let attempt = 0; !stopWatching.signal.aborted; attempt++) {
+      let client: RegistryClient | undefined
+      try {
+        client = await RegistryClient.connect({ registry: opts.registry })
+        for await (const msg of client.watch(stopWatching.signal)) {
+          attempt = 0
+          connected = true
+          view = applyWatch(view, msg)
+          push()
+        }
+      } catch (err: any) {
+        log.debug({ err: err?.message }, 'watch stream lost')
+      } finally {
+        await client?.close()
+      }
+      connected = false
+      push()
+      if (stopWatching.signal.aborted) return
+      await new Promise(resolve => setTimeout(resolve, backoffDelay(attempt, 200, 5_000, Math.random())).unref())
+    }
+  }
+
+  const def = defineService({
+    name: 'webui',
+    version: '1.0.0',
+    requires: ['grading', 'log'],
+    async start (ctx: ServiceContext) {
+      const grading = async <T>(method: string, params: object, idempotent: boolean): Promise<T> =>
+        ctx.call<T>('grading', method, params, { idempotent, timeoutMs: 3_000 })
+      app = Fastify({ logger: false, bodyLimit: 16 * 1024 })
+      await app.register(formbody)
+      app.setErrorHandler((err: any, _req, reply) => {
+        if (err?.code === 'NOT_FOUND') return reply.code(404).type('text/html').send(notFoundPage(err.message))
+        if (err?.retryable === true || err?.name === 'ServiceNotFoundError' || err?.name === 'PeerUnavailableError') {
+          return reply.code(503).type('text/html').send(unavailablePage('grading', err.message))
+        }
+        if (typeof err?.statusCode === 'number' && err.statusCode < 500) return reply.code(err.statusCode).type('text/plain').send(err.message)
+        ctx.log.error({ err: err?.message }, 'web request failed')
+        return reply.code(500).type('text/html').send(page('Error', 'grades', html`<h1>Something went wrong</h1><p>${err?.message}</p>`))
+      })
+      const studentId = (raw: string): number => {
+        const id = Number(raw)
+        if (!Number.isInteger(id) || id < 1) throw Object.assign(new Error(`"${raw}" is not a student id`), { code: 'NOT_FOUND' })
+        return id
+      }
+
+      app.get('/', async (_req, reply) => reply.type('text/html').send(studentsPage(await grading<StudentSummary[]>('listStudents', {}, true))))
+      app.get<{ Params: { id: string } }>('/students/:id', async (req, reply) =>
+        reply.type('text/html').send(studentPage(await grading<Student>('getStudent', { id: studentId(req.params.id) }, true))))
+      app.post<{ Params: { id: string }, Body: GradeForm }>('/students/:id/grades', async (req, reply) => {
+        const id = studentId(req.params.id)
+        const form = req.body ?? {}
+        const score = form.score === undefined || form.score.trim() === '' ? Number.NaN : Number(form.score)
+        try {
+          await grading('addGrade', { studentId: id, title: form.title ?? '', type: form.type ?? '', score }, false)
+        } catch (err: any) {
+          if (err?.code !== 'INVALID_PARAMS') throw err
+          // Say it as a person would: drop the method prefix and the field path.
+          const message = String(err.message).replace(/^grading\.addGrade: /, '').replace(/^[a-zA-Z.]+: /, '')
+          const humane = Number.isNaN(score) ? 'Please enter a score between 0 and 100.' : `${message.charAt(0).toUpperCase()}${message.slice(1)}.`
+          return reply.code(400).type('text/html').send(studentPage(await grading<Student>('getStudent', { id }, true), form, humane))
+        }
+        return reply.code(303).header('location', `/students/${id}`).send()
+      })
+      app.post<{ Params: { id: string, gid: string } }>('/students/:id/grades/:gid/delete', async (req, reply) => {
+        const id = studentId(req.params.id)
+        await grading('removeGrade', { studentId: id, gradeId: studentId(req.params.gid) }, false)
+        return reply.code(303).header('location', `/students/${id}`).send()
+      })
+      app.get('/cluster', async (_req, reply) => {
+        const p = clusterParts(view, connected, Date.now())
+        return reply.type('text/html').send(page('Cluster', 'cluster', html`<h1>Cluster</h1><p id="status">${new Html(p.status)}</p>
+<div class="grid"><div class="card"><h2>Dependencies</h2><div id="graph">${new Html(p.graph)}</div></div>
+<div class="card"><h2>Recent events</h2><div id="events">${new Html(p.events)}</div></div></div>
+<h2>Instances</h2><div id="table">${new Html(p.table)}</div>`, CLUSTER_SCRIPT))
+      })
+      app.get('/cluster/state', async () => ({ connected, registry: view.registry, services: [...view.services.values()], events: view.events.slice(0, 50) }))
+      app.get('/cluster/events', (req, reply) => {
+        reply.hijack()
+        reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+        const send = (data: string): void => { reply.raw.write(`data: ${data}\n\n`) }
+        send(JSON.stringify(clusterParts(view, connected, Date.now())))
+        browsers.add(send)
+        req.raw.on('close', () => { browsers.delete(send) })
+      })
+      await app.listen({ port: opts.httpPort, host: opts.host ?? '0.0.0.0' })
+      const address = app.server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : opts.httpPort
+      url = `http://${opts.host === undefined || opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}/`
+      ctx.log.warn({ url }, `web UI listening on ${url}`)
+      void watch(ctx.log)
+    },
+    async stop () {
+      stopWatching.abort()
+      clearTimeout(pushTimer)
+      browsers.clear()
+      await app?.close()
+    }
+  })
+  return Object.defineProperty(def, 'url', { get: () => url, enumerable: false }) as WebuiDefinition
+}

@@ -1,0 +1,40 @@
+import type { Student, StudentSummary } from '../grading/store.js'
+import { GRADE_TYPES } from '../grading/store.js'
+import { html, page } from './html.js'
+
+const avg = (a: number | null): string => a === null ? '–' : a.toFixed(1)
+
+export function studentsPage (students: StudentSummary[]): string {
+  const rows = students.map(s => html`<tr><td class="num">${s.id}</td><td><a href="/students/${s.id}">${s.firstName} ${s.lastName}</a></td>
+<td class="num">${avg(s.average)}</td><td class="num">${s.gradeCount}</td></tr>`)
+  return page('Students', 'grades', html`<h1>Students</h1><table><thead><tr><th>ID</th><th>Name</th><th>Average</th><th>Grades</th></tr></thead>
+<tbody>${rows.length > 0 ? rows : [html`<tr><td colspan="4" class="muted">no students yet</td></tr>`]}</tbody></table>`)
+}
+
+export interface GradeForm { title?: string, type?: string, score?: string }
+
+export function studentPage (s: Student, form: GradeForm = {}, error?: string): string {
+  const rows = s.grades.map(g => html`<tr><td>${g.title}</td><td>${g.type}</td><td class="num">${g.score}</td>
+<td><form class="inline" method="post" action="/students/${s.id}/grades/${g.id}/delete"><button class="link" type="submit" aria-label="remove ${g.title}">remove</button></form></td></tr>`)
+  const options = GRADE_TYPES.map(t => html`<option value="${t}" ${t === (form.type ?? 'quiz') ? html`selected` : ''}>${t}</option>`)
+  return page(`${s.firstName} ${s.lastName}`, 'grades', html`<p><a href="/">← all students</a></p>
+<h1>${s.firstName} ${s.lastName} <span class="muted">· average ${avg(s.average)}</span></h1>
+<table><thead><tr><th>Title</th><th>Type</th><th>Score</th><th></th></tr></thead>
+<tbody>${rows.length > 0 ? rows : [html`<tr><td colspan="4" class="muted">no grades yet</td></tr>`]}</tbody></table>
+<div class="card"><h2>Add a grade</h2>${error === undefined ? '' : html`<div class="error" role="alert">${error}</div>`}
+<form method="post" action="/students/${s.id}/grades" class="row">
+<label>Title <input name="title" required maxlength="100" value="${form.title ?? ''}"></label>
+<label>Type <select name="type">${options}</select></label>
+<label>Score (0–100) <input name="score" type="number" min="0" max="100" step="any" required value="${form.score ?? ''}"></label>
+<button class="primary" type="submit">Add grade</button></form></div>`)
+}
+
+export function unavailablePage (what: string, detail: string): string {
+  return page('Unavailable', 'grades', html`<h1>${what} is unavailable</h1>
+<div class="error" role="alert">No ${what} service answered: ${detail}</div>
+<p>The portal will work again as soon as a ${what} instance is up. The <a href="/cluster">cluster page</a> shows what is running.</p>`)
+}
+
+export function notFoundPage (message: string): string {
+  return page('Not found', 'grades', html`<h1>Not found</h1><p>${message}</p><p><a href="/">← all students</a></p>`)
+}
