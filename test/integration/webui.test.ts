@@ -46,7 +46,7 @@ describe('the webui role (HTTP, no browser)', () => {
   it('serves the live cluster state and the SSE feed', async () => {
     const { url } = await webuiCluster(cluster)
     await eventually(async () => {
-      const s = await (await fetch(`${url}cluster/state`)).json()
+      const s: any = await (await fetch(`${url}cluster/state`)).json()
       expect(s.connected).toBe(true)
       expect(s.services.map((x: any) => x.name).sort()).toEqual(['grading', 'grading', 'log', 'webui'])
     })
