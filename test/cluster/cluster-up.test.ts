@@ -6,6 +6,16 @@ import { tmpdir } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CLI_ENV, ROOT, runCli } from '../helpers/cli.js'
 
+async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  return new Promise(resolve => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port
+      srv.close(() => { resolve(port) })
+    })
+  })
+}
+
 describe('gds cluster up (real processes)', () => {
   let child: ReturnType<typeof spawn> | undefined
   let dir = ''
@@ -16,7 +26,8 @@ describe('gds cluster up (real processes)', () => {
 
   it('starts registry, log and two grading instances; grades and logs work; a killed instance fails over; Ctrl-C stops all', async () => {
     dir = await mkdtemp(join(tmpdir(), 'gds-up-'))
-    child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'cluster', 'up', '--json', '--port', '0', '--grading', '2', '--data-dir', dir], { env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+    const httpPort = await freePort()
+    child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'cluster', 'up', '--json', '--port', '0', '--grading', '2', '--http-port', String(httpPort), '--data-dir', dir], { env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
     const events: any[] = []
     let wake = (): void => {}
     createInterface({ input: child.stdout! }).on('line', l => { try { events.push(JSON.parse(l)) } catch {} wake() })
@@ -34,6 +45,13 @@ describe('gds cluster up (real processes)', () => {
     const r = ['--registry', up.registry]
     const gradings = events.filter(e => e.event === 'member-listening' && e.role === 'grading')
     expect(gradings).toHaveLength(2)
+    expect(up.web).toBe(`http://127.0.0.1:${httpPort}/`)
+    let portal = ''
+    for (let i = 0; i < 50 && !portal.includes('Bob Squarepants'); i++) {
+      portal = await fetch(up.web).then(async r => r.text(), () => '')
+      if (!portal.includes('Bob Squarepants')) await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    expect(portal).toContain('Bob Squarepants')
 
     const added = await runCli(['grades', 'add', '2', '--title', 'Pop quiz', '--type', 'quiz', '--score', '88', '--json', ...r])
     expect(added.code).toBe(0)

@@ -5,12 +5,13 @@ import { formatEvent, pickAddr, shortId } from '../../cli/format.js'
 import { REGISTRY_PORT, stateDir } from '../../node/config.js'
 import type { ClusterEvent, MemberSpec } from '../../cluster/supervisor.js'
 
-/** What `cluster up` starts besides the registry: the log, N grading instances sharing one database. */
-export function members (grading: number, dataDir: string): MemberSpec[] {
+/** What `cluster up` starts besides the registry: the log, N grading instances sharing one database, the web UI. */
+export function members (grading: number, dataDir: string, httpPort: number): MemberSpec[] {
   const db = join(dataDir, 'grading.db')
   return [
     { role: 'log', name: 'log' },
-    ...Array.from({ length: grading }, (_, i) => ({ role: 'grading', name: grading === 1 ? 'grading' : `grading-${i + 1}`, args: ['--db', db] }))
+    ...Array.from({ length: grading }, (_, i) => ({ role: 'grading', name: grading === 1 ? 'grading' : `grading-${i + 1}`, args: ['--db', db] })),
+    { role: 'webui', name: 'webui', args: ['--http-port', String(httpPort)] }
   ]
 }
 
@@ -26,6 +27,7 @@ first, the registry last). Look at it from another terminal with "gds status".`
     'data-dir': Flags.string({ char: 'd', description: 'Folder for every member\'s data. [default: $XDG_STATE_HOME/gds/cluster]', helpValue: 'DIR' }),
     port: Flags.integer({ char: 'p', description: 'Registry port.', default: REGISTRY_PORT, min: 0, max: 65535 }),
     host: Flags.string({ description: 'IPv4 address every member listens on.', default: '127.0.0.1' }),
+    'http-port': Flags.integer({ description: 'Port of the web UI.', default: 8080, min: 1, max: 65535 }),
     grading: Flags.integer({ description: 'Grading instances (they share one database), to see load balancing and failover.', default: 1, min: 1, max: 16 })
   }
 
@@ -33,7 +35,7 @@ first, the registry last). Look at it from another terminal with "gds status".`
     const { flags } = await this.parse(ClusterUp)
     const { Supervisor } = await import('../../cluster/supervisor.js')
     const dataDir = flags['data-dir'] ?? join(stateDir(), 'cluster')
-    const roles = members(flags.grading, dataDir)
+    const roles = members(flags.grading, dataDir, flags['http-port'])
     const supervisor = new Supervisor({ dataDir, host: flags.host, registryPort: flags.port, members: roles })
     supervisor.on('event', e => { this.print(e, flags.json) })
     const stopped = Promise.withResolvers<void>()
@@ -47,9 +49,11 @@ first, the registry last). Look at it from another terminal with "gds status".`
     process.on('SIGTERM', onSignal)
     await supervisor.start()
     const registry = supervisor.registry ?? ''
-    if (flags.json) process.stdout.write(JSON.stringify({ event: 'cluster-up', registry, members: roles.length + 1, ts: Date.now() }) + '\n')
+    const web = `http://${flags.host}:${flags['http-port']}/`
+    if (flags.json) process.stdout.write(JSON.stringify({ event: 'cluster-up', registry, web, members: roles.length + 1, ts: Date.now() }) + '\n')
     else {
       this.log(`\ncluster up: registry ${registry}`)
+      this.log(`  web UI:  ${web}  (grades)   ${web}cluster  (live cluster page)`)
       const r = flags.port === REGISTRY_PORT && flags.host === '127.0.0.1' ? '' : ` --registry ${registry}`
       this.log('  from another terminal:')
       for (const cmd of ['gds status', 'gds grades list', 'gds logs --follow']) this.log(`    ${cmd}${r}`)

@@ -30,7 +30,7 @@ main{max-width:1080px;margin:24px auto;padding:0 24px}
 h1{font-size:22px;margin:0 0 16px} h2{font-size:17px;margin:24px 0 8px}
 table{border-collapse:collapse;width:100%;background:#fff;border-radius:8px;overflow:hidden;box-shadow:0 1px 2px #0001}
 th,td{padding:8px 12px;text-align:left;border-bottom:1px solid #eceef4} th{background:#fafbfd;font-weight:600;font-size:13px;color:#5b6478}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 a{color:#2456d6}
 form.inline{display:inline} button{font:inherit;padding:6px 12px;border-radius:6px;border:1px solid #c5cbe0;background:#fff;cursor:pointer}
 button.primary{background:#2456d6;color:#fff;border-color:#2456d6} button.link{border:0;background:none;color:#b42318;padding:0}
