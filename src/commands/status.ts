@@ -1,6 +1,8 @@
 import { Flags } from '@oclif/core'
 import { GdsCommand, registryFlags } from '../cli/base.js'
-import { shortId, statusTable } from '../cli/format.js'
+import { formatEvent, shortId, statusTable } from '../cli/format.js'
+import { eventForChange } from '../node/events.js'
+import { DEFAULT_REGISTRY_ADDR } from '../node/config.js'
 import type { ListResult } from '../node/schemas.js'
 import { loadClient } from '../cli/client-loader.js'
 
@@ -39,11 +41,16 @@ export default class Status extends GdsCommand {
 
   static override flags = {
     ...registryFlags,
-    timeout: Flags.integer({ description: 'ms to wait for the registry.', default: 3000, min: 100, helpValue: 'MS' })
+    timeout: Flags.integer({ description: 'ms to wait for the registry.', default: 3000, min: 100, helpValue: 'MS' }),
+    watch: Flags.boolean({ char: 'w', description: 'Follow the cluster live: a full-screen view on a terminal, one line per event when piped (--json: one watch message per line).', default: false })
   }
 
   async run (): Promise<void> {
     const { flags } = await this.parse(Status)
+    if (flags.watch) {
+      await watch({ registry: flags.registry, swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeout }, flags.json)
+      return
+    }
     const { RegistryClient } = await loadClient()
     const client = await RegistryClient.connect({ registry: flags.registry, swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeout })
     let list: ListResult
@@ -59,5 +66,34 @@ export default class Status extends GdsCommand {
     const counts = ['up', 'suspect', 'down', 'leaving'].map(s => [s, list.services.filter(x => x.status === s).length] as const).filter(([, n]) => n > 0)
     this.log(`registry ${shortId(list.registry.peerId)}  ${list.services.length} services${counts.length > 0 ? ': ' + counts.map(([s, n]) => `${n} ${s}`).join(', ') : ''}`)
     this.log(statusTable(list.services, Date.now()))
+  }
+}
+
+/**
+ * `status --watch` and `top`: the ink TUI on a terminal; otherwise one line per change (or the
+ * raw watch messages with --json), until Ctrl-C.
+ */
+export async function watch (opts: { registry?: string, swarmKeyFile?: string, timeoutMs?: number }, json: boolean): Promise<void> {
+  const registry = opts.registry ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR
+  if (process.stdout.isTTY === true && !json) {
+    const { runTui } = await import('../ui/run.js')
+    await runTui({ ...opts, registry })
+    return
+  }
+  const { RegistryClient } = await loadClient()
+  const client = await RegistryClient.connect({ ...opts, registry })
+  const ac = new AbortController()
+  process.once('SIGINT', () => { ac.abort() })
+  process.once('SIGTERM', () => { ac.abort() })
+  try {
+    for await (const msg of client.watch(ac.signal)) {
+      if (json) { process.stdout.write(JSON.stringify(msg) + '\n'); continue }
+      if (msg.type === 'snapshot') process.stdout.write(`${statusTable(msg.services, msg.ts)}\n`)
+      if (msg.type !== 'change') continue
+      const e = eventForChange({ record: msg.record, previous: msg.previous, ...(msg.removed === true ? { removed: true as const } : {}) }, 'hub')
+      if (e !== undefined) process.stdout.write(formatEvent({ ...e, ts: msg.ts }) + '\n')
+    }
+  } finally {
+    await client.close()
   }
 }

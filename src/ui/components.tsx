@@ -1,0 +1,98 @@
+import { Box, Text } from 'ink'
+import type { ReactElement } from 'react'
+import type { NodeEvent } from '../node/events.js'
+import type { WatchView } from '../node/watch-view.js'
+import { shortId } from '../cli/format.js'
+import { ago, dependencies, sparkline, type Row, type SortKey } from './model.js'
+
+export type Connection = 'connecting' | 'connected' | 'reconnecting'
+const COLOR = { up: 'green', suspect: 'yellow', down: 'red', leaving: 'red' } as const
+
+export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: Connection }): ReactElement {
+  const counts = { up: 0, suspect: 0, down: 0 }
+  for (const r of p.view.services.values()) counts[r.status === 'leaving' ? 'down' : r.status]++
+  const state = p.connection === 'connected' ? <Text color='green'>connected</Text>
+    : <Text color='yellow'>{p.connection}{p.connection === 'reconnecting' ? ' (showing the last known state)' : ''}</Text>
+  return (
+    <Box flexDirection='column'>
+      <Text><Text bold>gds</Text> registry {p.registry} {p.view.registry === undefined ? '' : shortId(p.view.registry.peerId)} · {state}</Text>
+      <Text><Text color='green'>{counts.up} up</Text> · <Text color='yellow'>{counts.suspect} suspect</Text> · <Text color='red'>{counts.down} down</Text></Text>
+    </Box>
+  )
+}
+
+/** Fits `text` into `w` columns (plus a space); w = 0 hides the column. */
+function cell (text: string, w: number): string {
+  if (w === 0) return ''
+  return text.length > w ? `${text.slice(0, w - 1)}… ` : text.padEnd(w + 1)
+}
+
+export function ServiceTable (p: { readonly rows: readonly Row[], readonly selected: number, readonly now: number, readonly wide: boolean }): ReactElement {
+  // 80 columns: no address, no sparkline. Wide terminals get both.
+  const w = { name: p.wide ? 14 : 10, peer: 16, addr: p.wide ? 26 : 0, status: 8, rtt: 6, spark: p.wide ? 8 : 0, load: 5, seen: 7, req: 4 }
+  return (
+    <Box flexDirection='column' marginTop={1}>
+      <Text bold>{cell('NAME', w.name)}{cell('PEER', w.peer)}{cell('ADDRESS', w.addr)}{cell('STATUS', w.status)}{cell('RTT', w.rtt)}{cell('', w.spark)}{cell('LOAD', w.load)}{cell('SEEN', w.seen)}{cell('REQ', w.req)}</Text>
+      {p.rows.length === 0 ? <Text dimColor>no services</Text> : null}
+      {p.rows.map((row, i) => {
+        const r = row.record
+        return (
+          <Text key={`${r.name}/${r.peerId}`} inverse={i === p.selected}>
+            {cell(r.name, w.name)}{cell(shortId(r.peerId), w.peer)}{cell((r.addrs[0] ?? '').replace(/\/p2p\/.*$/, ''), w.addr)}
+            <Text color={COLOR[r.status]}>{cell(r.status, w.status)}</Text>
+            {cell(r.rttMs === undefined ? '-' : `${r.rttMs}ms`, w.rtt)}<Text color='cyan'>{cell(sparkline(row.rtt), w.spark)}</Text>
+            {cell(String(r.load ?? '-'), w.load)}{cell(ago(p.now, r.lastSeen), w.seen)}
+            <Text color={row.satisfied ? 'green' : 'red'}>{row.satisfied ? 'ok' : 'no'}</Text>
+          </Text>
+        )
+      })}
+    </Box>
+  )
+}
+
+export function DependencyPanel (p: { readonly view: WatchView, readonly name: string | undefined }): ReactElement | null {
+  if (p.name === undefined) return null
+  const d = dependencies(p.view, p.name)
+  return (
+    <Box flexDirection='column' marginTop={1} borderStyle='round' paddingX={1}>
+      <Text bold>{p.name}</Text>
+      {d.requires.length === 0 ? <Text dimColor>requires nothing</Text> : null}
+      {d.requires.map(r => (
+        <Text key={r.name}>requires {r.name}: {r.providers.length === 0 ? <Text color='red'>no provider up</Text> : <Text color='green'>{r.providers.map(x => shortId(x.peerId)).join(', ')}</Text>}</Text>
+      ))}
+      <Text>required by: {d.dependents.length === 0 ? <Text dimColor>nobody</Text> : d.dependents.join(', ')}</Text>
+    </Box>
+  )
+}
+
+function describe (e: NodeEvent): string {
+  switch (e.event) {
+    case 'provider-up': return `up       ${e.name} ${shortId(e.peerId)} (${e.reason})`
+    case 'provider-suspect': return `suspect  ${e.name} ${shortId(e.peerId)} (${e.reason})`
+    case 'provider-down': return `${e.reason === 'left' ? 'left    ' : 'down    '} ${e.name} ${shortId(e.peerId)} (${e.reason})`
+    case 'provider-removed': return `removed  ${e.name} ${shortId(e.peerId)}`
+    default: return e.event
+  }
+}
+
+export function EventLog (p: { readonly events: ReadonlyArray<NodeEvent & { ts: number }>, readonly max: number }): ReactElement {
+  return (
+    <Box flexDirection='column' marginTop={1}>
+      <Text bold>events (newest first)</Text>
+      {p.events.length === 0 ? <Text dimColor>none yet</Text> : null}
+      {p.events.slice(0, p.max).map((e, i) => (
+        <Text key={`${e.ts}-${i}`} color={e.event === 'provider-down' ? 'red' : e.event === 'provider-suspect' ? 'yellow' : e.event === 'provider-up' ? 'green' : undefined}>
+          {new Date(e.ts).toISOString().slice(11, 19)} {describe(e)}
+        </Text>
+      ))}
+    </Box>
+  )
+}
+
+export function Footer (p: { readonly filter: string, readonly filtering: boolean, readonly sort: SortKey }): ReactElement {
+  return (
+    <Box marginTop={1}>
+      <Text dimColor>↑/↓ select · enter details · f filter{p.filtering ? <Text color='cyan'> [{p.filter}▏ enter to apply]</Text> : p.filter !== '' ? ` [${p.filter}]` : ''} · s sort ({p.sort}) · q quit</Text>
+    </Box>
+  )
+}
