@@ -9,12 +9,15 @@ import { loadClient } from '../cli/client-loader.js'
 /** The script contract of `gds status --json` (DESIGN.md §8), mapped explicitly from the catalogue. */
 export interface StatusJson {
   registry: { peerId: string, addrs: string[] }
+  /** Present with --peer: whose view this is. */
+  source?: { peerId: string, role: 'registry' | 'peer', registryConnected: boolean }
   services: Array<{ name: string, peerId: string, addrs: string[], status: string, requires: string[], incarnation: number, seq: number, lastSeen: number | null, rttMs: number | null, load: number | null }>
 }
 
 export function toStatusJson (list: ListResult): StatusJson {
   return {
     registry: { peerId: list.registry.peerId, addrs: list.registry.addrs },
+    ...(list.source?.role === 'peer' ? { source: list.source } : {}),
     services: list.services.map(s => ({
       name: s.name,
       peerId: s.peerId,
@@ -36,12 +39,14 @@ export default class Status extends GdsCommand {
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --json | jq ".services[] | select(.status != \\"up\\")"',
-    '<%= config.bin %> <%= command.id %> --registry /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW...'
+    '<%= config.bin %> <%= command.id %> --registry /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW...',
+    '<%= config.bin %> <%= command.id %> --peer /ip4/10.0.0.7/tcp/41234/p2p/12D3KooW...   # while the registry is down'
   ]
 
   static override flags = {
     ...registryFlags,
     timeout: Flags.integer({ description: 'ms to wait for the registry.', default: 3000, min: 100, helpValue: 'MS' }),
+    peer: Flags.string({ char: 'p', description: 'Ask this node (any peer, not the registry) for its own view of the catalogue: works while the registry is down.', helpValue: 'MULTIADDR', exclusive: ['watch'] }),
     watch: Flags.boolean({ char: 'w', description: 'Follow the cluster live: a full-screen view on a terminal, one line per event when piped (--json: one watch message per line).', default: false })
   }
 
@@ -52,7 +57,7 @@ export default class Status extends GdsCommand {
       return
     }
     const { RegistryClient } = await loadClient()
-    const client = await RegistryClient.connect({ registry: flags.registry, swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeout })
+    const client = await RegistryClient.connect({ registry: flags.peer ?? flags.registry, swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeout })
     let list: ListResult
     try {
       list = await client.list()
@@ -62,6 +67,9 @@ export default class Status extends GdsCommand {
     if (flags.json) {
       process.stdout.write(JSON.stringify(toStatusJson(list)) + '\n')
       return
+    }
+    if (list.source?.role === 'peer') {
+      this.log(`view of peer ${shortId(list.source.peerId)} (its own entries and what it follows; registry ${list.source.registryConnected ? 'connected' : 'NOT reachable from it'})`)
     }
     const counts = ['up', 'suspect', 'down', 'leaving'].map(s => [s, list.services.filter(x => x.status === s).length] as const).filter(([, n]) => n > 0)
     this.log(`registry ${shortId(list.registry.peerId)}  ${list.services.length} services${counts.length > 0 ? ': ' + counts.map(([s, n]) => `${n} ${s}`).join(', ') : ''}`)

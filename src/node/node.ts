@@ -30,8 +30,8 @@ const MESH_INTERVAL_MS = 5_000
 const ANNOUNCE_INTERVAL_MS = 30_000
 /** How long a stopping node lets its `leaving` announcement propagate before closing. */
 const LEAVE_PROPAGATE_MS = 250
-/** At most one extra announcement per this long when peers join the topic. */
-const ANNOUNCE_THROTTLE_MS = 1_000
+/** New topic subscribers within this long share one announcement. */
+const ANNOUNCE_COALESCE_MS = 100
 
 export interface GdsNodeOptions {
   config: GdsConfig
@@ -345,21 +345,19 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       load: () => this.rpcServer?.load ?? 0,
       emit: e => { this.emitEvent(e) }
     })
+    // Announce when peers join the topic (coalesced: one announcement after each burst), so a
+    // node that joins through any peer is heard even while the registry is away. Attached
+    // before any dialing, or the first subscriptions could come and go unseen.
+    let pending: NodeJS.Timeout | undefined
+    const onSubscription = (e: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+      if (pending !== undefined || !e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
+      pending = setTimeout(() => { pending = undefined; void presence.announce('up') }, ANNOUNCE_COALESCE_MS)
+    }
+    libp2p.services.pubsub.addEventListener('subscription-change', onSubscription)
     await this.session.start()
     await this.servePeerView(presence)
     await this.mesh?.bootstrap(this.config.bootstrap)
-    // Announce now (the registry may be away), when a new peer joins the topic (throttled), and
-    // now and then: late joiners learn who is out there, lost messages are healed.
     void presence.announce('up')
-    let last = 0
-    const onSubscription = (e: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
-      if (!e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
-      const now = this.now()
-      if (now - last < ANNOUNCE_THROTTLE_MS) return
-      last = now
-      void presence.announce('up')
-    }
-    libp2p.services.pubsub.addEventListener('subscription-change', onSubscription)
     this.announceTimer = setInterval(() => { void presence.announce('up') }, ANNOUNCE_INTERVAL_MS)
     this.announceTimer.unref()
   }
