@@ -1,5 +1,5 @@
 import { Command, Flags } from '@oclif/core'
-import type { GdsError } from '../node/errors.js'
+import { isGdsError } from '../node/errors.js'
 
 /** Exit codes of every gds command (DESIGN.md §8). */
 export const EXIT = { ok: 0, failed: 1, unreachable: 2 } as const
@@ -15,8 +15,7 @@ export abstract class GdsCommand extends Command {
   }
 
   protected override async catch (err: Error & { exitCode?: number, oclif?: { exit?: number } }): Promise<unknown> {
-    // Recognised by shape, not instanceof: the client path is bundled (see package.json build),
-    // so its error classes are copies. `name` is the discriminator, as in libp2p.
+    // `name` is the discriminator, as in libp2p; the bundled client's classes are copies.
     const gds = isGdsError(err)
     // oclif's own errors (bad flags, --help, exit) keep oclif's handling and exit codes.
     if (!gds) {
@@ -29,10 +28,6 @@ export abstract class GdsCommand extends Command {
     else this.logToStderr(`Error: ${err.message}`)
     this.exit(code)
   }
-}
-
-function isGdsError (err: unknown): err is GdsError {
-  return err instanceof Error && typeof (err as GdsError).code === 'string' && typeof (err as GdsError).toWire === 'function'
 }
 
 /** Flags of commands that talk to a registry. */

@@ -182,9 +182,17 @@ export function fromWire (w: WireError): GdsError {
   return err
 }
 
+/**
+ * Whether a value is a gds error, by shape: a service module may import its own copy of gds
+ * (or the bundled client is a copy), so `instanceof` alone would miss its errors.
+ */
+export function isGdsError (err: unknown): err is GdsError {
+  return err instanceof GdsError || (err instanceof Error && typeof (err as GdsError).code === 'string' && typeof (err as GdsError).toWire === 'function')
+}
+
 /** Any thrown value as a GdsError (unknown errors keep their message, code INTERNAL). */
 export function toGdsError (err: unknown): GdsError {
-  if (err instanceof GdsError) return err
+  if (isGdsError(err)) return err
   const message = err instanceof Error ? err.message : String(err)
   return new GdsError(message, 'INTERNAL', { cause: err })
 }
