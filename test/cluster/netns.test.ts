@@ -1,0 +1,45 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ROOT } from '../helpers/cli.js'
+
+const SCRIPT = join(ROOT, 'scripts', 'netns-cluster.sh')
+const why = ((): string | undefined => {
+  if (process.getuid?.() !== 0) return 'needs root for network namespaces'
+  try { execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' }) } catch { return 'needs iproute2 with netns support' }
+  return undefined
+})()
+if (why !== undefined) console.warn(`netns test skipped: ${why}`)
+
+describe.skipIf(why !== undefined)('the compose topology across network namespaces (scripts/netns-cluster.sh)', () => {
+  const env = { ...process.env, GDS_NETNS_PREFIX: `gt${process.pid % 10_000}`, NODE_ENV: 'production' }
+  let dir = ''
+  afterAll(async () => {
+    if (dir !== '') {
+      try { execFileSync(SCRIPT, ['down', dir], { env, stdio: 'ignore' }) } catch {}
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('brings up registry, log, grading x2 and webui, each on its own host and IP, and they find each other', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gds-netns-'))
+    const out = execFileSync(SCRIPT, ['up', dir], { env, encoding: 'utf8', timeout: 90_000 })
+    expect(out).toMatch(/cluster up across namespaces/)
+    const registry = (await readFile(join(dir, 'registry.addr'), 'utf8')).trim()
+    expect(registry).toMatch(/^\/ip4\/10\.77\.0\.1\/tcp\/4001\/p2p\//)
+    let services: any[] = []
+    const deadline = Date.now() + 20_000
+    while (Date.now() < deadline) {
+      services = JSON.parse(execFileSync(SCRIPT, ['exec', 'webui', 'gds', 'status', '--json', '--registry', registry], { env, encoding: 'utf8' })).services
+      if (services.length === 4 && services.every(s => s.status === 'up')) break
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    expect(services.map(s => `${s.name}@${s.addrs[0].split('/')[2]}`).sort()).toEqual(['grading@10.77.0.3', 'grading@10.77.0.4', 'log@10.77.0.2', 'webui@10.77.0.5'])
+    const students = JSON.parse(execFileSync(SCRIPT, ['exec', 'log', 'gds', 'grades', 'list', '--json', '--registry', registry], { env, encoding: 'utf8' }))
+    expect(students).toHaveLength(5)
+    const page = execFileSync(SCRIPT, ['exec', 'registry', 'node', '-e', 'fetch("http://10.77.0.5:8080/").then(r => r.text()).then(t => process.stdout.write(t))'], { env, encoding: 'utf8' })
+    expect(page).toContain('Bob Squarepants')
+  })
+})
