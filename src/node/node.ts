@@ -30,6 +30,10 @@ const MESH_INTERVAL_MS = 5_000
 const ANNOUNCE_INTERVAL_MS = 30_000
 /** How long a stopping node lets its `leaving` announcement propagate before closing. */
 const LEAVE_PROPAGATE_MS = 250
+/** Registry changes within this long share one gossip message (the hub path is not delayed). */
+const PATCH_COALESCE_MS = 5
+/** Records per gossip patch (the validator accepts up to 1,000). */
+const PATCH_BATCH = 500
 /** New topic subscribers within this long share one announcement. */
 const ANNOUNCE_COALESCE_MS = 100
 
@@ -265,6 +269,21 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     return this.session?.registryPeer?.toString()
   }
 
+  private patchQueue: ProviderRecord[] = []
+  private patchTimer?: NodeJS.Timeout
+
+  /** Registry patches go out on gossip in batches: one signed message per burst, not per change. */
+  private queuePatch (records: ProviderRecord[]): void {
+    this.patchQueue.push(...records)
+    this.patchTimer ??= setTimeout(() => {
+      this.patchTimer = undefined
+      // Only the newest version of each entry matters; gossip messages are capped in size.
+      const latest = new Map(this.patchQueue.splice(0).map(r => [`${r.name}\u0000${r.peerId}`, r]))
+      const all = [...latest.values()]
+      for (let i = 0; i < all.length; i += PATCH_BATCH) void this.gossip?.publish({ kind: 'patch', records: all.slice(i, i + PATCH_BATCH) })
+    }, PATCH_COALESCE_MS)
+  }
+
   /** Gossip figures: messages accepted, rejected, applied... */
   get gossipCounters (): CatalogGossip['counters'] | undefined { return this.gossip?.counters }
 
@@ -299,7 +318,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       failureThreshold: this.config.failureThreshold,
       reapAfterMs: this.config.reapAfterMs,
       emit: e => { this.emitEvent(e) },
-      publishPatch: records => { void this.gossip?.publish({ kind: 'patch', records }) }
+      publishPatch: records => { this.queuePatch(records) }
     })
     await this.hub.start()
   }

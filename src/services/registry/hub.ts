@@ -31,8 +31,12 @@ export interface HubOptions {
 }
 
 export const CATALOG_FILE = 'catalog.json'
-/** Coalesce catalogue writes: a burst of registrations costs one fsync, not one each. */
-const PERSIST_DELAY_MS = 50
+/**
+ * Coalesce catalogue writes: a burst of registrations costs one write and fsync, not one each.
+ * What a crash could lose in this window comes back at once: services re-register when they
+ * reconnect, and the registry probes everyone it reloads.
+ */
+const PERSIST_DELAY_MS = 250
 const persisted = z.object({ version: z.literal(1), records: z.array(providerRecord) })
 
 /**
