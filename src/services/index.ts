@@ -4,9 +4,6 @@ import type { GdsConfig } from '../node/config.js'
 import { GdsError, UnknownRoleError } from '../node/errors.js'
 import type { ServiceDefinition } from '../node/service.js'
 import { plainService } from './service/index.js'
-import { logService } from './log/index.js'
-import { gradingService } from './grading/index.js'
-import { webuiService } from './webui/index.js'
 
 /** Built-in roles a user can name with --role. */
 export const BUILT_IN_ROLES = ['registry', 'service', 'log', 'grading', 'webui'] as const
@@ -22,9 +19,19 @@ function looksLikePath (role: string): boolean {
 export async function resolveServices (config: GdsConfig): Promise<ServiceDefinition[]> {
   if (config.role === 'registry') return []
   if (config.role === 'service') return [plainService(config.name, config.requires)]
-  if (config.role === 'log') return [withRequires(logService({ dir: join(config.dataDir, 'log') }), config.requires)]
-  if (config.role === 'webui') return [withRequires(webuiService({ httpPort: config.httpPort, registry: config.registry }), config.requires)]
-  if (config.role === 'grading') return [withRequires(gradingService({ dbPath: config.dbPath ?? join(config.dataDir, 'grading.db') }), config.requires)]
+  if (config.role === 'log') {
+    const { logService } = await import('./log/index.js')
+    return [withRequires(logService({ dir: join(config.dataDir, 'log') }), config.requires)]
+  }
+  // Each role is loaded only when asked for: a registry need not load fastify or SQLite.
+  if (config.role === 'webui') {
+    const { webuiService } = await import('./webui/index.js')
+    return [withRequires(webuiService({ httpPort: config.httpPort, registry: config.registry }), config.requires)]
+  }
+  if (config.role === 'grading') {
+    const { gradingService } = await import('./grading/index.js')
+    return [withRequires(gradingService({ dbPath: config.dbPath ?? join(config.dataDir, 'grading.db') }), config.requires)]
+  }
   if (looksLikePath(config.role)) {
     return [withRequires(await loadModule(config.role), config.requires)]
   }
