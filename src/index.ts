@@ -26,7 +26,7 @@ import type { ServiceDefinition } from './node/service.js'
 import type { Logger } from './node/logger.js'
 
 export { defineService, defineMethod } from './node/service.js'
-export type { ServiceDefinition, ServiceContext, MethodDefinition, CallContext } from './node/service.js'
+export type { ServiceDefinition, ServiceContext, MethodDefinition, CallContext, ProviderEvent } from './node/service.js'
 export type { CallOptions, StrategyName } from './node/balancer.js'
 export { STRATEGIES } from './node/balancer.js'
 export type { GdsConfig } from './node/config.js'

@@ -18,7 +18,7 @@ import { eventForChange } from './events.js'
 import { CATALOG_TOPIC, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from './protocols.js'
 import { serve } from './rpc.js'
 import { registryRequest, type ListResult, type ProviderRecord } from './schemas.js'
-import type { ServiceContext, ServiceDefinition } from './service.js'
+import type { ProviderEvent, ServiceContext, ServiceDefinition } from './service.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache, type LocalInvoker, type ProviderSource } from './caller.js'
 import { RpcServer } from './rpc-server.js'
@@ -331,6 +331,11 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       catalog: this.catalog,
       peerId: this.peerId,
       call: async (service, method, params, opts) => this.call(service, method, params, opts),
+      onProviderChange: listener => {
+        const f = (e: TimedEvent): void => { if (e.event.startsWith('provider-')) listener(e as ProviderEvent) }
+        this.on('event', f)
+        return () => { this.off('event', f) }
+      },
       stream: (service, method, params, opts) => this.stream(service, method, params, opts)
     }
     // Services are ready to serve before they are advertised.

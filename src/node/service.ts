@@ -3,6 +3,9 @@ import type { CallOptions } from './balancer.js'
 import type { Catalog } from './catalog.js'
 import type { GdsConfig } from './config.js'
 import type { Logger } from './logger.js'
+import type { NodeEvent } from './events.js'
+
+export type ProviderEvent = Extract<NodeEvent, { event: 'provider-up' | 'provider-suspect' | 'provider-down' | 'provider-removed' }> & { ts: number }
 
 /** What a method handler knows about the call it is serving. */
 export interface CallContext {
@@ -32,6 +35,11 @@ export interface ServiceContext {
   /** The node's view of the providers it requires, kept current by the registry and gossip. */
   readonly catalog: Catalog
   readonly peerId: string
+  /**
+   * Changes to the providers this service requires (provider-up / -suspect / -down / -removed),
+   * as they happen. Returns the function that unsubscribes.
+   */
+  onProviderChange: (listener: (event: ProviderEvent) => void) => () => void
   /** Calls a method of a required service through the balancer. */
   call: <T = unknown>(service: string, method: string, params?: unknown, opts?: CallOptions) => Promise<T>
   /** Calls a streaming method; the iterator ends when the provider ends the stream. */

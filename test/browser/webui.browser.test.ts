@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { TestCluster } from '../helpers/nodes.js'
 import { webuiCluster } from '../helpers/webui-cluster.js'
-import { ROOT } from '../helpers/cli.js'
+import { ROOT, runCli } from '../helpers/cli.js'
+import { pickAddr } from '../../src/cli/format.js'
 
 function findChromium (): string | undefined {
   try { return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim() || undefined } catch { return undefined }
@@ -44,7 +45,7 @@ describe.skipIf(executablePath === undefined)('the web UI in headless Chromium',
   }
 
   it('portal: list → student → add a grade through the form → see it; a bad score gets a readable message', async () => {
-    const { url, graders } = await webuiCluster(cluster)
+    const { url, graders, registry } = await webuiCluster(cluster)
     page = await browser.newPage({ viewport: { width: 1100, height: 800 } })
     await page.goto(url)
     await page.getByRole('link', { name: 'Bob Squarepants' }).click()
@@ -56,9 +57,11 @@ describe.skipIf(executablePath === undefined)('the web UI in headless Chromium',
     await page.getByRole('cell', { name: 'Quiz 2', exact: true }).waitFor()
     const rows = await page.locator('tbody tr').allInnerTexts()
     expect(rows.some(r => r.includes('Quiz 2') && r.includes('exam') && r.includes('87'))).toBe(true)
-    // The same grade through the grading service directly (what `gds grades show 3` prints).
-    const s = await graders[1].call<any>('grading', 'getStudent', { id: 3 })
-    expect(s.grades.some((g: any) => g.title === 'Quiz 2' && g.score === 87)).toBe(true)
+    // The same grade from the shell: `gds grades show 3`.
+    const shown = await runCli(['grades', 'show', '3', '--json', '--registry', pickAddr(registry.addrs)])
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(JSON.parse(shown.stdout).grades.some((g: any) => g.title === 'Quiz 2' && g.type === 'exam' && g.score === 87)).toBe(true)
+    expect(graders).toHaveLength(2)
     console.log(`first contentful paint, student page: ${Math.round(await firstRender())} ms`)
     await page.screenshot({ path: join(SHOTS, 'student.png'), fullPage: true })
 

@@ -16,6 +16,19 @@ describe('the public API (import from "gds")', () => {
     await Promise.all(dirs.splice(0).map(async d => rm(d, { recursive: true, force: true })))
   })
 
+  it('a service hears when the providers it requires change (ctx.onProviderChange)', async () => {
+    const registry = await startNode({ registryRole: true, listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: await dir(), ...TEST_TIMINGS })
+    nodes.push(registry)
+    const addr = pickAddr(registry.addrs)
+    const heard: string[] = []
+    const watcher = defineService({ name: 'watcher', requires: ['hello'], start: ctx => { ctx.onProviderChange(e => { heard.push(`${e.event}:${e.name}`) }) } })
+    nodes.push(await startNode({ services: [watcher], registry: addr, listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: await dir(), ...TEST_TIMINGS }))
+    const hello = await startNode({ services: [defineService({ name: 'hello' })], registry: addr, listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: await dir(), ...TEST_TIMINGS })
+    await expect.poll(() => heard, { timeout: 10_000 }).toContain('provider-up:hello')
+    await hello.stop()
+    await expect.poll(() => heard, { timeout: 10_000 }).toContain('provider-down:hello')
+  })
+
   it('defineService + startNode + connect: a service, a node calling it, a plain client calling it', async () => {
     const registry = await startNode({ registryRole: true, listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: await dir(), ...TEST_TIMINGS })
     nodes.push(registry)
