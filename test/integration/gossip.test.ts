@@ -36,6 +36,20 @@ describe('the gossip path (gds/catalog/1)', () => {
     expect(demo.catalog.get('log', log.peerId)?.status).toBe('up')
   })
 
+  it('a flood of invalid gossip from one peer does not stall real changes', async () => {
+    const { log, demo, rogue } = await setup()
+    const record = demo.catalog.get('log', log.peerId)!
+    const before = demo.gossipCounters!.rejected
+    const flood = (async () => {
+      for (let i = 0; i < 300; i++) await publish(rogue, { kind: 'patch', records: [{ ...record, status: 'down', seq: record.seq + 1000 + i }] })
+    })()
+    // Meanwhile a real change: the provider leaves, and demo must hear it promptly.
+    await log.stop()
+    await cluster.waitFor(demo, e => e.event === 'provider-down' && 'peerId' in e && e.peerId === log.peerId, 10_000, 'real change during a flood')
+    await flood
+    await eventually(() => { expect(demo.gossipCounters!.rejected).toBeGreaterThan(before) })
+  })
+
   it('a replayed old announcement changes nothing', async () => {
     const { log, demo } = await setup()
     const record = demo.catalog.get('log', log.peerId)!
