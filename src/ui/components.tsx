@@ -5,14 +5,15 @@ import type { WatchView } from '../node/watch-view.js'
 import { shortId } from '../cli/format.js'
 import { ago, dependencies, sparkline, type Row, type SortKey } from './model.js'
 
-export type Connection = 'connecting' | 'connected' | 'reconnecting'
+export type Connection = 'connecting' | 'connected' | 'reconnecting' | 'peer'
 const COLOR = { up: 'green', suspect: 'yellow', down: 'red', leaving: 'red' } as const
 
-export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: Connection }): ReactElement {
+export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: Connection, readonly viewOf?: string }): ReactElement {
   const counts = { up: 0, suspect: 0, down: 0 }
   for (const r of p.view.services.values()) counts[r.status === 'leaving' ? 'down' : r.status]++
   const state = p.connection === 'connected' ? <Text color='green'>connected</Text>
-    : <Text color='yellow'>{p.connection}{p.connection === 'reconnecting' ? ' (showing the last known state)' : ''}</Text>
+    : p.connection === 'peer' ? <Text color='yellow'>registry unreachable: showing the view of peer {shortId(p.viewOf ?? '')} (what it follows); reconnecting</Text>
+      : <Text color='yellow'>{p.connection}{p.connection === 'reconnecting' ? ' (showing the last known state)' : ''}</Text>
   return (
     <Box flexDirection='column'>
       <Text><Text bold>gds</Text> registry {p.registry} {p.view.registry === undefined ? '' : shortId(p.view.registry.peerId)} · {state}</Text>

@@ -3,7 +3,12 @@ import { backoffDelay } from '../node/backoff.js'
 import { applyWatch, emptyView, type WatchView } from '../node/watch-view.js'
 import type { Connection } from './components.js'
 
-export interface Snapshot { view: WatchView, connection: Connection }
+export interface Snapshot {
+  view: WatchView
+  connection: Connection
+  /** With connection 'peer': whose view is on screen. */
+  viewOf?: string
+}
 
 /** At most this many screen updates per second, however fast the cluster changes. */
 export const RENDERS_PER_SECOND = 10
@@ -16,13 +21,15 @@ export const RENDERS_PER_SECOND = 10
 export class WatchController {
   private view: WatchView = emptyView()
   private connection: Connection = 'connecting'
+  private viewOf?: string
   private readonly listeners = new Set<(s: Snapshot) => void>()
   private timer?: NodeJS.Timeout
   private readonly ac = new AbortController()
 
-  constructor (private readonly connect: () => Promise<RegistryClient>) {}
+  /** `connect(addr)` reaches a peer instead of the registry (its own view, for the fallback). */
+  constructor (private readonly connect: (peerAddr?: string) => Promise<RegistryClient>) {}
 
-  get snapshot (): Snapshot { return { view: this.view, connection: this.connection } }
+  get snapshot (): Snapshot { return { view: this.view, connection: this.connection, ...(this.viewOf === undefined ? {} : { viewOf: this.viewOf }) } }
 
   subscribe (fn: (s: Snapshot) => void): () => void {
     this.listeners.add(fn)
@@ -44,6 +51,7 @@ export class WatchController {
         for await (const msg of client.watch(this.ac.signal)) {
           attempt = 0
           this.connection = 'connected'
+          this.viewOf = undefined
           this.view = applyWatch(this.view, msg)
           this.changed()
         }
@@ -51,10 +59,36 @@ export class WatchController {
         await client?.close()
       }
       if (this.ac.signal.aborted) return
-      this.connection = 'reconnecting'
+      if (!await this.peerView()) this.connection = 'reconnecting'
       this.changed()
       await new Promise(resolve => setTimeout(resolve, backoffDelay(attempt, 200, 5_000, Math.random())).unref())
     }
+  }
+
+  /**
+   * The registry is unreachable: show the view of a peer we knew (every node answers `list`
+   * with its own entries and what it follows). True if one answered.
+   */
+  private async peerView (): Promise<boolean> {
+    const candidates = [...this.view.services.values()]
+      .filter(r => r.status === 'up' && r.peerId !== this.view.registry?.peerId)
+      .map(r => r.addrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? r.addrs[0])
+      .filter((a): a is string => a !== undefined)
+    for (const addr of [...new Set(candidates)].slice(0, 5)) {
+      let client: RegistryClient | undefined
+      try {
+        client = await this.connect(addr)
+        const list = await client.list()
+        if (list.source?.role !== 'peer') continue
+        this.view = applyWatch(this.view, { type: 'snapshot', ts: Date.now(), ...list, registry: this.view.registry ?? list.registry })
+        this.connection = 'peer'
+        this.viewOf = list.source.peerId
+        return true
+      } catch { /* try the next one */ } finally {
+        await client?.close()
+      }
+    }
+    return false
   }
 
   private changed (): void {
