@@ -84,6 +84,8 @@ export default class Status extends GdsCommand {
 export async function watch (opts: { registry?: string, swarmKeyFile?: string, timeoutMs?: number }, json: boolean): Promise<void> {
   const registry = opts.registry ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR
   if (process.stdout.isTTY === true && !json) {
+    // ink draws only a final frame when it thinks it runs in CI; this is a real terminal.
+    for (const k of Object.keys(process.env)) if (k === 'CI' || k === 'CONTINUOUS_INTEGRATION' || k.startsWith('CI_')) delete process.env[k]
     const { runTui } = await import('../ui/run.js')
     await runTui({ ...opts, registry })
     return
