@@ -14,11 +14,13 @@ export async function run ({ dependents = Number(process.env.DEPENDENTS ?? 50), 
     for (let t = 0; t < trials; t++) {
       const log = await serviceNode(registry, 'log'); nodes.push(log)
       const id = log.peerId
-      await waitUntil(() => deps.every(d => d.catalog.get('log', id)?.status === 'up'), 'all up')
+      await waitUntil(() => deps.every(d => d.catalog.get('log', id)?.status === 'up'), 'all up', 30_000)
+        .catch(err => { throw new Error(`${err.message} (trial ${t}): registry saw ${registry.events.filter(e => e.event === 'provider-suspect' || e.event === 'provider-down').filter(e => e.name.startsWith('dep')).length} suspect/down verdicts on dependents; not up at ${deps.filter(d => d.catalog.get('log', id)?.status !== 'up').length}`) })
       const marks = deps.map(d => d.events.length)
       const regMark = registry.events.length
       await log.stop()
-      await waitUntil(() => deps.every((d, i) => d.events.slice(marks[i]).some(e => e.event === 'provider-down' && e.peerId === id)), 'all told')
+      await waitUntil(() => deps.every((d, i) => d.events.slice(marks[i]).some(e => e.event === 'provider-down' && e.peerId === id)), 'all told', 30_000)
+        .catch(err => { throw new Error(`${err.message} (trial ${t}): missing ${deps.filter((d, i) => !d.events.slice(marks[i]).some(e => e.event === 'provider-down' && e.peerId === id)).map(d => `${d.config.name}:${d.catalog.get('log', id)?.status ?? '-'}`).slice(0, 3).join(' ')}; one: ${JSON.stringify(deps.find((d, i) => !d.events.slice(marks[i]).some(e => e.event === 'provider-down' && e.peerId === id)).events.slice(-4).map(e => [e.event, e.via, e.reason, e.peerId?.slice(-4)]))}; registry: ${JSON.stringify(registry.events.slice(-3).map(e => [e.event, e.reason, e.peerId?.slice(-4)]))} id ${id.slice(-4)}`) })
       const at = registry.events.slice(regMark).find(e => e.event === 'provider-down' && e.peerId === id).ts
       deps.forEach((d, i) => {
         const e = d.events.slice(marks[i]).find(e => e.event === 'provider-down' && e.peerId === id)

@@ -81,6 +81,8 @@ class Link {
   async call (service: string, method: string, params: unknown, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
     const id = ++this.nextId
     const answer = Promise.withResolvers<unknown>()
+    // It may be rejected (link failed, timeout) while we still await the send: handled below.
+    answer.promise.catch(() => {})
     const timer = setTimeout(() => { answer.reject(new RequestTimeoutError(`${service}.${method} on ${this.peerId} gave no answer within ${timeoutMs} ms`)) }, timeoutMs)
     const onAbort = (): void => { answer.reject(new RequestTimeoutError(`${service}.${method} was cancelled`)) }
     signal?.addEventListener('abort', onAbort, { once: true })

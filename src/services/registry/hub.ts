@@ -59,7 +59,7 @@ export class RegistryHub {
 
   constructor (private readonly opts: HubOptions) {
     this.path = join(opts.dataDir, CATALOG_FILE)
-    this.notifier = new Notifier(opts.libp2p, opts.log.child({ component: 'notify' }))
+    this.notifier = new Notifier(opts.libp2p, opts.log.child({ component: 'notify' }), peerId => this.stateFor(peerId))
     this.watchers = new Watchers(opts.libp2p, opts.log.child({ component: 'watch' }), () => this.list(), opts.now)
     this.prober = new Prober({
       libp2p: opts.libp2p,
@@ -163,9 +163,15 @@ export class RegistryHub {
   }
 
   private resyncDependent (peerId: string): void {
-    const required = new Set(this.catalog.ofPeer(peerId).flatMap(r => r.requires))
-    const records = [...required].flatMap(n => this.catalog.providersOf(n)).filter(r => r.peerId !== peerId)
-    this.notifier.send(peerId, records)
+    this.notifier.send(peerId, this.stateFor(peerId))
+  }
+
+  /** What a dependent should know now: every entry of every name it requires (none if it is gone). */
+  private stateFor (peerId: string): ProviderRecord[] {
+    const own = this.catalog.ofPeer(peerId)
+    if (!own.some(r => r.status === 'up' || r.status === 'suspect')) return []
+    const required = new Set(own.flatMap(r => r.requires))
+    return [...required].flatMap(n => this.catalog.providersOf(n)).filter(r => r.peerId !== peerId)
   }
 
   /** One change set → events, patches to each dependent (grouped), and a persist. */

@@ -5,35 +5,67 @@ import type { ProviderRecord } from '../../node/schemas.js'
 import type { GdsLibp2p } from '../../node/libp2p.js'
 import type { Logger } from '../../node/logger.js'
 
-/** Patches waiting for one slow dependent before we give up on its stream and let it resync. */
+/** Patches waiting for one slow dependent before we give up on its stream and resync it. */
 const MAX_QUEUED_PATCHES = 1_000
+/** After a failed link, wait this long, then send the dependent the current state again. */
+const RESYNC_DELAY_MS = 500
+/** Consecutive failed resyncs before giving up (heartbeats will declare a dead peer down). */
+const MAX_RESYNCS = 5
 
 /**
  * Pushes catalogue patches to dependents over one long-lived notify stream each (the hub path).
- * Patches to one dependent go out in order; a dependent whose stream fails is dropped and
- * catches up from the answer to its next registration.
+ * Patches to one dependent go out in order. When a stream fails while the dependent may still
+ * be alive (its connection need not have dropped, so it will not re-register), the dependent
+ * is sent the current state of everything it requires on a new stream: records are versioned,
+ * so a resent record applies once.
  */
 export class Notifier {
   private readonly links = new Map<string, Link>()
+  private readonly failures = new Map<string, number>()
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private stopped = false
 
-  constructor (private readonly libp2p: GdsLibp2p, private readonly log: Logger) {}
+  /** `snapshotFor(peer)`: what a dependent should know now; empty if it is gone. */
+  constructor (private readonly libp2p: GdsLibp2p, private readonly log: Logger, private readonly snapshotFor: (peerId: string) => ProviderRecord[]) {}
 
   send (peerId: string, records: ProviderRecord[]): void {
     if (records.length === 0) return
+    if (this.stopped) return
     let link = this.links.get(peerId)
     if (link === undefined) {
-      link = new Link(this.libp2p, peerId, this.log, () => { if (this.links.get(peerId) === link) this.links.delete(peerId) })
+      const created: Link = new Link(this.libp2p, peerId, this.log, failed => {
+        if (this.links.get(peerId) === created) this.links.delete(peerId)
+        if (failed) this.resyncLater(peerId)
+        else this.failures.delete(peerId)
+      })
+      link = created
       this.links.set(peerId, link)
     }
     link.enqueue(records)
   }
 
+  private resyncLater (peerId: string): void {
+    const n = (this.failures.get(peerId) ?? 0) + 1
+    this.failures.set(peerId, n)
+    if (n > MAX_RESYNCS || this.stopped) return
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      const records = this.snapshotFor(peerId)
+      if (records.length > 0) this.send(peerId, records)
+    }, RESYNC_DELAY_MS)
+    t.unref()
+    this.timers.add(t)
+  }
+
   close (peerId: string): void {
     this.links.get(peerId)?.close()
     this.links.delete(peerId)
+    this.failures.delete(peerId)
   }
 
   stop (): void {
+    this.stopped = true
+    for (const t of this.timers) clearTimeout(t)
     for (const l of this.links.values()) l.close()
     this.links.clear()
   }
@@ -45,25 +77,27 @@ class Link {
   private flushing = false
   private closed = false
 
-  constructor (private readonly libp2p: GdsLibp2p, private readonly peerId: string, private readonly log: Logger, private readonly onDead: () => void) {}
+  /** `onDead(failed)`: failed = the stream broke (not closed on purpose) with news undelivered. */
+  constructor (private readonly libp2p: GdsLibp2p, private readonly peerId: string, private readonly log: Logger, private readonly onDead: (failed: boolean) => void) {}
 
   enqueue (records: ProviderRecord[]): void {
     if (this.closed) return
     if (this.queue.length >= MAX_QUEUED_PATCHES) {
-      this.log.warn({ peer: this.peerId }, 'dependent is not keeping up with patches; dropping its notify stream')
-      this.close()
+      this.log.warn({ peer: this.peerId }, 'dependent is not keeping up with patches; resyncing it on a new stream')
+      this.close(true)
       return
     }
     this.queue.push(records)
     if (!this.flushing) void this.flush()
   }
 
-  close (): void {
+  close (failed = false): void {
+    if (this.closed) return
     this.closed = true
     this.queue.length = 0
     this.channel?.abort(new Error('notify link closed'))
     this.channel = undefined
-    this.onDead()
+    this.onDead(failed)
   }
 
   private async flush (): Promise<void> {
@@ -77,7 +111,7 @@ class Link {
       }
     } catch (err: any) {
       this.log.debug({ peer: this.peerId, err: err?.message }, 'notify failed')
-      this.close()
+      this.close(true)
     } finally {
       this.flushing = false
     }
@@ -88,7 +122,7 @@ class Link {
     const ch = new Channel(stream, MAX_NOTIFY_FRAME)
     this.channel = ch
     // The dependent never writes on this stream; its closing is how we learn the link is gone.
-    stream.addEventListener('close', () => { if (this.channel === ch && !this.closed) this.close() }, { once: true })
+    stream.addEventListener('close', () => { if (this.channel === ch && !this.closed) this.close(true) }, { once: true })
     return ch
   }
 }

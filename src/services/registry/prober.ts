@@ -157,6 +157,8 @@ class PeerProbe {
     const ch = await this.open(signal)
     const id = ++this.nextId
     const answer = new Promise<number>((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
+    // It may be rejected (stream closed, timeout) while we still await the write: handled below.
+    answer.catch(() => {})
     const onAbort = (): void => {
       this.pending.get(id)?.reject(new ProbeFailure('heartbeat-timeout', `no ack within ${this.opts.heartbeatTimeoutMs} ms`))
     }
