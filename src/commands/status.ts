@@ -10,7 +10,7 @@ import { loadClient } from '../cli/client-loader.js'
 export interface StatusJson {
   registry: { peerId: string, addrs: string[] }
   /** Present with --peer: whose view this is. */
-  source?: { peerId: string, role: 'registry' | 'peer', registryConnected: boolean }
+  source?: { peerId: string, role: 'registry' | 'peer', registryConnected: boolean, connectedPeers?: number }
   services: Array<{ name: string, peerId: string, addrs: string[], status: string, requires: string[], incarnation: number, seq: number, lastSeen: number | null, rttMs: number | null, load: number | null }>
 }
 

@@ -260,7 +260,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     return {
       registry: { peerId: registry, addrs: [] },
       services: [...own, ...this.catalog.all()],
-      source: { peerId: self, role: 'peer', registryConnected: this.session?.isConnected ?? false }
+      source: { peerId: self, role: 'peer', registryConnected: this.session?.isConnected ?? false, connectedPeers: this.requireStarted().getPeers().length }
     }
   }
 

@@ -83,7 +83,13 @@ export const listResult = z.object({
   registry: z.object({ peerId: peerIdString, addrs: z.array(multiaddrString) }),
   services: z.array(providerRecord),
   /** Whose table this is: the registry's, or one peer's own view (which holds what it follows). */
-  source: z.object({ peerId: peerIdString, role: z.enum(['registry', 'peer']), registryConnected: z.boolean() }).optional()
+  source: z.object({
+    peerId: peerIdString,
+    role: z.enum(['registry', 'peer']),
+    registryConnected: z.boolean(),
+    /** Peers this node is connected to (its share of the gossip mesh). */
+    connectedPeers: counter.optional()
+  }).optional()
 })
 export type ListResult = z.infer<typeof listResult>
 

@@ -18,8 +18,16 @@ describe('cluster: gossip keeps dependency updates flowing without the registry'
     const store = await cluster.service('store', ['log'])
     const log1Id = (await log1.waitFor(e => e.event === 'listening', 'l')).peerId
     for (const d of [web, store]) await d.waitFor(e => e.event === 'provider-up' && e.peerId === log1Id, 'knows log1')
-    // Let the mesh form beyond the star (each node dials peers it learnt from announcements).
-    await new Promise(resolve => setTimeout(resolve, 1_500))
+    // The mesh is not a star: wait until each dependent is linked to peers besides the registry.
+    for (const d of [web, store]) {
+      const addr = await addrOf(d)
+      const deadline = Date.now() + 15_000
+      for (;;) {
+        const v = await runCli(['status', '--json', '--peer', addr])
+        if (v.code === 0 && JSON.parse(v.stdout).source.connectedPeers >= 3) break
+        if (Date.now() > deadline) throw new Error(`the gossip mesh did not form around ${addr}: ${v.stdout}`)
+      }
+    }
 
     registry.signal('SIGKILL')
     await registry.exited
@@ -41,6 +49,7 @@ describe('cluster: gossip keeps dependency updates flowing without the registry'
     expect(view.code, view.stderr).toBe(0)
     const json = JSON.parse(view.stdout)
     expect(json.source).toMatchObject({ role: 'peer', registryConnected: false })
+    expect(json.source.connectedPeers).toBeGreaterThanOrEqual(1)
     expect(json.services.filter((s: any) => s.name === 'log' && s.status === 'up').map((s: any) => s.peerId).sort()).toEqual([log1Id, log2Id].sort())
 
     // (2) A provider stopped gracefully while the registry is down: dependents drop it.
