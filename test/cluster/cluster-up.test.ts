@@ -21,7 +21,7 @@ describe('gds cluster up (real processes)', () => {
   let dir = ''
   afterEach(async () => {
     if (child !== undefined && child.exitCode === null) { child.kill('SIGKILL') }
-    if (dir !== '') await rm(dir, { recursive: true, force: true })
+    if (dir !== '') await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
   })
 
   it('starts registry, log and two grading instances; grades and logs work; a killed instance fails over; Ctrl-C stops all', async () => {

@@ -19,7 +19,7 @@ describe.skipIf(why !== undefined)('the compose topology across network namespac
   afterAll(async () => {
     if (dir !== '') {
       try { execFileSync(SCRIPT, ['down', dir], { env, stdio: 'ignore' }) } catch {}
-      await rm(dir, { recursive: true, force: true })
+      await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
     }
   })
 

@@ -10,7 +10,7 @@ const npm = (args: string[], cwd: string): string =>
 
 describe('gds as an installable package', () => {
   const dirs: string[] = []
-  afterAll(async () => { await Promise.all(dirs.map(async d => rm(d, { recursive: true, force: true }))) })
+  afterAll(async () => { await Promise.all(dirs.map(async d => rm(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }))) })
 
   it('packs what runs (and no sources or tests), and the packed bin works after a clean install', async () => {
     const out = await mkdtemp(join(tmpdir(), 'gds-pack-'))

@@ -14,7 +14,7 @@ describe.skipIf(!hasTmux)('gds top in a real terminal (tmux)', () => {
   afterEach(async () => {
     try { execFileSync('tmux', ['kill-session', '-t', session], { stdio: 'ignore' }) } catch {}
     await cluster.stopAll()
-    if (dir !== '') await rm(dir, { recursive: true, force: true })
+    if (dir !== '') await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
   })
 
   const screen = (): string => execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' })

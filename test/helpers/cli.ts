@@ -119,7 +119,7 @@ export class ProcessCluster {
   async stopAll (): Promise<void> {
     await Promise.all(this.procs.map(async p => p.stop()))
     this.procs.length = 0
-    await Promise.all(this.dirs.map(async d => rm(d, { recursive: true, force: true })))
+    await Promise.all(this.dirs.map(async d => rm(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })))
   }
 }
 

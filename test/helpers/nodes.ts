@@ -72,7 +72,7 @@ export class TestCluster {
   async stopAll (): Promise<void> {
     await Promise.all(this.nodes.map(async n => n.stop().catch(() => {})))
     this.nodes.length = 0
-    await Promise.all(this.dirs.map(async d => rm(d, { recursive: true, force: true })))
+    await Promise.all(this.dirs.map(async d => rm(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })))
   }
 }
 

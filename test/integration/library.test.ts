@@ -13,7 +13,7 @@ describe('the public API (import from "gds")', () => {
   const dir = async (): Promise<string> => { const d = await mkdtemp(join(tmpdir(), 'gds-lib-')); dirs.push(d); return d }
   afterEach(async () => {
     for (const n of nodes.splice(0).reverse()) await n.stop()
-    await Promise.all(dirs.splice(0).map(async d => rm(d, { recursive: true, force: true })))
+    await Promise.all(dirs.splice(0).map(async d => rm(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })))
   })
 
   it('a service hears when the providers it requires change (ctx.onProviderChange)', async () => {

@@ -9,7 +9,7 @@ const e = (seq: number, over: Partial<LogEntry> = {}): LogEntry => ({ ts: seq, l
 
 describe('log store', () => {
   const dirs: string[] = []
-  afterEach(async () => { await Promise.all(dirs.splice(0).map(async d => rm(d, { recursive: true, force: true }))) })
+  afterEach(async () => { await Promise.all(dirs.splice(0).map(async d => rm(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }))) })
   const dir = async (): Promise<string> => { const d = await mkdtemp(join(tmpdir(), 'gds-logstore-')); dirs.push(d); return d }
 
   it('rotates past the size limit, keeps the newest files, and queries across them', async () => {

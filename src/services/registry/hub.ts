@@ -53,6 +53,7 @@ export class RegistryHub {
   private persistTimer?: NodeJS.Timeout
   private reapTimer?: NodeJS.Timeout
   private writing: Promise<void> = Promise.resolve()
+  private stopped = false
   private readonly onDisconnect = (e: CustomEvent<{ toString: () => string }>): void => {
     this.prober.trigger(e.detail.toString(), 'connection-closed')
   }
@@ -89,6 +90,7 @@ export class RegistryHub {
   }
 
   async stop (): Promise<void> {
+    this.stopped = true
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     clearInterval(this.reapTimer)
     this.prober.stop()
@@ -204,7 +206,8 @@ export class RegistryHub {
   }
 
   private schedulePersist (): void {
-    if (this.persistTimer !== undefined) return
+    // After stop the final state is written once, by stop itself.
+    if (this.persistTimer !== undefined || this.stopped) return
     this.persistTimer = setTimeout(() => {
       this.persistTimer = undefined
       void this.persistNow()
