@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core'
 import { GdsCommand, registryFlags, splitList } from '../../cli/base.js'
 import { formatEvent } from '../../cli/format.js'
 import { createConfig, DEFAULT_TIMINGS } from '../../node/config.js'
-import { createLogger, LogTap } from '../../node/logger.js'
+import { loadRuntime } from '../../cli/client-loader.js'
 import type { TimedEvent } from '../../node/events.js'
 
 export default class NodeStart extends GdsCommand {
@@ -42,8 +42,8 @@ Human output is one line per event; with --json, stdout carries one JSON event p
 
   async run (): Promise<void> {
     const { flags } = await this.parse(NodeStart)
-    // Imported here so `--help` and other commands do not load libp2p.
-    const [{ GdsNode }, { resolveServices }] = await Promise.all([import('../../node/node.js'), import('../../services/index.js')])
+    // Loaded here so `--help` and other commands do not load libp2p.
+    const { GdsNode, resolveServices, createLogger, LogTap } = await loadRuntime()
     const config = createConfig({
       role: flags.role,
       name: flags.name,
