@@ -59,6 +59,15 @@ describe('gds cluster up (real processes)', () => {
     const shown = JSON.parse((await runCli(['grades', 'show', '2', '--json', ...r])).stdout)
     expect(shown.grades.map((g: any) => g.id)).toContain(gradeId)
 
+    const student = await runCli(['grades', 'add-student', 'Ada', 'Lovelace', '--json', ...r])
+    expect(student.code, student.stderr).toBe(0)
+    const studentId = JSON.parse(student.stdout).id
+    expect((await runCli(['grades', 'show', String(studentId), ...r])).stdout).toContain('Ada Lovelace')
+    expect((await runCli(['grades', 'remove-student', String(studentId), ...r])).code).toBe(0)
+    const gone = await runCli(['grades', 'show', String(studentId), ...r])
+    expect(gone.code).toBe(1)
+    expect(gone.stderr).toContain(`no student with id ${studentId}`)
+
     // The change was logged by grading and shipped to the log service.
     let logged = false
     for (let i = 0; i < 50 && !logged; i++) {

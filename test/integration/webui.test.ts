@@ -33,6 +33,31 @@ describe('the webui role (HTTP, no browser)', () => {
     expect(withScript).not.toContain('<script>alert(1)')
   })
 
+  it('adds a student through the form, validates the names, and removes a student with their grades', async () => {
+    const { url } = await webuiCluster(cluster)
+    const blank = await fetch(`${url}students`, form({ firstName: '  ', lastName: 'Lovelace' }))
+    expect(blank.status).toBe(400)
+    const blankText = await blank.text()
+    expect(blankText).toMatch(/role="alert">A name cannot be empty/)
+    expect(blankText).toContain('value="Lovelace"')
+    const long = await fetch(`${url}students`, form({ firstName: 'A'.repeat(65), lastName: 'B' }))
+    expect(await long.text()).toMatch(/role="alert">A name is at most 64 characters/)
+    expect(await (await fetch(url)).text()).not.toContain('Lovelace')
+
+    const added = await fetch(`${url}students`, form({ firstName: 'Ada', lastName: 'Lovelace' }))
+    expect(added.status).toBe(303)
+    const where = added.headers.get('location') ?? ''
+    expect(where).toMatch(/^\/students\/\d+$/)
+    expect(await (await fetch(`${url}${where.slice(1)}`)).text()).toContain('Ada Lovelace')
+    expect(await (await fetch(`${url}${where.slice(1)}/grades`, form({ title: 'Essay', type: 'exam', score: '97' }))).status).toBe(303)
+
+    const removed = await fetch(`${url}${where.slice(1)}/delete`, form({}))
+    expect(removed.status).toBe(303)
+    expect((await fetch(`${url}${where.slice(1)}`)).status).toBe(404)
+    expect(await (await fetch(url)).text()).not.toContain('Lovelace')
+    expect((await fetch(`${url}students/999/delete`, form({}))).status).toBe(404)
+  })
+
   it('shows a clear 503 page, not a crash, when no grading instance is up', async () => {
     const { url, graders } = await webuiCluster(cluster)
     await Promise.all(graders.map(async g => g.stop()))

@@ -7,7 +7,7 @@ import { defineService, type ServiceContext, type ServiceDefinition } from '../.
 import type { Student, StudentSummary } from '../grading/store.js'
 import { clusterParts } from './cluster-view.js'
 import { Html, html, page } from './html.js'
-import { notFoundPage, studentPage, studentsPage, unavailablePage, type GradeForm } from './portal.js'
+import { notFoundPage, studentPage, studentsPage, unavailablePage, type GradeForm, type StudentForm } from './portal.js'
 
 export interface WebuiOptions {
   httpPort: number
@@ -17,6 +17,12 @@ export interface WebuiOptions {
 }
 
 export type WebuiDefinition = ServiceDefinition & { readonly url: string | undefined }
+
+/** An INVALID_PARAMS message as a person would say it: no method prefix, no field path. */
+function humane (err: { message: string }): string {
+  const message = err.message.replace(/^grading\.[a-zA-Z]+: /, '').replace(/^[a-zA-Z.]+: /, '')
+  return `${message.charAt(0).toUpperCase()}${message.slice(1)}.`
+}
 
 /** Browser pushes are coalesced to at most one per this long. */
 const PUSH_EVERY_MS = 100
@@ -99,6 +105,21 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
       app.get('/', async (_req, reply) => reply.type('text/html').send(studentsPage(await grading<StudentSummary[]>('listStudents', {}, true))))
       app.get<{ Params: { id: string } }>('/students/:id', async (req, reply) =>
         reply.type('text/html').send(studentPage(await grading<Student>('getStudent', { id: studentId(req.params.id) }, true))))
+      app.post<{ Body: StudentForm }>('/students', async (req, reply) => {
+        const form = req.body ?? {}
+        let created: Student
+        try {
+          created = await grading<Student>('addStudent', { firstName: form.firstName ?? '', lastName: form.lastName ?? '' }, false)
+        } catch (err: any) {
+          if (err?.code !== 'INVALID_PARAMS') throw err
+          return reply.code(400).type('text/html').send(studentsPage(await grading<StudentSummary[]>('listStudents', {}, true), form, humane(err)))
+        }
+        return reply.code(303).header('location', `/students/${created.id}`).send()
+      })
+      app.post<{ Params: { id: string } }>('/students/:id/delete', async (req, reply) => {
+        await grading('removeStudent', { id: studentId(req.params.id) }, false)
+        return reply.code(303).header('location', '/').send()
+      })
       app.post<{ Params: { id: string }, Body: GradeForm }>('/students/:id/grades', async (req, reply) => {
         const id = studentId(req.params.id)
         const form = req.body ?? {}
@@ -107,10 +128,8 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
           await grading('addGrade', { studentId: id, title: form.title ?? '', type: form.type ?? '', score }, false)
         } catch (err: any) {
           if (err?.code !== 'INVALID_PARAMS') throw err
-          // Say it as a person would: drop the method prefix and the field path.
-          const message = String(err.message).replace(/^grading\.addGrade: /, '').replace(/^[a-zA-Z.]+: /, '')
-          const humane = Number.isNaN(score) ? 'Please enter a score between 0 and 100.' : `${message.charAt(0).toUpperCase()}${message.slice(1)}.`
-          return reply.code(400).type('text/html').send(studentPage(await grading<Student>('getStudent', { id }, true), form, humane))
+          const message = Number.isNaN(score) ? 'Please enter a score between 0 and 100.' : humane(err)
+          return reply.code(400).type('text/html').send(studentPage(await grading<Student>('getStudent', { id }, true), form, message))
         }
         return reply.code(303).header('location', `/students/${id}`).send()
       })

@@ -4,11 +4,18 @@ import { html, page } from './html.js'
 
 const avg = (a: number | null): string => a === null ? '–' : a.toFixed(1)
 
-export function studentsPage (students: StudentSummary[]): string {
+export interface StudentForm { firstName?: string, lastName?: string }
+
+export function studentsPage (students: StudentSummary[], form: StudentForm = {}, error?: string): string {
   const rows = students.map(s => html`<tr><td class="num">${s.id}</td><td><a href="/students/${s.id}">${s.firstName} ${s.lastName}</a></td>
 <td class="num">${avg(s.average)}</td><td class="num">${s.gradeCount}</td></tr>`)
   return page('Students', 'grades', html`<h1>Students</h1><table><thead><tr><th>ID</th><th>Name</th><th>Average</th><th>Grades</th></tr></thead>
-<tbody>${rows.length > 0 ? rows : [html`<tr><td colspan="4" class="muted">no students yet</td></tr>`]}</tbody></table>`)
+<tbody>${rows.length > 0 ? rows : [html`<tr><td colspan="4" class="muted">no students yet</td></tr>`]}</tbody></table>
+<div class="card"><h2>Add a student</h2>${error === undefined ? '' : html`<div class="error" role="alert">${error}</div>`}
+<form method="post" action="/students" class="row">
+<label>First name <input name="firstName" required maxlength="64" value="${form.firstName ?? ''}"></label>
+<label>Last name <input name="lastName" required maxlength="64" value="${form.lastName ?? ''}"></label>
+<button class="primary" type="submit">Add student</button></form></div>`)
 }
 
 export interface GradeForm { title?: string, type?: string, score?: string }
@@ -26,7 +33,9 @@ export function studentPage (s: Student, form: GradeForm = {}, error?: string): 
 <label>Title <input name="title" required maxlength="100" value="${form.title ?? ''}"></label>
 <label>Type <select name="type">${options}</select></label>
 <label>Score (0–100) <input name="score" type="number" min="0" max="100" step="any" required value="${form.score ?? ''}"></label>
-<button class="primary" type="submit">Add grade</button></form></div>`)
+<button class="primary" type="submit">Add grade</button></form></div>
+<form method="post" action="/students/${s.id}/delete" onsubmit="return confirm('Remove this student and all of their grades?')">
+<button class="link" type="submit">remove this student and all of their grades</button></form>`)
 }
 
 export function unavailablePage (what: string, detail: string): string {
