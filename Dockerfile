@@ -8,7 +8,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
-RUN OCLIF_SKIP_NEW_VERSION_CHECK=true npm run build && npm prune --omit=dev
+COPY scripts/bundle.js ./scripts/bundle.js
+RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production GDS_HOME=/data GDS_LOG_LEVEL=info

@@ -1,5 +1,5 @@
 /**
- * The library, from the bundles the build makes (rolldown.config.js): loading libp2p as a few
+ * The library, from the bundles the build makes (scripts/bundle.js): loading libp2p as a few
  * minified chunks instead of a few hundred modules takes a one-shot command like `gds status`
  * from ~700 ms to ~300 ms on a cold start, and an idle node from ~83 MB to ~60 MB of RSS.
  */

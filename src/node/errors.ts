@@ -69,6 +69,20 @@ export class InvalidConfigError extends GdsError {
 }
 
 /** A key file or data dir problem (unreadable, wrong format, exists already). */
+/** A node or the web UI could not listen: the message says why in one line and what to do. */
+export class ListenError extends GdsError {
+  constructor (where: string, err: unknown, hint: string) {
+    const text = String((err as Error)?.message ?? err)
+    // libp2p's message embeds the socket error's stack; keep the cause, say it in a sentence.
+    const why = /EADDRINUSE/.test(text) ? `the address is in use (another process listens there; ${hint})`
+      : /EADDRNOTAVAIL/.test(text) ? `this machine has no such address (${hint})`
+        : /EACCES/.test(text) ? `permission denied (ports below 1024 need privileges; ${hint})`
+          : text.split('\n')[0]
+    super(`cannot listen on ${where}: ${why}`, 'LISTEN_FAILED', { cause: err })
+    this.name = 'ListenError'
+  }
+}
+
 export class KeyFileError extends GdsError {
   constructor (message: string, opts: { cause?: unknown } = {}) {
     super(message, 'KEY_FILE', opts)

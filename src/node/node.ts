@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { readFile } from 'node:fs/promises'
 import { Catalog } from './catalog.js'
 import type { GdsConfig } from './config.js'
-import { GdsError, InvalidConfigError, UnauthorizedError } from './errors.js'
+import { GdsError, InvalidConfigError, ListenError, UnauthorizedError } from './errors.js'
 import type { NodeEvent, TimedEvent } from './events.js'
 import { loadOrCreateKey, lockDataDir } from './identity.js'
 import { createGdsLibp2p, type GdsLibp2p } from './libp2p.js'
@@ -114,7 +114,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       try {
         this.libp2p = await createGdsLibp2p({ privateKey, listen: this.config.listen, swarmKey })
       } catch (err: any) {
-        throw new GdsError(`cannot listen on ${this.config.listen.join(', ')}: ${err?.message ?? err}`, 'LISTEN_FAILED', { cause: err })
+        throw new ListenError(this.config.listen.join(', '), err, 'choose another with --listen')
       }
       this.emitEvent({ event: 'listening', peerId: this.peerId, addrs: this.addrs, role: this.config.role, name: this.config.name, dataDir: this.config.dataDir })
       this.startGossip()

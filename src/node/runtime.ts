@@ -1,6 +1,6 @@
 /**
  * What `gds node start` loads: the node and the role resolver. The build bundles this entry
- * (rolldown.config.js) together with the public API and the registry client, so one process
+ * (scripts/bundle.js) together with the public API and the registry client, so one process
  * holds one minified copy of libp2p instead of a few hundred modules: an idle node's RSS drops
  * by about a third and it starts faster.
  */

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { GdsConfig } from '../node/config.js'
@@ -43,7 +44,9 @@ function withRequires (def: ServiceDefinition, extra: string[]): ServiceDefiniti
 }
 
 async function loadModule (path: string): Promise<ServiceDefinition> {
-  const url = pathToFileURL(resolve(path)).href
+  const file = resolve(path)
+  if (!existsSync(file)) throw new GdsError(`cannot load service module ${path}: there is no file ${file}`, 'MODULE_LOAD_FAILED')
+  const url = pathToFileURL(file).href
   let mod: any
   try {
     mod = await import(url)

@@ -28,7 +28,7 @@ describe('the CLI contract (real processes)', () => {
       [['node', 'start', '--role', 'service', '--name', 'Bad Name'], /not a valid service name/],
       [['node', 'start', '--role', 'service', '--name', 'x', '--heartbeat-interval', '1000', '--heartbeat-timeout', '2000'], /timeout .* must be shorter than the heartbeat interval/],
       [['node', 'start', '--role', 'service', '--name', 'x', '--registry', 'not-a-multiaddr', '--data-dir', '/tmp/gds-cli-bad-addr'], /not a multiaddr/],
-      [['node', 'start', '--role', './missing-module.js'], /cannot load service module/]
+      [['node', 'start', '--role', './missing-module.js'], /cannot load service module .*there is no file/]
     ]
     for (const [args, message] of cases) {
       const r = await runCli(args)
@@ -36,6 +36,14 @@ describe('the CLI contract (real processes)', () => {
       expect(r.stderr, args.join(' ')).toMatch(message)
       noStack(r.stderr)
     }
+  })
+
+  it('node start on a port that is taken: exit 1, one line that says so and which flag to change', async () => {
+    const first = cluster.start(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', await cluster.dir()])
+    const taken = (await first.waitFor(e => e.event === 'listening', 'listening')).addrs[0].replace(/\/p2p\/.*$/, '')
+    const r = await runCli(['node', 'start', '--role', 'registry', '--listen', taken, '--data-dir', await cluster.dir()])
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim()).toBe(`Error: cannot listen on ${taken}: the address is in use (another process listens there; choose another with --listen)`)
   })
 
   it('key generate writes an identity once, refuses to overwrite it, and the node uses it', async () => {

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import formbody from '@fastify/formbody'
 import { backoffDelay } from '../../node/backoff.js'
+import { ListenError } from '../../node/errors.js'
 import { RegistryClient } from '../../node/client.js'
 import { applyWatch, emptyView, type WatchView } from '../../node/watch-view.js'
 import { defineService, type ServiceContext, type ServiceDefinition } from '../../node/service.js'
@@ -154,7 +155,11 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
         browsers.add(send)
         req.raw.on('close', () => { browsers.delete(send) })
       })
-      await app.listen({ port: opts.httpPort, host: opts.host ?? '0.0.0.0' })
+      try {
+        await app.listen({ port: opts.httpPort, host: opts.host ?? '0.0.0.0' })
+      } catch (err) {
+        throw new ListenError(`http port ${opts.httpPort}`, err, 'choose another with --http-port')
+      }
       const address = app.server.address()
       const port = typeof address === 'object' && address !== null ? address.port : opts.httpPort
       url = `http://${opts.host === undefined || opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}/`
