@@ -38,6 +38,8 @@ export function formatEvent (e: TimedEvent): string {
       return `${t} degraded: no provider of ${e.missing.join(', ')} yet`
     case 'ready':
       return `${t} ready (Ctrl-C to stop)`
+    case 'serving':
+      return `${t} ${e.service} serving ${e.url}`
     case 'stopping':
       return `${t} stopping (${e.reason})`
     case 'stopped':

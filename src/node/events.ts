@@ -16,6 +16,7 @@ export type NodeEvent =
   | { event: 'provider-removed', name: string, peerId: string, via: Via }
   | { event: 'degraded', missing: string[] }
   | { event: 'ready' }
+  | { event: 'serving', service: string, url: string }
   | { event: 'stopping', reason: string }
   | { event: 'stopped' }
 

@@ -325,7 +325,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
 
   private async startServices (): Promise<void> {
     const libp2p = this.requireStarted()
-    const ctx: ServiceContext = {
+    const ctx: Omit<ServiceContext, 'serving'> = {
       config: this.config,
       log: this.log,
       catalog: this.catalog,
@@ -339,7 +339,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       stream: (service, method, params, opts) => this.stream(service, method, params, opts)
     }
     // Services are ready to serve before they are advertised.
-    for (const s of this.services) await s.start?.(ctx)
+    for (const s of this.services) await s.start?.({ ...ctx, serving: url => { this.emitEvent({ event: 'serving', service: s.name, url }) } })
     await this.rpcServer?.start(this.services)
     const gossip = this.gossip
     if (gossip === undefined) throw new GdsError('gossip is not started', 'NOT_STARTED')

@@ -42,6 +42,11 @@ export interface ServiceContext {
   onProviderChange: (listener: (event: ProviderEvent) => void) => () => void
   /** Calls a method of a required service through the balancer. */
   call: <T = unknown>(service: string, method: string, params?: unknown, opts?: CallOptions) => Promise<T>
+  /**
+   * Tells whoever runs the node where this service is reached outside gds (its web page, say):
+   * a `serving` event, printed by `gds node start`.
+   */
+  serving: (url: string) => void
   /** Calls a streaming method; the iterator ends when the provider ends the stream. */
   stream: <T = unknown>(service: string, method: string, params?: unknown, opts?: CallOptions) => AsyncIterable<T>
 }

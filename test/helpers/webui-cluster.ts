@@ -18,5 +18,8 @@ export async function webuiCluster (cluster: TestCluster) {
   const webNode = await cluster.service(registry, 'webui', ['grading', 'log'], {}, [web])
   await eventually(() => { if (webNode.catalog.providersOf('grading').filter(p => p.status === 'up').length < 2) throw new Error('grading not up yet') })
   const url = web.url!
+  // The node says where the web UI is, for whoever runs it.
+  const serving = cluster.events.get(webNode)?.find(e => e.event === 'serving')
+  if (serving === undefined || serving.event !== 'serving' || serving.url !== url) throw new Error(`no serving event for ${url}`)
   return { registry, graders, webNode, url, dbPath }
 }

@@ -163,7 +163,8 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
       const address = app.server.address()
       const port = typeof address === 'object' && address !== null ? address.port : opts.httpPort
       url = `http://${opts.host === undefined || opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}/`
-      ctx.log.warn({ url }, `web UI listening on ${url}`)
+      ctx.log.info({ url }, 'web UI listening')
+      ctx.serving(url)
       void watch(ctx.log)
     },
     async stop () {
