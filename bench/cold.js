@@ -12,7 +12,9 @@ function timeCli (args) {
 
 const rss = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
 
-export async function run ({ runs = Number(process.env.RUNS ?? 10), idleMs = Number(process.env.IDLE_MS ?? 10_000) } = {}) {
+// RSS is read twice: 10 s after start (start-up garbage not yet returned) and after 30 s idle,
+// once V8's memory reducer has run: the second is the idle figure.
+export async function run ({ runs = Number(process.env.RUNS ?? 10), idleMs = Number(process.env.IDLE_MS ?? 30_000) } = {}) {
   const reg = startNode(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir()])
   const nodes = [reg]
   try {
@@ -25,10 +27,13 @@ export async function run ({ runs = Number(process.env.RUNS ?? 10), idleMs = Num
     timeCli(['status', '--registry', addr])
     const status = Array.from({ length: runs }, () => timeCli(['status', '--registry', addr]))
     const help = Array.from({ length: 5 }, () => timeCli(['--help']))
-    await new Promise(resolve => setTimeout(resolve, idleMs))
+    const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+    await sleep(10_000)
+    const early = { registry: Math.round(rss(reg.child.pid)), service: Math.round(rss(nodes[1].child.pid)) }
+    await sleep(Math.max(0, idleMs - 10_000))
     return [
       { name: 'status-cold', what: `gds status end to end, cold process (ms); gds --help median ${Math.round(stats(help).median)} ms`, ...stats(status), target: '≤ 400 ms' },
-      { name: 'idle-rss', what: `RSS after ${idleMs / 1000} s idle (MB): registry with 3 services, and one service`, registry: Math.round(rss(reg.child.pid)), service: Math.round(rss(nodes[1].child.pid)), target: '≤ 70 MB' }
+      { name: 'idle-rss', what: `RSS after ${idleMs / 1000} s idle (MB): registry with 3 services, and one service; at 10 s: registry ${early.registry}, service ${early.service}`, registry: Math.round(rss(reg.child.pid)), service: Math.round(rss(nodes[1].child.pid)), target: '≤ 70 MB' }
     ]
   } finally {
     await Promise.all(nodes.map(n => n.stop()))
