@@ -16,6 +16,8 @@ export interface Libp2pOptions {
   listen: string[]
   /** Contents of a swarm key file: only peers with the same key can connect. */
   swarmKey?: Uint8Array
+  /** Connections kept before libp2p prunes some (its default, 300, is a peer's, not a hub's). */
+  maxConnections?: number
 }
 
 export type ClientLibp2p = Libp2p<{ identify: Identify, ping: Ping }>
@@ -51,7 +53,8 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
       // libp2p's default (5 inbound connections per second per IP) fails a fifth of the dials
       // of a 10-node cluster on one host; a registry takes many connections from few hosts.
       inboundConnectionThreshold: 1000,
-      maxIncomingPendingConnections: 256
+      maxIncomingPendingConnections: 256,
+      ...(opts.maxConnections === undefined ? {} : { maxConnections: opts.maxConnections })
     },
     services: {
       identify: identify(),

@@ -192,19 +192,14 @@ export class RegistrySession {
   }
 
   private async answerHeartbeats (stream: Stream, connection: Connection): Promise<void> {
-    const ch = new Channel(stream, MAX_HEARTBEAT_FRAME)
-    try {
-      for (;;) {
-        const probe = await ch.read(heartbeatProbe)
-        const missing = this.opts.registrations().some(r => r.requires.some(n => !this.opts.catalog.providersOf(n).some(isAvailable)))
-        await ch.write({ type: 'ack', id: probe.id, health: missing ? 'degraded' : 'ok', load: this.opts.load() })
-      }
-    } catch (err: any) {
+    await answerProbes(stream, () => {
+      const missing = this.opts.registrations().some(r => r.requires.some(n => !this.opts.catalog.providersOf(n).some(isAvailable)))
+      return { health: missing ? 'degraded' : 'ok', load: this.opts.load() }
+    }).catch((err: any) => {
       if (err?.name === 'InvalidMessageError' || err?.name === 'FrameTooLargeError') {
         this.opts.log.warn({ peer: connection.remotePeer.toString(), err: err.message }, 'bad heartbeat frame')
       }
-      ch.abort(err instanceof Error ? err : new Error(String(err)))
-    }
+    })
   }
 
   private async readPatches (stream: Stream, connection: Connection): Promise<void> {
@@ -239,5 +234,23 @@ export class RegistrySession {
       const e = eventForChange(c, via)
       if (e !== undefined) this.opts.emit(e)
     }
+  }
+}
+
+/**
+ * A provider's side of the registry's heartbeat stream: each probe is answered with an ack
+ * carrying health and load, until the stream ends or breaks (then it is aborted and the error
+ * thrown). Exported so lightweight peers (the benches) answer exactly as a service does.
+ */
+export async function answerProbes (stream: Stream, status: () => { health: 'ok' | 'degraded', load: number }): Promise<void> {
+  const ch = new Channel(stream, MAX_HEARTBEAT_FRAME)
+  try {
+    for (;;) {
+      const probe = await ch.read(heartbeatProbe)
+      await ch.write({ type: 'ack', id: probe.id, ...status() })
+    }
+  } catch (err: any) {
+    ch.abort(err instanceof Error ? err : new Error(String(err)))
+    throw err
   }
 }
