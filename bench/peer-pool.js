@@ -53,14 +53,13 @@ export async function startPeers (registryAddr, count, processes) {
   return pool
 }
 
-/** CPU seconds (utime + stime) and RSS of a process, from /proc. */
+/** CPU seconds in user and kernel mode (utime, stime) and RSS of a process, from /proc. */
 export function procStats (pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // Fields after the command name, which is in parentheses and may contain spaces.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ticks = Number(f[11]) + Number(f[12])
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
-  return { cpuSec: ticks / CLK_TCK, rssBytes: rss }
+  return { userSec: Number(f[11]) / CLK_TCK, systemSec: Number(f[12]) / CLK_TCK, rssBytes: rss }
 }
 
 /** /proc counts CPU time in clock ticks. */

@@ -22,11 +22,14 @@ async function startPeer () {
   return { p2p, requests: new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs: 20_000 }) }
 }
 
-/** Each peer registers its share of `names`, `concurrency` requests in flight at a time. */
-async function register (names, concurrency) {
+/**
+ * Each peer registers its share of `names`, `concurrency` requests in flight at a time; with
+ * `perPeer`, each peer registers one name of its own (`<perPeer>-<index>`) instead.
+ */
+async function register (names, concurrency, perPeer) {
   let failed = 0
   await Promise.all(peers.map(async (peer, i) => {
-    const mine = names.filter((_, j) => j % peers.length === i)
+    const mine = perPeer === undefined ? names.filter((_, j) => j % peers.length === i) : [`${perPeer}-${i}`]
     let next = 0
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < mine.length) {
@@ -42,10 +45,10 @@ async function register (names, concurrency) {
 const ops = {
   async start ({ count }) {
     // A few at a time: hundreds of noise handshakes at once would time out on 2 cores.
-    for (let i = 0; i < count; i += 10) peers.push(...await Promise.all(Array.from({ length: Math.min(10, count - i) }, startPeer)))
+    for (let i = 0; i < count; i += 25) peers.push(...await Promise.all(Array.from({ length: Math.min(25, count - i) }, startPeer)))
     return { peers: peers.length }
   },
-  register: ({ names, concurrency }) => register(names, concurrency),
+  register: ({ names, concurrency, perPeer }) => register(names, concurrency, perPeer),
   async list () {
     const list = await peers[0].requests.request(registry, { op: 'list' }, listResult)
     const byStatus = {}

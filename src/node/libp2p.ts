@@ -16,8 +16,13 @@ export interface Libp2pOptions {
   listen: string[]
   /** Contents of a swarm key file: only peers with the same key can connect. */
   swarmKey?: Uint8Array
-  /** Connections kept before libp2p prunes some (its default, 300, is a peer's, not a hub's). */
-  maxConnections?: number
+  /**
+   * The registry's stack: it keeps a connection to every service (libp2p's default of 300 would
+   * prune a larger cluster's services, which then look crashed), and it runs no connection
+   * monitor, whose ping opens a new stream per peer every 10 s: the registry's heartbeats
+   * already probe every provider each second on a long-lived stream.
+   */
+  hub?: boolean
 }
 
 export type ClientLibp2p = Libp2p<{ identify: Identify, ping: Ping }>
@@ -38,6 +43,9 @@ export async function createClientLibp2p (opts: { swarmKey?: Uint8Array } = {}):
   })
 }
 
+/** Connections the registry keeps: one per service; the design sizes for 5,000 entries. */
+const HUB_MAX_CONNECTIONS = 6_000
+
 /** The libp2p stack every gds process runs: TCP + noise + yamux, identify, ping, gossipsub. */
 export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> {
   // Loaded here, not at the top, so CLI commands that only dial do not pay for it.
@@ -54,8 +62,9 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
       // of a 10-node cluster on one host; a registry takes many connections from few hosts.
       inboundConnectionThreshold: 1000,
       maxIncomingPendingConnections: 256,
-      ...(opts.maxConnections === undefined ? {} : { maxConnections: opts.maxConnections })
+      ...(opts.hub === true ? { maxConnections: HUB_MAX_CONNECTIONS } : {})
     },
+    ...(opts.hub === true ? { connectionMonitor: { enabled: false } } : {}),
     services: {
       identify: identify(),
       ping: ping(),

@@ -15,7 +15,7 @@ import { CatalogGossip } from './gossip.js'
 import { MeshKeeper } from './mesh.js'
 import { Presence } from './presence.js'
 import { eventForChange } from './events.js'
-import { CATALOG_TOPIC, REGISTRY_MAX_CONNECTIONS, MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from './protocols.js'
+import { CATALOG_TOPIC, MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from './protocols.js'
 import { serveMux } from './mux.js'
 import { registryRequest, type ListResult, type ProviderRecord } from './schemas.js'
 import type { ProviderEvent, ServiceContext, ServiceDefinition } from './service.js'
@@ -112,7 +112,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       const privateKey = await loadOrCreateKey(this.config.dataDir)
       const swarmKey = await this.readSwarmKey()
       try {
-        this.libp2p = await createGdsLibp2p({ privateKey, listen: this.config.listen, swarmKey, ...(this.isRegistry ? { maxConnections: REGISTRY_MAX_CONNECTIONS } : {}) })
+        this.libp2p = await createGdsLibp2p({ privateKey, listen: this.config.listen, swarmKey, hub: this.isRegistry })
       } catch (err: any) {
         throw new GdsError(`cannot listen on ${this.config.listen.join(', ')}: ${err?.message ?? err}`, 'LISTEN_FAILED', { cause: err })
       }

@@ -47,12 +47,6 @@ export const MAX_REGISTRY_IN_FLIGHT = 64
 export const MAX_INBOUND_SESSION_STREAMS = 4
 export const MAX_OUTBOUND_SESSION_STREAMS = 4
 
-/**
- * Connections the registry keeps: every service holds one to it. libp2p's default (300) would
- * prune services of a larger cluster, which then look crashed; the design sizes for 5,000 entries.
- */
-export const REGISTRY_MAX_CONNECTIONS = 6_000
-
 /** Names of services: what a DNS label allows, so they are safe in logs, tables and URLs. */
 export const SERVICE_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 /** How many names one peer may register, and how many it may require. */
