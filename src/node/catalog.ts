@@ -152,12 +152,19 @@ export class Catalog {
     return changes
   }
 
-  /** Liveness figures from a heartbeat: not a change of version, never patched. */
+  /**
+   * Liveness figures from a heartbeat: not a change of version, never patched. Updated in place,
+   * unlike every versioned field: the registry takes one per provider per second, and a copy
+   * of the record each time was a tenth of its heartbeat cost. A holder of an older reference
+   * sees fresher figures, which is all they are.
+   */
   observe (peerId: string, figures: { rttMs: number, load: number }, now: number): void {
     for (const key of this.byPeer.get(peerId) ?? []) {
       const r = this.entries.get(key)
       if (r === undefined) continue
-      this.entries.set(key, { ...r, rttMs: figures.rttMs, load: figures.load, lastSeen: now })
+      r.rttMs = figures.rttMs
+      r.load = figures.load
+      r.lastSeen = now
     }
   }
 

@@ -5,8 +5,9 @@ import type { z } from 'zod'
 import { DEFAULT_REGISTRY_ADDR } from './config.js'
 import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from './errors.js'
 import { createClientLibp2p, type ClientLibp2p } from './libp2p.js'
-import { MAX_REGISTRY_FRAME, REGISTRY_PROTOCOL, WATCH_PROTOCOL } from './protocols.js'
-import { Channel, request } from './rpc.js'
+import { MuxClient } from './mux.js'
+import { MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL, WATCH_PROTOCOL } from './protocols.js'
+import { Channel } from './rpc.js'
 import { listResult, lookupResult, suspectResult, watchMessage, type WatchMessage, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache } from './caller.js'
@@ -25,8 +26,14 @@ export interface RegistryClientOptions {
  */
 export class RegistryClient {
   private readonly caller: Caller
+  /**
+   * Requests share one stream, opened by the first. A one-shot `gds status` pays exactly what a
+   * stream per request did (one stream, one round trip); a script asking more reuses it.
+   */
+  private readonly requests: MuxClient
 
   private constructor (private readonly p2p: ClientLibp2p, private readonly addr: Multiaddr, private readonly timeoutMs: number) {
+    this.requests = new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs })
     this.caller = new Caller(p2p, new LookupCache(async s => this.lookup(s)), peerId => {
       void this.ask({ op: 'suspect', peerId }, suspectResult).catch(() => {})
     })
@@ -108,6 +115,7 @@ export class RegistryClient {
 
   async close (): Promise<void> {
     this.caller.close()
+    this.requests.close()
     try { await this.p2p.stop() } catch { /* closing anyway */ }
   }
 
@@ -127,7 +135,7 @@ export class RegistryClient {
 
   private async ask<S extends z.ZodType> (req: RegistryRequest, schema: S): Promise<z.infer<S>> {
     try {
-      return await request(this.p2p, this.addr, REGISTRY_PROTOCOL, req, schema, { maxBytes: MAX_REGISTRY_FRAME, timeoutMs: this.timeoutMs })
+      return await this.requests.request(this.addr, req, schema)
     } catch (err: any) {
       if (err?.name === 'PeerUnavailableError' || err?.name === 'RequestTimeoutError') {
         throw new RegistryUnreachableError(`the registry at ${this.addr.toString()} did not answer: ${err.message}`, { cause: err })

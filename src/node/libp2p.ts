@@ -16,6 +16,13 @@ export interface Libp2pOptions {
   listen: string[]
   /** Contents of a swarm key file: only peers with the same key can connect. */
   swarmKey?: Uint8Array
+  /**
+   * The registry's stack: it keeps a connection to every service (libp2p's default of 300 would
+   * prune a larger cluster's services, which then look crashed), and it runs no connection
+   * monitor, whose ping opens a new stream per peer every 10 s: the registry's heartbeats
+   * already probe every provider each second on a long-lived stream.
+   */
+  hub?: boolean
 }
 
 export type ClientLibp2p = Libp2p<{ identify: Identify, ping: Ping }>
@@ -36,6 +43,9 @@ export async function createClientLibp2p (opts: { swarmKey?: Uint8Array } = {}):
   })
 }
 
+/** Connections the registry keeps: one per service; the design sizes for 5,000 entries. */
+const HUB_MAX_CONNECTIONS = 6_000
+
 /** The libp2p stack every gds process runs: TCP + noise + yamux, identify, ping, gossipsub. */
 export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> {
   // Loaded here, not at the top, so CLI commands that only dial do not pay for it.
@@ -51,8 +61,10 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
       // libp2p's default (5 inbound connections per second per IP) fails a fifth of the dials
       // of a 10-node cluster on one host; a registry takes many connections from few hosts.
       inboundConnectionThreshold: 1000,
-      maxIncomingPendingConnections: 256
+      maxIncomingPendingConnections: 256,
+      ...(opts.hub === true ? { maxConnections: HUB_MAX_CONNECTIONS } : {})
     },
+    ...(opts.hub === true ? { connectionMonitor: { enabled: false } } : {}),
     services: {
       identify: identify(),
       ping: ping(),

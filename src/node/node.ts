@@ -15,8 +15,8 @@ import { CatalogGossip } from './gossip.js'
 import { MeshKeeper } from './mesh.js'
 import { Presence } from './presence.js'
 import { eventForChange } from './events.js'
-import { CATALOG_TOPIC, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from './protocols.js'
-import { serve } from './rpc.js'
+import { CATALOG_TOPIC, MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from './protocols.js'
+import { serveMux } from './mux.js'
 import { registryRequest, type ListResult, type ProviderRecord } from './schemas.js'
 import type { ProviderEvent, ServiceContext, ServiceDefinition } from './service.js'
 import type { CallOptions } from './balancer.js'
@@ -112,7 +112,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       const privateKey = await loadOrCreateKey(this.config.dataDir)
       const swarmKey = await this.readSwarmKey()
       try {
-        this.libp2p = await createGdsLibp2p({ privateKey, listen: this.config.listen, swarmKey })
+        this.libp2p = await createGdsLibp2p({ privateKey, listen: this.config.listen, swarmKey, hub: this.isRegistry })
       } catch (err: any) {
         throw new ListenError(this.config.listen.join(', '), err, 'choose another with --listen')
       }
@@ -247,10 +247,10 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
    * cluster can be looked at through any peer while the registry is away (`gds status --peer`).
    */
   private async servePeerView (presence: Presence): Promise<void> {
-    await serve(this.requireStarted(), REGISTRY_PROTOCOL, async req => {
+    await serveMux(this.requireStarted(), REGISTRY_PROTOCOL, async req => {
       if (req.op !== 'list') throw new UnauthorizedError(`this peer is not the registry; it only answers "list" (asked: ${req.op})`)
       return this.peerView(presence)
-    }, { requestSchema: registryRequest, maxBytes: MAX_REQUEST_FRAME, maxInboundStreams: 8, log: this.log.child({ component: 'peer-view' }) })
+    }, { requestSchema: registryRequest, maxBytes: MAX_REQUEST_FRAME, maxInboundStreams: MAX_INBOUND_REGISTRY_STREAMS, maxInFlight: MAX_REGISTRY_IN_FLIGHT, log: this.log.child({ component: 'peer-view' }) })
   }
 
   private peerView (presence: Presence): ListResult {

@@ -2,8 +2,11 @@
  * Protocol ids, the gossip topic and the wire limits: one place, each with its reason.
  */
 
-/** service → registry: register, deregister, lookup, list, suspect (one request per stream). */
-export const REGISTRY_PROTOCOL = '/gds/registry/1.0.0'
+/**
+ * service → registry: register, deregister, lookup, list, suspect, multiplexed with ids on one
+ * long-lived stream per peer (2.0.0; 1.0.0 was a stream per request, unframed).
+ */
+export const REGISTRY_PROTOCOL = '/gds/registry/2.0.0'
 /** registry → service: a long-lived stream of probes and acks (one per provider, not one per beat). */
 export const HEARTBEAT_PROTOCOL = '/gds/heartbeat/1.0.0'
 /** registry → dependent: a long-lived stream of catalogue patches. */
@@ -31,10 +34,15 @@ export const MAX_NOTIFY_FRAME = 1024 * 1024
 export const REQUEST_TIMEOUT_MS = 5_000
 
 /**
- * Inbound stream limits per connection. The registry serves every service of a cluster and a
- * burst of registrations or `status` calls must not be reset (libp2p's default is 32).
+ * Registry streams per connection: a peer keeps one and multiplexes its requests on it; a few
+ * spare for reconnects and one-shot tools sharing the connection.
  */
-export const MAX_INBOUND_REGISTRY_STREAMS = 256
+export const MAX_INBOUND_REGISTRY_STREAMS = 8
+/**
+ * Registry requests in flight on one stream. A service has a handful at most; a bench or a
+ * tool registering in bulk queues beyond this on its side rather than being refused.
+ */
+export const MAX_REGISTRY_IN_FLIGHT = 64
 /** One heartbeat and one notify stream per registry connection; a few spare for reconnects. */
 export const MAX_INBOUND_SESSION_STREAMS = 4
 export const MAX_OUTBOUND_SESSION_STREAMS = 4

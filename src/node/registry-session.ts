@@ -8,8 +8,9 @@ import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from 
 import { eventForChange, type NodeEvent, type Via } from './events.js'
 import type { GdsLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
-import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
-import { Channel, request } from './rpc.js'
+import { MuxClient } from './mux.js'
+import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
+import { Channel } from './rpc.js'
 import { deregisterResult, heartbeatProbe, lookupResult, notifyPatch, registerResult, suspectResult, type ProviderRecord, type Registration } from './schemas.js'
 
 export interface SessionOptions {
@@ -49,6 +50,8 @@ export class RegistrySession {
   private reapTimer?: NodeJS.Timeout
   private connecting?: Promise<void>
   private readonly firstRegistration = Promise.withResolvers<void>()
+  /** Every request to the registry rides one long-lived stream. */
+  private readonly requests: MuxClient
 
   private readonly onDisconnect = (e: CustomEvent<PeerId>): void => {
     if (this.registryId === undefined || !e.detail.equals(this.registryId) || this.stopped) return
@@ -59,6 +62,7 @@ export class RegistrySession {
   }
 
   constructor (private readonly opts: SessionOptions) {
+    this.requests = new MuxClient(opts.libp2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT })
     try {
       this.addr = multiaddr(opts.registry)
     } catch (err: any) {
@@ -95,11 +99,11 @@ export class RegistrySession {
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     const names = this.opts.registrations().map(r => r.name)
     if (this.connected && this.registryId !== undefined && names.length > 0) {
-      await request(this.opts.libp2p, this.registryId, REGISTRY_PROTOCOL, { op: 'deregister', names }, deregisterResult,
-        { maxBytes: MAX_REGISTRY_FRAME, timeoutMs: DEREGISTER_TIMEOUT_MS }).catch((err: any) => {
+      await this.requests.request(this.registryId, { op: 'deregister', names }, deregisterResult, { timeoutMs: DEREGISTER_TIMEOUT_MS }).catch((err: any) => {
         this.opts.log.warn({ err: err?.message }, 'could not deregister')
       })
     }
+    this.requests.close()
     await this.opts.libp2p.unhandle(HEARTBEAT_PROTOCOL).catch(() => {})
     await this.opts.libp2p.unhandle(NOTIFY_PROTOCOL).catch(() => {})
   }
@@ -113,14 +117,13 @@ export class RegistrySession {
   /** The registry's entries for a name (for services this node does not require). */
   async lookup (name: string): Promise<ProviderRecord[]> {
     if (this.registryId === undefined || !this.connected) throw new RegistryUnreachableError('not connected to the registry')
-    return (await request(this.opts.libp2p, this.registryId, REGISTRY_PROTOCOL, { op: 'lookup', name }, lookupResult, { maxBytes: MAX_REGISTRY_FRAME })).providers
+    return (await this.requests.request(this.registryId, { op: 'lookup', name }, lookupResult)).providers
   }
 
   /** Tell the registry a provider failed a call, so it probes that peer now. */
   async suspect (peerId: string): Promise<void> {
     if (this.registryId === undefined || !this.connected) return
-    await request(this.opts.libp2p, this.registryId, REGISTRY_PROTOCOL, { op: 'suspect', peerId }, suspectResult, { maxBytes: MAX_REGISTRY_FRAME })
-      .catch(() => {})
+    await this.requests.request(this.registryId, { op: 'suspect', peerId }, suspectResult).catch(() => {})
   }
 
   private scheduleConnect (delayMs?: number): void {
@@ -139,7 +142,7 @@ export class RegistrySession {
       // A node that provides nothing (a plain client) only needs the connection.
       const result = regs.length === 0
         ? { records: [], providers: [] }
-        : await request(this.opts.libp2p, connection.remotePeer, REGISTRY_PROTOCOL, { op: 'register', services: regs }, registerResult, { maxBytes: MAX_REGISTRY_FRAME })
+        : await this.requests.request(connection.remotePeer, { op: 'register', services: regs }, registerResult)
       if (this.stopped) return
       this.connected = true
       this.attempt = 0
@@ -189,19 +192,14 @@ export class RegistrySession {
   }
 
   private async answerHeartbeats (stream: Stream, connection: Connection): Promise<void> {
-    const ch = new Channel(stream, MAX_HEARTBEAT_FRAME)
-    try {
-      for (;;) {
-        const probe = await ch.read(heartbeatProbe)
-        const missing = this.opts.registrations().some(r => r.requires.some(n => !this.opts.catalog.providersOf(n).some(isAvailable)))
-        await ch.write({ type: 'ack', id: probe.id, health: missing ? 'degraded' : 'ok', load: this.opts.load() })
-      }
-    } catch (err: any) {
+    await answerProbes(stream, () => {
+      const missing = this.opts.registrations().some(r => r.requires.some(n => !this.opts.catalog.providersOf(n).some(isAvailable)))
+      return { health: missing ? 'degraded' : 'ok', load: this.opts.load() }
+    }).catch((err: any) => {
       if (err?.name === 'InvalidMessageError' || err?.name === 'FrameTooLargeError') {
         this.opts.log.warn({ peer: connection.remotePeer.toString(), err: err.message }, 'bad heartbeat frame')
       }
-      ch.abort(err instanceof Error ? err : new Error(String(err)))
-    }
+    })
   }
 
   private async readPatches (stream: Stream, connection: Connection): Promise<void> {
@@ -236,5 +234,23 @@ export class RegistrySession {
       const e = eventForChange(c, via)
       if (e !== undefined) this.opts.emit(e)
     }
+  }
+}
+
+/**
+ * A provider's side of the registry's heartbeat stream: each probe is answered with an ack
+ * carrying health and load, until the stream ends or breaks (then it is aborted and the error
+ * thrown). Exported so lightweight peers (the benches) answer exactly as a service does.
+ */
+export async function answerProbes (stream: Stream, status: () => { health: 'ok' | 'degraded', load: number }): Promise<void> {
+  const ch = new Channel(stream, MAX_HEARTBEAT_FRAME)
+  try {
+    for (;;) {
+      const probe = await ch.read(heartbeatProbe)
+      await ch.write({ type: 'ack', id: probe.id, ...status() })
+    }
+  } catch (err: any) {
+    ch.abort(err instanceof Error ? err : new Error(String(err)))
+    throw err
   }
 }

@@ -64,13 +64,21 @@ const wireError = z.object({
   data: z.record(z.string(), z.unknown()).optional()
 })
 
-/** The envelope of every answer: a result or a typed error. */
-export function envelope<T extends z.ZodType> (result: T) {
-  return z.union([
-    z.object({ ok: z.literal(true), result }),
-    z.object({ ok: z.literal(false), error: wireError })
-  ])
+/**
+ * Requests multiplexed on one long-lived stream (src/node/mux.ts): each carries an id, its
+ * answer carries the same id and a result or a typed error. Id 0 is the stream's own: an answer
+ * to a frame whose id could not be read.
+ */
+export function muxRequest<T extends z.ZodType> (req: T) {
+  return z.strictObject({ id: counter.min(1), req })
 }
+/** Just the id of a request frame, to answer a frame that is otherwise wrong. */
+export const muxId = z.object({ id: counter.min(1) })
+export const muxAnswer = z.union([
+  z.strictObject({ id: counter, ok: z.literal(true), result: z.unknown() }),
+  z.strictObject({ id: counter, ok: z.literal(false), error: wireError })
+])
+export type MuxAnswer = z.infer<typeof muxAnswer>
 
 export const registerResult = z.object({
   records: z.array(providerRecord),

@@ -24,6 +24,21 @@ function frame (value: unknown): Uint8Array {
   return lp.encode.single(encodeFrame(value)).subarray()
 }
 
+/** A registry request frame: multiplexed requests carry an id. */
+function request (req: unknown, id = 1): Uint8Array {
+  return frame({ id, req })
+}
+
+/** Sends frames on one registry stream, half-closes, and returns every answer until the registry closes. */
+async function exchange (client: ClientLibp2p, registry: GdsNode, frames: Uint8Array[]): Promise<any[]> {
+  const stream = await client.dialProtocol(peerIdFromString(registry.peerId), REGISTRY_PROTOCOL)
+  for (const f of frames) stream.send(f)
+  await stream.close()
+  const answers: any[] = []
+  for await (const msg of lp.decode(stream)) answers.push(JSON.parse(dec.decode(msg.subarray())))
+  return answers
+}
+
 describe('bad input on every protocol: a clear error, and nothing changes', () => {
   const cluster = new TestCluster()
   let client: ClientLibp2p
@@ -78,23 +93,63 @@ describe('bad input on every protocol: a clear error, and nothing changes', () =
       'register'
     ]
     for (const body of cases) {
-      const answer = await rawRequest(client, registry, frame(body))
+      const answer = await rawRequest(client, registry, request(body))
       expect(answer, JSON.stringify(body).slice(0, 80)).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } })
     }
-    const named = await rawRequest(client, registry, frame(cases[2]))
+    const named = await rawRequest(client, registry, request(cases[2]))
     expect(named.error.message).toMatch(/services\.0\.name/)
     expect(snapshot()).toEqual(before)
   })
 
+  it('answers a frame without an id on id 0 and closes that stream only', async () => {
+    const before = snapshot()
+    for (const body of [{ op: 'list' }, { id: 0, req: { op: 'list' } }, { id: 'x', req: { op: 'list' } }, null]) {
+      const answer = await rawRequest(client, registry, frame(body))
+      expect(answer, JSON.stringify(body)).toMatchObject({ id: 0, ok: false, error: { code: 'INVALID_MESSAGE', message: expect.stringMatching(/id/) } })
+    }
+    expect(snapshot()).toEqual(before)
+  })
+
+  it('answers a wrong request by its id and keeps the stream for the next ones', async () => {
+    const before = snapshot()
+    const answers = await exchange(client, registry, [
+      request({ op: 'explode' }, 1),
+      frame({ id: 2, req: { op: 'list' }, extra: true }),
+      request({ op: 'lookup', name: 'demo' }, 3),
+      request({ op: 'list' }, 4)
+    ])
+    const byId = new Map(answers.map(a => [a.id, a]))
+    expect(byId.get(1)).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } })
+    expect(byId.get(2)).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } })
+    expect(byId.get(3)).toMatchObject({ ok: true, result: { providers: [{ name: 'demo' }] } })
+    expect(byId.get(4)?.result.services.map((s: any) => s.name)).toEqual(['demo'])
+    expect(snapshot()).toEqual(before)
+  })
+
+  it('answers many requests pipelined on one stream, each by its id', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => i + 1)
+    const answers = await exchange(client, registry, ids.map(id => request({ op: 'lookup', name: 'demo' }, id)))
+    expect(answers.map(a => a.id).sort((a, b) => a - b)).toEqual(ids)
+    expect(answers.every(a => a.ok === true && a.result.providers.length === 1)).toBe(true)
+  })
+
+  it('stops reading a stream after garbage, answering on id 0, and serves new streams', async () => {
+    const answers = await exchange(client, registry, [request({ op: 'list' }, 1), lp.encode.single(new Uint8Array([0xff, 0x00])).subarray(), request({ op: 'list' }, 2)])
+    expect(answers.find(a => a.id === 0)).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } })
+    expect(answers.find(a => a.id === 1)).toMatchObject({ ok: true })
+    expect(answers.find(a => a.id === 2)).toBeUndefined()
+    expect((await rawRequest(client, registry, request({ op: 'list' }))).ok).toBe(true)
+  })
+
   it('refuses to deregister a name the caller does not own', async () => {
     const before = snapshot()
-    const answer = await rawRequest(client, registry, frame({ op: 'deregister', names: ['demo'] }))
+    const answer = await rawRequest(client, registry, request({ op: 'deregister', names: ['demo'] }))
     expect(answer).toMatchObject({ ok: false, error: { code: 'NOT_REGISTERED' } })
     expect(snapshot()).toEqual(before)
   })
 
   it('takes the peer id from the connection, never from the message', async () => {
-    const answer = await rawRequest(client, registry, frame({ op: 'register', services: [{ name: 'demo', addrs: [], incarnation: 1, seq: 0 }] }))
+    const answer = await rawRequest(client, registry, request({ op: 'register', services: [{ name: 'demo', addrs: [], incarnation: 1, seq: 0 }] }))
     expect(answer.ok).toBe(true)
     const demos = registry.registry!.catalog.providersOf('demo')
     expect(demos.map(r => r.peerId).sort()).toEqual([client.peerId.toString(), demo.peerId].sort())
@@ -130,7 +185,7 @@ describe('bad input on every protocol: a clear error, and nothing changes', () =
     for (let i = 0; i < 3; i++) {
       expect(await rawRequest(client, registry, new Uint8Array([0x05, 1, 2]))).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } })
     }
-    const answer = await rawRequest(client, registry, frame({ op: 'list' }))
+    const answer = await rawRequest(client, registry, request({ op: 'list' }))
     expect(answer.ok).toBe(true)
     expect(answer.result.services.map((s: any) => s.name)).toEqual(['demo'])
   })

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { TestCluster, eventually } from '../helpers/nodes.js'
 import { createClientLibp2p } from '../../src/node/libp2p.js'
-import { request } from '../../src/node/rpc.js'
-import { MAX_REGISTRY_FRAME, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
+import { MuxClient } from '../../src/node/mux.js'
+import { MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
 import { suspectResult } from '../../src/node/schemas.js'
 import { generateKeyFile } from '../../src/node/identity.js'
 import { join } from 'node:path'
@@ -70,7 +70,8 @@ describe('registry hub (in-process nodes)', () => {
     const client = await createClientLibp2p()
     try {
       const addr = registry.p2p.getMultiaddrs()[0]
-      const ask = async (peerId: string) => request(client, addr, REGISTRY_PROTOCOL, { op: 'suspect', peerId }, suspectResult, { maxBytes: MAX_REGISTRY_FRAME })
+      const requests = new MuxClient(client, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT })
+      const ask = async (peerId: string) => requests.request(addr, { op: 'suspect', peerId }, suspectResult)
       expect(await ask(log.peerId)).toEqual({ probing: true })
       expect(await ask(client.peerId.toString())).toEqual({ probing: false })
       // A healthy peer survives the accusation.

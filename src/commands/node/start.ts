@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core'
 import { GdsCommand, registryFlags, splitList } from '../../cli/base.js'
 import { formatEvent } from '../../cli/format.js'
+import { LineBatcher } from '../../cli/line-batcher.js'
 import { createConfig, DEFAULT_TIMINGS } from '../../node/config.js'
 import { loadRuntime } from '../../cli/client-loader.js'
-import type { TimedEvent } from '../../node/events.js'
 
 export default class NodeStart extends GdsCommand {
   static override summary = 'Start a gds node: the registry hub, a built-in role, or your own service module.'
@@ -65,10 +65,10 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     const logTap = new LogTap()
     const log = createLogger(config.logLevel, { role: config.role, name: config.name }, logTap)
     const node = new GdsNode({ config, services: await resolveServices(config), log, logTap })
-    const print = flags.json
-      ? (e: TimedEvent) => { process.stdout.write(JSON.stringify(e) + '\n') }
-      : (e: TimedEvent) => { process.stdout.write(formatEvent(e) + '\n') }
-    node.on('event', print)
+    const out = new LineBatcher(chunk => { process.stdout.write(chunk) })
+    // stdout is synchronous for files and pipes on Linux, so what is pending still goes out.
+    process.on('exit', () => { out.flush() })
+    node.on('event', flags.json ? e => { out.push(JSON.stringify(e)) } : e => { out.push(formatEvent(e)) })
 
     const done = Promise.withResolvers<void>()
     let signals = 0

@@ -8,8 +8,8 @@ import { eventForChange, type NodeEvent } from '../../node/events.js'
 import type { Transition } from '../../node/heartbeat.js'
 import type { GdsLibp2p } from '../../node/libp2p.js'
 import type { Logger } from '../../node/logger.js'
-import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../node/protocols.js'
-import { serve } from '../../node/rpc.js'
+import { serveMux } from '../../node/mux.js'
+import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../node/protocols.js'
 import { providerRecord, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
 import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
 import { Notifier } from './notifier.js'
@@ -76,10 +76,11 @@ export class RegistryHub {
 
   async start (): Promise<void> {
     await this.load()
-    await serve(this.opts.libp2p, REGISTRY_PROTOCOL, async (req, connection) => this.handle(req, connection.remotePeer.toString()), {
+    await serveMux(this.opts.libp2p, REGISTRY_PROTOCOL, async (req, connection) => this.handle(req, connection.remotePeer.toString()), {
       requestSchema: registryRequest,
       maxBytes: MAX_REQUEST_FRAME,
       maxInboundStreams: MAX_INBOUND_REGISTRY_STREAMS,
+      maxInFlight: MAX_REGISTRY_IN_FLIGHT,
       log: this.opts.log.child({ component: 'registry' })
     })
     await this.watchers.start()

@@ -153,24 +153,25 @@ class PeerProbe {
   }
 
   private async roundTrip (): Promise<number> {
-    const signal = AbortSignal.timeout(this.opts.heartbeatTimeoutMs)
-    const ch = await this.open(signal)
+    // A plain timer, cleared on the ack: an AbortSignal.timeout per probe fires (and builds a
+    // DOMException) even after its ack, which made a tenth of the registry's heartbeat cost.
+    const deadline = this.opts.now() + this.opts.heartbeatTimeoutMs
+    const ch = this.channel ?? await this.open(AbortSignal.timeout(this.opts.heartbeatTimeoutMs))
     const id = ++this.nextId
-    const answer = new Promise<number>((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
+    const answer = Promise.withResolvers<number>()
+    this.pending.set(id, answer)
     // It may be rejected (stream closed, timeout) while we still await the write: handled below.
-    answer.catch(() => {})
-    const onAbort = (): void => {
-      this.pending.get(id)?.reject(new ProbeFailure('heartbeat-timeout', `no ack within ${this.opts.heartbeatTimeoutMs} ms`))
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
+    answer.promise.catch(() => {})
+    const timer = setTimeout(() => {
+      answer.reject(new ProbeFailure('heartbeat-timeout', `no ack within ${this.opts.heartbeatTimeoutMs} ms`))
+    }, Math.max(0, deadline - this.opts.now()))
+    timer.unref()
     try {
-      await ch.write({ type: 'probe', id }, signal)
-      return await answer
-    } catch (err) {
-      if (err instanceof ProbeFailure) throw err
-      throw new ProbeFailure(signal.aborted ? 'heartbeat-timeout' : 'connection-closed', String(err))
+      // A full send buffer waits for drain; the timer above still bounds the probe.
+      void ch.write({ type: 'probe', id }).catch((err: unknown) => { answer.reject(new ProbeFailure('connection-closed', String(err))) })
+      return await answer.promise
     } finally {
-      signal.removeEventListener('abort', onAbort)
+      clearTimeout(timer)
       this.pending.delete(id)
     }
   }

@@ -1,0 +1,72 @@
+// A child process hosting many lightweight service peers for the registry benches: each is a
+// dial-only libp2p node that answers the registry's heartbeats exactly as a service does and
+// sends registry requests over one multiplexed stream. Driven over IPC by bench/peer-pool.js.
+import '../dist/polyfills.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createClientLibp2p } from '../dist/node/libp2p.js'
+import { MuxClient } from '../dist/node/mux.js'
+import { HEARTBEAT_PROTOCOL, MAX_INBOUND_SESSION_STREAMS, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL } from '../dist/node/protocols.js'
+import { answerProbes } from '../dist/node/registry-session.js'
+import { listResult, registerResult } from '../dist/node/schemas.js'
+
+const registry = multiaddr(process.env.REGISTRY)
+const peers = []
+let acks = 0
+
+async function startPeer () {
+  const p2p = await createClientLibp2p()
+  await p2p.handle(HEARTBEAT_PROTOCOL, stream => {
+    void answerProbes(stream, () => { acks++; return { health: 'ok', load: 0 } }).catch(() => {})
+  }, { maxInboundStreams: MAX_INBOUND_SESSION_STREAMS })
+  await p2p.dial(registry, { signal: AbortSignal.timeout(20_000) })
+  return { p2p, requests: new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs: 20_000 }) }
+}
+
+/**
+ * Each peer registers its share of `names`, `concurrency` requests in flight at a time; with
+ * `perPeer`, each peer registers one name of its own (`<perPeer>-<index>`) instead.
+ */
+async function register (names, concurrency, perPeer) {
+  let failed = 0
+  await Promise.all(peers.map(async (peer, i) => {
+    const mine = perPeer === undefined ? names.filter((_, j) => j % peers.length === i) : [`${perPeer}-${i}`]
+    let next = 0
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < mine.length) {
+        const name = mine[next++]
+        await peer.requests.request(registry, { op: 'register', services: [{ name, addrs: [], incarnation: 1, seq: 0 }] }, registerResult)
+          .catch(() => { failed++ })
+      }
+    }))
+  }))
+  return { failed }
+}
+
+const ops = {
+  async start ({ count }) {
+    // A few at a time: hundreds of noise handshakes at once would time out on 2 cores.
+    for (let i = 0; i < count; i += 25) peers.push(...await Promise.all(Array.from({ length: Math.min(25, count - i) }, startPeer)))
+    return { peers: peers.length }
+  },
+  register: ({ names, concurrency, perPeer }) => register(names, concurrency, perPeer),
+  async list () {
+    const list = await peers[0].requests.request(registry, { op: 'list' }, listResult)
+    const byStatus = {}
+    for (const s of list.services) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1
+    return { entries: list.services.length, byStatus }
+  },
+  acks: () => ({ acks }),
+  async stop () {
+    await Promise.all(peers.map(p => { p.requests.close(); return p.p2p.stop() }))
+    return {}
+  }
+}
+
+process.on('message', async ({ id, op, args }) => {
+  try {
+    process.send({ id, ok: true, result: await ops[op](args ?? {}) })
+  } catch (err) {
+    process.send({ id, ok: false, error: String(err?.stack ?? err) })
+  }
+  if (op === 'stop') process.disconnect()
+})
