@@ -1,7 +1,7 @@
 // Registrations per second at a registry running as its own process, by band of catalogue size.
 // The registering peers live in child processes, answer heartbeats (nothing is marked down by
 // accident) and send their requests over one multiplexed stream each.
-import { startPeers, startRegistry } from './peer-pool.js'
+import { procStats, startPeers, startRegistry } from './peer-pool.js'
 
 export async function run ({ total = Number(process.env.ENTRIES ?? 5000), peers = Number(process.env.PEERS ?? 32), processes = Number(process.env.PROCS ?? 2), concurrency = Number(process.env.CONCURRENCY ?? 8) } = {}) {
   const registry = await startRegistry()
@@ -9,13 +9,19 @@ export async function run ({ total = Number(process.env.ENTRIES ?? 5000), peers 
   try {
     pool = await startPeers(registry.addr, peers, processes)
     const bands = []
+    // How busy the registry was in each band: near 100 % means it, not the peers, set the pace.
+    const registryCpuPct = []
     let failed = 0
     for (let from = 0; from < total; from += 1000) {
       const names = Array.from({ length: Math.min(1000, total - from) }, (_, i) => `svc-${from + i}`)
       const started = performance.now()
+      const before = procStats(registry.pid)
       // Each child takes every n-th name of the band.
       const out = await pool.all('register', c => ({ names: names.filter((_, j) => j % processes === c), concurrency }))
-      bands.push(Math.round(names.length / ((performance.now() - started) / 1000)))
+      const secs = (performance.now() - started) / 1000
+      const after = procStats(registry.pid)
+      bands.push(Math.round(names.length / secs))
+      registryCpuPct.push(Math.round((after.userSec + after.systemSec - before.userSec - before.systemSec) / secs * 100))
       failed += out.reduce((n, o) => n + o.failed, 0)
     }
     const [{ entries, byStatus }] = await pool.children[0].call('list').then(r => [r])
@@ -23,6 +29,7 @@ export async function run ({ total = Number(process.env.ENTRIES ?? 5000), peers 
       name: 'register',
       what: `registrations/s per 1,000-entry band up to ${total} entries; registry in its own process, ${peers} peers in ${processes} processes × ${concurrency} in flight each, one multiplexed stream per peer, peers answer heartbeats`,
       bands,
+      registryCpuPct,
       failed,
       catalogue: { entries, byStatus },
       target: '≥ 2,000/s, flat'
