@@ -21,9 +21,9 @@ export function cleanup () {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 }
 
-/** A `gds node start --json` child whose events can be awaited. */
-export function startNode (args) {
-  const child = spawn(process.execPath, [BIN, 'node', 'start', '--json', ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+/** A `gds node start --json` child whose events can be awaited; `nodeArgs` go to node itself (e.g. --cpu-prof). */
+export function startNode (args, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'node', 'start', '--json', ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
   const events = []
   let wake = () => {}
   let stderr = ''
