@@ -21,14 +21,19 @@ export function cleanup () {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 }
 
-/** A `gds node start --json` child whose events can be awaited. */
-export function startNode (args) {
-  const child = spawn(process.execPath, [BIN, 'node', 'start', '--json', ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+/** A `gds node start --json` child whose events can be awaited; `nodeArgs` go to node itself (e.g. --cpu-prof). */
+export function startNode (args, nodeArgs = []) {
+  return startProcess([...nodeArgs, BIN, 'node', 'start', '--json', ...args])
+}
+
+/** A node.js child that prints one JSON event per line on stdout; its events can be awaited. */
+export function startProcess (argv, env = {}) {
+  const child = spawn(process.execPath, argv, { env: { ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const events = []
   let wake = () => {}
   let stderr = ''
   createInterface({ input: child.stdout }).on('line', l => { try { events.push(JSON.parse(l)) } catch {} wake() })
-  child.stderr.on('data', d => { stderr += d })
+  child.stderr.on('data', d => { stderr = (stderr + d).slice(-4000) })
   const exited = new Promise(resolve => child.on('exit', () => { wake(); resolve() }))
   return {
     child, events, exited,

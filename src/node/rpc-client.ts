@@ -147,7 +147,7 @@ class Link {
 
   private async send (frame: unknown): Promise<void> {
     try {
-      await this.ch.write(frame)
+      await this.ch.send(frame)
     } catch (err: any) {
       this.fail(new PeerUnavailableError(`rpc stream to ${this.peerId} failed: ${err?.message ?? err}`, { cause: err }))
       throw new PeerUnavailableError(`rpc stream to ${this.peerId} failed: ${err?.message ?? err}`, { cause: err })

@@ -35,12 +35,8 @@ export class RpcServer {
     const ch = new Channel(stream, MAX_RPC_FRAME)
     const caller = connection.remotePeer.toString()
     const running = new Map<number, AbortController>()
-    // Answers are written one at a time so frames never interleave.
-    let writing: Promise<void> = Promise.resolve()
-    const send = (frame: unknown): Promise<void> => {
-      writing = writing.then(async () => ch.write(frame)).catch(() => {})
-      return writing
-    }
+    // A failed write ends the stream's read loop too, so the answer's own failure is moot here.
+    const send = async (frame: unknown): Promise<void> => { await ch.send(frame).catch(() => {}) }
     try {
       for (;;) {
         const req = await ch.read(rpcRequest)
@@ -63,7 +59,6 @@ export class RpcServer {
         await send({ id: 0, ok: false, error: toGdsError(err).toWire() })
       }
       for (const ac of running.values()) ac.abort()
-      await writing
       ch.abort(err instanceof Error ? err : new Error(String(err)))
     }
   }

@@ -60,6 +60,14 @@ describe('rpc through the balancer', () => {
     expect(served[1].length).toBeGreaterThanOrEqual(2)
   })
 
+  it('a burst of calls queued together (one write per turn) each gets its own answer', async () => {
+    const { served, caller } = await setup(1)
+    const texts = Array.from({ length: 300 }, (_, i) => `b${i}`)
+    const answers = await Promise.all(texts.map(async text => caller.call('echo', 'say', { text })))
+    expect(answers).toEqual(texts.map(text => ({ text, by: 'ok' })))
+    expect(served[0]).toHaveLength(300)
+  })
+
   it('no call fails when a provider dies mid-traffic', async () => {
     const { served, nodes, caller } = await setup(2)
     const results: Array<Promise<unknown>> = []

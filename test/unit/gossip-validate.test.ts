@@ -3,6 +3,7 @@ import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { validateCatalogMessage } from '../../src/node/gossip.js'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
+import { fastMessageId } from '../../src/node/libp2p.js'
 
 const A = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
 const R = '12D3KooWS1ChmmoudCK7GeiajzvdaE1MuuM7CVugRTJHvSDuZKqr'
@@ -32,5 +33,15 @@ describe('gossip validation (the rules of DESIGN.md §4)', () => {
     expect(validateCatalogMessage(msg(A, 'nonsense'), R).verdict).toBe(TopicValidatorResult.Reject)
     const big = msg(A, { kind: 'announce', records: [{ ...rec(A), meta: { x: 'y'.repeat(300_000) } }] })
     expect(validateCatalogMessage(big, R).verdict).toBe(TopicValidatorResult.Reject)
+  })
+})
+
+describe('the fast message id (dedupe before the signature check)', () => {
+  const from = peerIdFromString(A).toMultihash().bytes
+  it('is the same for copies of one message and differs by author or seqno', () => {
+    const id = fastMessageId({ from, seqno: new Uint8Array([0, 1]) })
+    expect(fastMessageId({ from: from.slice(), seqno: new Uint8Array([0, 1]) })).toBe(id)
+    expect(fastMessageId({ from, seqno: new Uint8Array([0, 2]) })).not.toBe(id)
+    expect(fastMessageId({ from: peerIdFromString(R).toMultihash().bytes, seqno: new Uint8Array([0, 1]) })).not.toBe(id)
   })
 })

@@ -1,0 +1,20 @@
+// A child process of bench/fanout.js: COUNT dependent nodes (each requires `log`) in this one
+// process. Prints one JSON line per node event, tagged with the node's index; each event has `ts`
+// (Date.now() of this machine, comparable across processes). SIGINT stops the nodes and exits.
+import { serviceNode } from './inproc.js'
+import { cleanup } from './lib.js'
+
+const [registry, first, count] = [process.env.REGISTRY, Number(process.env.FIRST), Number(process.env.COUNT)]
+const out = (dep, e) => { process.stdout.write(JSON.stringify({ dep, ...e }) + '\n') }
+const nodes = []
+for (let i = first; i < first + count; i++) {
+  const n = await serviceNode({ addrs: [registry] }, `dep${i}`, ['log'])
+  n.on('event', e => out(i, e))
+  nodes.push(n)
+  out(i, { event: 'dependent-ready', peerId: n.peerId, addrs: n.addrs, ts: Date.now() })
+}
+process.once('SIGINT', async () => {
+  await Promise.all(nodes.map(n => n.stop().catch(() => {})))
+  cleanup()
+  process.exit(0)
+})
