@@ -107,12 +107,20 @@ describe('rpc through the balancer', () => {
   it('a plain client (no node) calls through a registry lookup', async () => {
     const { registry, served } = await setup(2)
     const client = await RegistryClient.connect({ registry: pickAddr(registry.addrs) })
+    // Round-robin over what the lookup says is up. On a loaded machine a provider can be
+    // suspect (a late probe) when the lookup is taken, and the lookup is cached for a second:
+    // so call until both have served, within a deadline, rather than expect an exact split.
+    let calls = 0
     try {
-      for (let i = 0; i < 4; i++) await client.call('echo', 'say', { text: `c${i}` })
+      const deadline = Date.now() + 15_000
+      while ((served[0].length === 0 || served[1].length === 0) && Date.now() < deadline) {
+        await client.call('echo', 'say', { text: `c${calls++}` })
+        if (calls % 4 === 0) await new Promise(resolve => setTimeout(resolve, 100))
+      }
     } finally {
       await client.close()
     }
-    expect(served[0].length + served[1].length).toBe(4)
+    expect(served[0].length + served[1].length).toBe(calls)
     expect(served[0].length).toBeGreaterThanOrEqual(1)
     expect(served[1].length).toBeGreaterThanOrEqual(1)
   })
