@@ -46,7 +46,10 @@ export class Presence {
   onSelf (record: ProviderRecord): boolean {
     if (record.incarnation !== this.opts.incarnation) return false
     this.seq = Math.max(this.seq, record.seq)
-    if (record.status !== 'down' && record.status !== 'suspect') return false
+    // Only `down` is refuted. `suspect` is the registry's doubt after one late probe, settled by
+    // its next probe; answering it with an announcement and a re-registration turned every late
+    // probe into a cluster-wide burst, and on a loaded host that burst made more probes late.
+    if (record.status !== 'down') return false
     this.seq++
     void this.announce('up')
     this.opts.reregister()
