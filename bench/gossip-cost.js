@@ -28,8 +28,14 @@ export async function run ({ dependents = Number(process.env.DEPENDENTS ?? 9) } 
       }
     })
     const marks = nodes.map(n => n.events.length)
+    // For a failure: what each dependent held, and whether the leaver had anyone to tell.
+    const before = nodes.map(n => n.catalog.providersOf('log').map(r => `${r.status}/${r.seq}`).join(','))
+    const links = `${provider.p2p.getConnections().length} connections, ${provider.p2p.services.pubsub.getSubscribers(TOPIC).length} subscribers`
     await provider.stop()
-    await waitUntil(() => nodes.every((n, i) => n.events.slice(marks[i]).some(e => e.event === 'provider-down' && e.name === 'log')), 'every dependent told', 10_000)
+    await waitUntil(() => nodes.every((n, i) => n.events.slice(marks[i]).some(e => e.event === 'provider-down' && e.name === 'log')), 'every dependent told', 10_000).catch(err => {
+      const missing = nodes.map((n, i) => [i, before[i], n.catalog.providersOf('log').map(r => `${r.status}/${r.seq}`).join(','), n.gossipCounters]).filter(([i]) => !nodes[i].events.slice(marks[i]).some(e => e.event === 'provider-down'))
+      throw new Error(`${err.message}: the leaver had ${links}; not told [dependent, log before, log now, gossip counters]: ${JSON.stringify(missing)}`)
+    })
     await new Promise(resolve => setTimeout(resolve, 2_000)) // IHAVE gossip rides the next heartbeats
     const accepted = nodes.map((n, i) => n.events.slice(marks[i]).filter(e => e.event === 'provider-down' && e.name === 'log').length)
     const sum = k => counts.reduce((a, c) => a + c[k], 0)

@@ -7,7 +7,7 @@ import type { Change } from './catalog.js'
  */
 export type NodeEvent =
   | { event: 'listening', peerId: string, addrs: string[], role: string, name: string, dataDir: string }
-  | { event: 'registered', names: string[], registry: string, providers: Array<{ name: string, peerId: string, status: string }>, missing: string[] }
+  | { event: 'registered', names: string[], registry: string, providers: Array<{ name: string, peerId: string, status: string }>, missing: string[], meshSeed: string[] }
   | { event: 'registry-learnt', registry: string, hint: string }
   | { event: 'registry-lost', registry: string, reason: string }
   | { event: 'registry-retry', attempt: number, delayMs: number, error: string }

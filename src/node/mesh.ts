@@ -93,7 +93,7 @@ export class MeshKeeper {
   }
 }
 
-function shuffle<T> (a: T[]): void {
+export function shuffle<T> (a: T[]): void {
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1))
     const t = a[i]; a[i] = a[j]; a[j] = t

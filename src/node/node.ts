@@ -359,7 +359,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       catalog: this.catalog,
       registry: this.config.registry,
       registrations: () => presence.registrations(),
-      onRegistered: records => {
+      onRegistered: (records, peers) => {
+        for (const p of peers) this.mesh?.learn(p.peerId, p.addrs)
         presence.adopt(records)
         void presence.announce('up')
       },

@@ -22,7 +22,7 @@ export interface SessionOptions {
   registry: string
   registrations: () => Registration[]
   /** Our entries as the registry holds them, after each registration. */
-  onRegistered?: (records: ProviderRecord[]) => void
+  onRegistered?: (records: ProviderRecord[], peers: Array<{ peerId: string, addrs: string[] }>) => void
   reconnectMinMs: number
   reconnectMaxMs: number
   reapAfterMs: number
@@ -141,12 +141,12 @@ export class RegistrySession {
       const regs = this.opts.registrations()
       // A node that provides nothing (a plain client) only needs the connection.
       const result = regs.length === 0
-        ? { records: [], providers: [] }
+        ? { records: [], providers: [], peers: [] }
         : await this.requests.request(connection.remotePeer, { op: 'register', services: regs }, registerResult)
       if (this.stopped) return
       this.connected = true
       this.attempt = 0
-      this.opts.onRegistered?.(result.records)
+      this.opts.onRegistered?.(result.records, result.peers)
       const required = [...new Set(regs.flatMap(r => r.requires))]
       this.report(this.opts.catalog.resync(required, result.providers, this.opts.now()), 'register')
       const missing = required.filter(n => !this.opts.catalog.providersOf(n).some(isAvailable))
@@ -155,7 +155,8 @@ export class RegistrySession {
         names: regs.map(r => r.name),
         registry: connection.remotePeer.toString(),
         providers: result.providers.map(p => ({ name: p.name, peerId: p.peerId, status: p.status })),
-        missing
+        missing,
+        meshSeed: result.peers.map(p => p.peerId)
       })
       if (missing.length > 0) this.opts.emit({ event: 'degraded', missing })
       this.firstRegistration.resolve()

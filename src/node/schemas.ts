@@ -80,10 +80,19 @@ export const muxAnswer = z.union([
 ])
 export type MuxAnswer = z.infer<typeof muxAnswer>
 
+/** Peers a register answer offers as mesh candidates. */
+export const MESH_SEED_PEERS = 8
+
 export const registerResult = z.object({
   records: z.array(providerRecord),
   /** The current providers of every required name (the seed's initial patch). */
-  providers: z.array(providerRecord)
+  providers: z.array(providerRecord),
+  /**
+   * A few other live peers to seed the gossip mesh: a node that requires nothing learns no peer
+   * from its answer or its patches, and without links a `leaving` it gossips while the registry
+   * is away reaches no one. Absent from older registries.
+   */
+  peers: z.array(providerRecord.pick({ peerId: true, addrs: true })).max(MESH_SEED_PEERS).default([])
 })
 export type RegisterResult = z.infer<typeof registerResult>
 

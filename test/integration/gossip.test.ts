@@ -84,6 +84,23 @@ describe('the gossip path (gds/catalog/1)', () => {
     expect(demo.catalog.providersOf('log').filter(p => p.status === 'up').map(p => p.peerId)).toEqual([log2.peerId])
   })
 
+  it('a late provider that requires nothing is linked by the mesh seed in its register answer, so its leave is heard with the registry gone', async () => {
+    const registry = await cluster.registry()
+    // The dependents dial no one: only the provider's mesh keeper can link them to it.
+    const deps = [await cluster.service(registry, 'a', ['log'], { meshDegree: 0 }), await cluster.service(registry, 'b', ['log'], { meshDegree: 0 })]
+    const log = await cluster.service(registry, 'log')
+    const registered = await cluster.waitFor(log, e => e.event === 'registered')
+    expect(registered.event === 'registered' && [...registered.meshSeed].sort()).toEqual(deps.map(d => d.peerId).sort())
+    for (const d of deps) await cluster.waitFor(d, e => e.event === 'provider-up' && e.name === 'log')
+    await eventually(() => { expect(log.p2p.getPeers().map(String)).toEqual(expect.arrayContaining(deps.map(d => d.peerId))) })
+    await registry.stop()
+    await log.stop()
+    for (const d of deps) {
+      const down = await cluster.waitFor(d, e => e.event === 'provider-down' && 'peerId' in e && e.peerId === log.peerId, 10_000, 'log left over gossip')
+      expect(down).toMatchObject({ via: 'gossip', reason: 'left' })
+    }
+  })
+
   it('a node that sees itself declared down refutes it with a higher seq and re-registers', async () => {
     const { registry, log, demo } = await setup()
     const mine = registry.registry!.catalog.get('log', log.peerId)!

@@ -10,8 +10,9 @@ import type { GdsLibp2p } from '../../node/libp2p.js'
 import type { Logger } from '../../node/logger.js'
 import { serveMux } from '../../node/mux.js'
 import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../node/protocols.js'
-import { providerRecord, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
+import { MESH_SEED_PEERS, providerRecord, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
 import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
+import { shuffle } from '../../node/mesh.js'
 import { Notifier } from './notifier.js'
 import { Prober } from './prober.js'
 import { Watchers } from './watchers.js'
@@ -37,6 +38,9 @@ export const CATALOG_FILE = 'catalog.json'
  * reconnect, and the registry probes everyone it reloads.
  */
 const PERSIST_DELAY_MS = 250
+/** How many recent registrants the mesh seed is drawn from. */
+const RECENT_REGISTRANTS = 64
+
 const persisted = z.object({ version: z.literal(1), records: z.array(providerRecord) })
 
 /**
@@ -134,7 +138,8 @@ export class RegistryHub {
         this.prober.add(peerId, { reset: changes.length > 0 })
         this.publish(changes)
         const required = new Set(req.services.flatMap(s => s.requires))
-        const result: RegisterResult = { records, providers: [...required].flatMap(n => this.catalog.providersOf(n)) }
+        const result: RegisterResult = { records, providers: [...required].flatMap(n => this.catalog.providersOf(n)), peers: this.meshSeed(peerId) }
+        this.rememberRegistrant(peerId)
         return result
       }
       case 'deregister': {
@@ -154,6 +159,29 @@ export class RegistryHub {
       case 'suspect':
         return { probing: this.suspect(req.peerId) }
     }
+  }
+
+  /** Recent registrants, most recent last: the pool a mesh seed is drawn from, in O(1). */
+  private readonly recent: string[] = []
+
+  private rememberRegistrant (peerId: string): void {
+    const i = this.recent.indexOf(peerId)
+    if (i >= 0) this.recent.splice(i, 1)
+    this.recent.push(peerId)
+    if (this.recent.length > RECENT_REGISTRANTS) this.recent.shift()
+  }
+
+  /** Up to MESH_SEED_PEERS live peers other than `peerId`, in random order, with their addrs. */
+  private meshSeed (peerId: string): RegisterResult['peers'] {
+    const out: RegisterResult['peers'] = []
+    const pool = [...this.recent]
+    shuffle(pool)
+    for (const p of pool) {
+      if (out.length === MESH_SEED_PEERS) break
+      const r = p === peerId ? undefined : this.catalog.ofPeer(p).find(x => x.status === 'up' && x.addrs.length > 0)
+      if (r !== undefined) out.push({ peerId: r.peerId, addrs: r.addrs })
+    }
+    return out
   }
 
   private onTransition (peerId: string, t: Transition): void {
