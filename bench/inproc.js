@@ -3,11 +3,12 @@ import '../dist/polyfills.js'
 import { createConfig } from '../dist/node/config.js'
 import { GdsNode } from '../dist/node/node.js'
 import { plainService } from '../dist/services/service/index.js'
+import { registryHub } from '../dist/services/registry/index.js'
 import { tempDir, loopback } from './lib.js'
 
-export async function inprocNode (input, services = []) {
+export async function inprocNode (input, services = [], hub) {
   const config = createConfig({ listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: tempDir(), ...input })
-  const node = new GdsNode({ config, services })
+  const node = new GdsNode({ config, services, hub })
   const events = []
   node.on('event', e => events.push(e))
   await node.start()
@@ -16,7 +17,7 @@ export async function inprocNode (input, services = []) {
 }
 
 export async function registryNode (extra = {}) {
-  return inprocNode({ role: 'registry', ...extra })
+  return inprocNode({ role: 'registry', ...extra }, [], registryHub())
 }
 
 export async function serviceNode (registry, name, requires = [], services, extra = {}) {

@@ -7,7 +7,7 @@ import { build } from 'rolldown'
 
 await build({
   input: {
-    runtime: 'dist/node/runtime.js',
+    runtime: 'dist/runtime.js',
     client: 'dist/node/client.js',
     index: 'dist/index.js'
   },

@@ -24,6 +24,7 @@ import { GdsNode } from './node/node.js'
 import { RegistryClient, type RegistryClientOptions } from './node/client.js'
 import type { ServiceDefinition } from './node/service.js'
 import type { Logger } from './node/logger.js'
+import { registryHub } from './services/registry/index.js'
 
 export { defineService, defineMethod } from './node/service.js'
 export type { ServiceDefinition, ServiceContext, MethodDefinition, CallContext, ProviderEvent } from './node/service.js'
@@ -54,7 +55,7 @@ export async function startNode (opts: StartNodeOptions = {}): Promise<GdsNode> 
   const { services = [], registryRole = false, log, ...rest } = opts
   const name = rest.name ?? services[0]?.name ?? 'client'
   const config = createConfig({ ...rest, role: registryRole ? 'registry' : 'service', name })
-  const node = new GdsNode({ config, services, ...(log === undefined ? {} : { log }) })
+  const node = new GdsNode({ config, services, ...(registryRole ? { hub: registryHub() } : {}), ...(log === undefined ? {} : { log }) })
   await node.start()
   return node
 }

@@ -7,6 +7,6 @@ export async function loadClient (): Promise<typeof import('../node/client.js')>
   return import(new URL('../bundle/client.js', import.meta.url).href) as Promise<typeof import('../node/client.js')>
 }
 
-export async function loadRuntime (): Promise<typeof import('../node/runtime.js')> {
-  return import(new URL('../bundle/runtime.js', import.meta.url).href) as Promise<typeof import('../node/runtime.js')>
+export async function loadRuntime (): Promise<typeof import('../runtime.js')> {
+  return import(new URL('../bundle/runtime.js', import.meta.url).href) as Promise<typeof import('../runtime.js')>
 }

@@ -1,6 +1,8 @@
 import type { Libp2p } from 'libp2p'
 import { Balancer, CALL_DEFAULTS, type CallOptions } from './balancer.js'
 import { RpcClient } from './rpc-client.js'
+import type { Catalog } from './catalog.js'
+import type { RpcServer } from './rpc-server.js'
 import type { ProviderRecord } from './schemas.js'
 
 /** Where a caller learns the providers of a service. */
@@ -27,7 +29,7 @@ export const LOOKUP_CACHE_MS = 1_000
 export class LookupCache implements ProviderSource {
   private readonly known = new Map<string, { at: number, providers: ProviderRecord[] }>()
 
-  constructor (private readonly lookup: (service: string) => Promise<ProviderRecord[]>, private readonly now: () => number = Date.now) {}
+  constructor (private readonly lookup: (service: string) => Promise<ProviderRecord[]>, private readonly now: () => number) {}
 
   async refresh (service: string): Promise<void> {
     const cached = this.known.get(service)
@@ -45,6 +47,33 @@ export class LookupCache implements ProviderSource {
   }
 }
 
+/** Providers from the catalogue for the names it keeps current, else from registry lookups. */
+export function catalogSource (catalog: Catalog, keeps: (service: string) => boolean, lookups: LookupCache): ProviderSource {
+  return {
+    refresh: async s => { if (!keeps(s)) await lookups.refresh(s) },
+    providers: s => keeps(s) ? catalog.providersOf(s) : lookups.providers(s)
+  }
+}
+
+/** This process's own services as a provider: calls to ourselves skip the network. */
+export function localInvoker (server: Pick<RpcServer, 'invoke' | 'invokeStream'>, peerId: string): LocalInvoker {
+  return {
+    peerId,
+    call: async (service, method, params) => server.invoke(service, method, params, peerId),
+    stream: (service, method, params, signal) => server.invokeStream(service, method, params, peerId, signal)
+  }
+}
+
+export interface CallerOptions {
+  libp2p: Libp2p<any>
+  source: ProviderSource
+  /** A provider failed a call: tell whoever judges liveness (the hub, or the registry). */
+  reportSuspect: (peerId: string) => void
+  local?: LocalInvoker
+  now: () => number
+  random: () => number
+}
+
 /**
  * Calls service methods by name: the balancer picks a provider, the rpc client carries the
  * call (or the local invoker, when the provider is this process). The same piece serves a
@@ -53,10 +82,14 @@ export class LookupCache implements ProviderSource {
 export class Caller {
   private readonly rpc: RpcClient
   private readonly balancer: Balancer
+  private readonly source: ProviderSource
+  private readonly local?: LocalInvoker
 
-  constructor (libp2p: Libp2p<any>, private readonly source: ProviderSource, reportSuspect: (peerId: string) => void, private readonly local?: LocalInvoker) {
+  constructor ({ libp2p, source, reportSuspect, local, now, random }: CallerOptions) {
     this.rpc = new RpcClient(libp2p)
-    this.balancer = new Balancer({ providers: s => source.providers(s), reportSuspect, now: Date.now, random: Math.random })
+    this.source = source
+    this.local = local
+    this.balancer = new Balancer({ providers: s => source.providers(s), reportSuspect, now, random })
   }
 
   async call<T = unknown> (service: string, method: string, params?: unknown, opts: CallOptions = {}): Promise<T> {

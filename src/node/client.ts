@@ -1,9 +1,8 @@
 import '../polyfills.js'
-import { readFile } from 'node:fs/promises'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { z } from 'zod'
 import { DEFAULT_REGISTRY_ADDR } from './config.js'
-import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from './errors.js'
+import { InvalidConfigError, RegistryUnreachableError } from './errors.js'
 import { createClientLibp2p, type ClientLibp2p } from './libp2p.js'
 import { MuxClient } from './mux.js'
 import { MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL, WATCH_PROTOCOL } from './protocols.js'
@@ -11,6 +10,8 @@ import { Channel } from './rpc.js'
 import { listResult, lookupResult, suspectResult, watchMessage, type WatchMessage, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache } from './caller.js'
+import { checkPinned } from './registry-pin.js'
+import { readSwarmKey } from './swarm-key.js'
 
 export interface RegistryClientOptions {
   /** Multiaddr of the registry. @default GDS_REGISTRY or /ip4/127.0.0.1/tcp/4001 */
@@ -34,8 +35,13 @@ export class RegistryClient {
 
   private constructor (private readonly p2p: ClientLibp2p, private readonly addr: Multiaddr, private readonly timeoutMs: number) {
     this.requests = new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs })
-    this.caller = new Caller(p2p, new LookupCache(async s => this.lookup(s)), peerId => {
-      void this.ask({ op: 'suspect', peerId }, suspectResult).catch(() => {})
+    // A client is the top of its own stack: the clock and randomness are read here, not below.
+    this.caller = new Caller({
+      libp2p: p2p,
+      source: new LookupCache(async s => this.lookup(s), Date.now),
+      reportSuspect: peerId => { void this.ask({ op: 'suspect', peerId }, suspectResult).catch(() => {}) },
+      now: Date.now,
+      random: Math.random
     })
   }
 
@@ -47,13 +53,7 @@ export class RegistryClient {
     } catch (err: any) {
       throw new InvalidConfigError(`"${text}" is not a multiaddr (example: /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...)`)
     }
-    let swarmKey: Uint8Array | undefined
-    if (opts.swarmKeyFile !== undefined) {
-      swarmKey = await readFile(opts.swarmKeyFile).catch((err: any) => {
-        throw new InvalidConfigError(`cannot read swarm key ${opts.swarmKeyFile}: ${err?.code === 'ENOENT' ? 'no such file' : err?.message}`)
-      })
-    }
-    const p2p = await createClientLibp2p({ swarmKey })
+    const p2p = await createClientLibp2p({ swarmKey: await readSwarmKey(opts.swarmKeyFile) })
     const client = new RegistryClient(p2p, addr, opts.timeoutMs ?? 3_000)
     try {
       await client.dial()
@@ -127,10 +127,7 @@ export class RegistryClient {
     } catch (err: any) {
       throw new RegistryUnreachableError(`cannot reach the registry at ${this.addr.toString()}: ${describeDialError(err)}`, { cause: err })
     }
-    const pinned = this.addr.getComponents().find(c => c.name === 'p2p')?.value
-    if (pinned !== undefined && remote.toString() !== pinned) {
-      throw new UnauthorizedError(`the peer at ${this.addr.toString()} is ${remote.toString()}, not the pinned registry ${pinned}`)
-    }
+    checkPinned(this.addr, remote)
   }
 
   private async ask<S extends z.ZodType> (req: RegistryRequest, schema: S): Promise<z.infer<S>> {

@@ -167,6 +167,14 @@ export class UnknownRoleError extends GdsError {
   }
 }
 
+/** A node was asked for something it only has once started (its peer id, a call). */
+export class NotStartedError extends GdsError {
+  constructor () {
+    super('the node is not started', 'NOT_STARTED')
+    this.name = 'NotStartedError'
+  }
+}
+
 /** The error shape that travels in a response envelope. */
 export interface WireError {
   name: string

@@ -26,6 +26,11 @@ export type Via = 'local' | 'hub' | 'register' | 'gossip'
 
 export type TimedEvent = NodeEvent & { ts: number }
 
+/** The events a set of catalogue changes means to a user, in order. */
+export function eventsForChanges (changes: readonly Change[], via: Via): NodeEvent[] {
+  return changes.flatMap(c => eventForChange(c, via) ?? [])
+}
+
 /** The event (if any) a catalogue change means to a user. */
 export function eventForChange (change: Change, via: Via): NodeEvent | undefined {
   const { record, previous } = change

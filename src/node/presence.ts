@@ -1,16 +1,27 @@
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { CatalogGossip } from './gossip.js'
+import { CATALOG_TOPIC } from './protocols.js'
 import type { ProviderRecord, Registration } from './schemas.js'
 import type { ServiceDefinition } from './service.js'
+
+/** How often a node re-announces itself on gossip. */
+export const ANNOUNCE_INTERVAL_MS = 30_000
+/** New topic subscribers within this long share one announcement. */
+export const ANNOUNCE_COALESCE_MS = 100
 
 export interface PresenceOptions {
   services: ServiceDefinition[]
   peerId: string
   incarnation: number
   addrs: () => string[]
-  gossip: CatalogGossip
+  gossip: Pick<CatalogGossip, 'publish'>
+  /** Where peers joining the catalogue topic are seen. */
+  pubsub: Pick<GossipSub, 'addEventListener' | 'removeEventListener'>
   /** Register again now (after refuting an accusation). */
   reregister: () => void
 }
+
+type SubscriptionChange = CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>
 
 /**
  * A node's own entries: what it registers and announces, and their version. The owner keeps
@@ -19,8 +30,35 @@ export interface PresenceOptions {
  */
 export class Presence {
   private seq = 0
+  private announceTimer?: NodeJS.Timeout
+  private coalesceTimer?: NodeJS.Timeout
+  private readonly onSubscription = (e: SubscriptionChange): void => {
+    if (this.coalesceTimer !== undefined || !e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
+    this.coalesceTimer = setTimeout(() => { this.coalesceTimer = undefined; void this.announce('up') }, ANNOUNCE_COALESCE_MS)
+  }
 
   constructor (private readonly opts: PresenceOptions) {}
+
+  /**
+   * Announces when peers join the topic (one announcement after each burst), so a node that
+   * joins through any peer is heard even while the registry is away, and again every
+   * ANNOUNCE_INTERVAL_MS. Start it before any dialing, or the first subscriptions could come
+   * and go unseen.
+   */
+  start (): void {
+    this.opts.pubsub.addEventListener('subscription-change', this.onSubscription)
+    this.announceTimer = setInterval(() => { void this.announce('up') }, ANNOUNCE_INTERVAL_MS)
+    this.announceTimer.unref()
+  }
+
+  /** No more announcements of our own accord; `announce('leaving')` still goes out. */
+  stop (): void {
+    this.opts.pubsub.removeEventListener('subscription-change', this.onSubscription)
+    clearInterval(this.announceTimer)
+    clearTimeout(this.coalesceTimer)
+    this.announceTimer = undefined
+    this.coalesceTimer = undefined
+  }
 
   registrations (): Registration[] {
     const addrs = this.opts.addrs().slice(0, 16)

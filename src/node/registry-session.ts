@@ -1,14 +1,14 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { backoffDelay } from './backoff.js'
 import { describeDialError } from './client.js'
 import { isAvailable, type Catalog, type Change } from './catalog.js'
 import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from './errors.js'
-import { eventForChange, type NodeEvent, type Via } from './events.js'
+import { eventsForChanges, type NodeEvent, type Via } from './events.js'
 import type { GdsLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
 import { MuxClient } from './mux.js'
+import { checkPinned, pinnedRegistry } from './registry-pin.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
 import { Channel } from './rpc.js'
 import { deregisterResult, heartbeatProbe, lookupResult, notifyPatch, registerResult, suspectResult, type ProviderRecord, type Registration } from './schemas.js'
@@ -42,7 +42,6 @@ const DEREGISTER_TIMEOUT_MS = 1_000
 export class RegistrySession {
   private readonly addr: Multiaddr
   private registryId?: PeerId
-  private readonly pinned: boolean
   private connected = false
   private stopped = false
   private attempt = 0
@@ -68,9 +67,7 @@ export class RegistrySession {
     } catch (err: any) {
       throw new InvalidConfigError(`--registry "${opts.registry}" is not a multiaddr (example: /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...): ${err?.message ?? err}`)
     }
-    const id = this.addr.getComponents().find(c => c.name === 'p2p')?.value
-    this.pinned = id !== undefined
-    if (id !== undefined) this.registryId = peerIdFromString(id)
+    this.registryId = pinnedRegistry(this.addr)
   }
 
   get registryPeer (): PeerId | undefined { return this.registryId }
@@ -178,14 +175,17 @@ export class RegistrySession {
       throw new RegistryUnreachableError(`cannot reach the registry at ${this.addr.toString()}: ${describeDialError(err)}`, { cause: err })
     }
     const remote = connection.remotePeer
+    try {
+      checkPinned(this.addr, remote)
+    } catch (err) {
+      await connection.close().catch(() => {})
+      throw err
+    }
+    // Not pinned: the first registry we reach is the one, and one that comes back as another.
     if (this.registryId === undefined) {
       this.registryId = remote
       this.opts.emit({ event: 'registry-learnt', registry: remote.toString(), hint: `pin it: --registry ${this.addr.toString()}/p2p/${remote.toString()}` })
     } else if (!remote.equals(this.registryId)) {
-      if (this.pinned) {
-        await connection.close().catch(() => {})
-        throw new UnauthorizedError(`the peer at ${this.addr.toString()} is ${remote.toString()}, not the pinned registry ${this.registryId.toString()}`)
-      }
       this.opts.log.warn({ was: this.registryId.toString(), now: remote.toString() }, 'the registry came back with a new identity')
       this.registryId = remote
     }
@@ -231,10 +231,7 @@ export class RegistrySession {
   }
 
   private report (changes: Change[], via: Via): void {
-    for (const c of changes) {
-      const e = eventForChange(c, via)
-      if (e !== undefined) this.opts.emit(e)
-    }
+    for (const e of eventsForChanges(changes, via)) this.opts.emit(e)
   }
 }
 

@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { GdsConfig } from '../node/config.js'
 import { GdsError, UnknownRoleError } from '../node/errors.js'
+import type { HubFactory } from '../node/hub.js'
 import type { ServiceDefinition } from '../node/service.js'
 import { plainService } from './service/index.js'
 
@@ -13,29 +14,37 @@ function looksLikePath (role: string): boolean {
   return role.startsWith('.') || isAbsolute(role) || /\.(m?js|cjs)$/.test(role)
 }
 
-/**
- * The services a node of this config runs (none for the registry). `--requires` adds to what a
- * role requires by itself.
- */
-export async function resolveServices (config: GdsConfig): Promise<ServiceDefinition[]> {
-  if (config.role === 'registry') return []
-  if (config.role === 'service') return [plainService(config.name, config.requires)]
+/** What a node runs: its services, or for the registry the hub (and no services). */
+export interface Role {
+  services: ServiceDefinition[]
+  hub?: HubFactory
+}
+
+/** The role of a node of this config. `--requires` adds to what a role requires by itself. */
+export async function resolveRole (config: GdsConfig): Promise<Role> {
+  // Each role is loaded only when asked for: a registry need not load fastify or SQLite.
+  if (config.role === 'registry') {
+    const { registryHub } = await import('./registry/index.js')
+    return { services: [], hub: registryHub() }
+  }
+  return { services: [await resolveService(config)] }
+}
+
+async function resolveService (config: GdsConfig): Promise<ServiceDefinition> {
+  if (config.role === 'service') return plainService(config.name, config.requires)
   if (config.role === 'log') {
     const { logService } = await import('./log/index.js')
-    return [withRequires(logService({ dir: join(config.dataDir, 'log') }), config.requires)]
+    return withRequires(logService({ dir: join(config.dataDir, 'log') }), config.requires)
   }
-  // Each role is loaded only when asked for: a registry need not load fastify or SQLite.
   if (config.role === 'webui') {
     const { webuiService } = await import('./webui/index.js')
-    return [withRequires(webuiService({ httpPort: config.httpPort, registry: config.registry }), config.requires)]
+    return withRequires(webuiService({ httpPort: config.httpPort, registry: config.registry }), config.requires)
   }
   if (config.role === 'grading') {
     const { gradingService } = await import('./grading/index.js')
-    return [withRequires(gradingService({ dbPath: config.dbPath ?? join(config.dataDir, 'grading.db') }), config.requires)]
+    return withRequires(gradingService({ dbPath: config.dbPath ?? join(config.dataDir, 'grading.db') }), config.requires)
   }
-  if (looksLikePath(config.role)) {
-    return [withRequires(await loadModule(config.role), config.requires)]
-  }
+  if (looksLikePath(config.role)) return withRequires(await loadModule(config.role), config.requires)
   throw new UnknownRoleError(config.role, BUILT_IN_ROLES)
 }
 

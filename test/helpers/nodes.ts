@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createConfig, TEST_TIMINGS, type GdsConfig } from '../../src/node/config.js'
 import type { TimedEvent } from '../../src/node/events.js'
+import type { HubFactory } from '../../src/node/hub.js'
 import { GdsNode } from '../../src/node/node.js'
 import type { ServiceDefinition } from '../../src/node/service.js'
 import { plainService } from '../../src/services/service/index.js'
+import { registryHub } from '../../src/services/registry/index.js'
 import { pickAddr } from '../../src/cli/format.js'
 
 /**
@@ -18,7 +20,7 @@ export class TestCluster {
   private readonly dirs: string[] = []
 
   async registry (overrides: Partial<GdsConfig> = {}): Promise<GdsNode> {
-    return this.start({ role: 'registry', listen: ['/ip4/127.0.0.1/tcp/0'], ...overrides }, [])
+    return this.start({ role: 'registry', listen: ['/ip4/127.0.0.1/tcp/0'], ...overrides }, [], registryHub())
   }
 
   async service (registry: GdsNode, name: string, requires: string[] = [], overrides: Partial<GdsConfig> = {}, services?: ServiceDefinition[]): Promise<GdsNode> {
@@ -26,10 +28,10 @@ export class TestCluster {
       services ?? [plainService(name, requires)])
   }
 
-  async start (input: Partial<GdsConfig> & { role: string }, services: ServiceDefinition[]): Promise<GdsNode> {
+  async start (input: Partial<GdsConfig> & { role: string }, services: ServiceDefinition[], hub?: HubFactory): Promise<GdsNode> {
     const dataDir = input.dataDir ?? await this.tempDir()
     const config = createConfig({ ...TEST_TIMINGS, ...input, dataDir })
-    const node = new GdsNode({ config, services })
+    const node = new GdsNode({ config, services, hub })
     const seen: TimedEvent[] = []
     this.events.set(node, seen)
     node.on('event', e => { seen.push(e) })

@@ -59,7 +59,7 @@ describe('bad input on every protocol: a clear error, and nothing changes', () =
   })
 
   function snapshot (): string {
-    return JSON.stringify(registry.registry!.catalog.all().map(r => ({ ...r, lastSeen: 0, rttMs: 0, load: 0 })))
+    return JSON.stringify(registry.catalog.all().map(r => ({ ...r, lastSeen: 0, rttMs: 0, load: 0 })))
   }
 
   it('answers garbage bytes with INVALID_MESSAGE', async () => {
@@ -151,10 +151,10 @@ describe('bad input on every protocol: a clear error, and nothing changes', () =
   it('takes the peer id from the connection, never from the message', async () => {
     const answer = await rawRequest(client, registry, request({ op: 'register', services: [{ name: 'demo', addrs: [], incarnation: 1, seq: 0 }] }))
     expect(answer.ok).toBe(true)
-    const demos = registry.registry!.catalog.providersOf('demo')
+    const demos = registry.catalog.providersOf('demo')
     expect(demos.map(r => r.peerId).sort()).toEqual([client.peerId.toString(), demo.peerId].sort())
     // demo's own entry is untouched by someone else registering the same name.
-    expect(registry.registry!.catalog.get('demo', demo.peerId)?.status).toBe('up')
+    expect(registry.catalog.get('demo', demo.peerId)?.status).toBe('up')
   })
 
   it('ignores a patch stream from a peer that is not the registry', async () => {

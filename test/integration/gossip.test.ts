@@ -103,12 +103,12 @@ describe('the gossip path (gds/catalog/1)', () => {
 
   it('a node that sees itself declared down refutes it with a higher seq and re-registers', async () => {
     const { registry, log, demo } = await setup()
-    const mine = registry.registry!.catalog.get('log', log.peerId)!
+    const mine = registry.catalog.get('log', log.peerId)!
     cluster.clearEvents(log)
     await publish(registry, { kind: 'patch', records: [{ ...mine, status: 'down', reason: 'heartbeat-timeout', seq: mine.seq + 5 }] })
     await cluster.waitFor(log, e => e.event === 'registered', 10_000, 're-registration after refuting')
     await eventually(() => {
-      const now = registry.registry!.catalog.get('log', log.peerId)!
+      const now = registry.catalog.get('log', log.peerId)!
       expect(now.status).toBe('up')
       expect(now.seq).toBeGreaterThan(mine.seq + 5)
     })

@@ -75,7 +75,7 @@ describe('registry hub (in-process nodes)', () => {
       expect(await ask(log.peerId)).toEqual({ probing: true })
       expect(await ask(client.peerId.toString())).toEqual({ probing: false })
       // A healthy peer survives the accusation.
-      await eventually(() => { expect(registry.registry!.catalog.get('log', log.peerId)?.status).toBe('up') })
+      await eventually(() => { expect(registry.catalog.get('log', log.peerId)?.status).toBe('up') })
     } finally {
       await client.stop()
     }
@@ -89,6 +89,6 @@ describe('registry hub (in-process nodes)', () => {
     const retry = await cluster.waitFor(demo, e => e.event === 'registry-retry')
     expect(retry).toMatchObject({ attempt: 1 })
     expect((retry as any).error).toMatch(/peer id|pinned|not the/i)
-    expect(registry.registry!.catalog.size).toBe(0)
+    expect(registry.catalog.size).toBe(0)
   })
 })

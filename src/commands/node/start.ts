@@ -43,7 +43,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
   async run (): Promise<void> {
     const { flags } = await this.parse(NodeStart)
     // Loaded here so `--help` and other commands do not load libp2p.
-    const { GdsNode, resolveServices, createLogger, LogTap } = await loadRuntime()
+    const { GdsNode, resolveRole, createLogger, LogTap } = await loadRuntime()
     const config = createConfig({
       role: flags.role,
       name: flags.name,
@@ -64,7 +64,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     })
     const logTap = new LogTap()
     const log = createLogger(config.logLevel, { role: config.role, name: config.name }, logTap)
-    const node = new GdsNode({ config, services: await resolveServices(config), log, logTap })
+    const node = new GdsNode({ config, ...await resolveRole(config), log, logTap })
     const out = new LineBatcher(chunk => { process.stdout.write(chunk) })
     // stdout is synchronous for files and pipes on Linux, so what is pending still goes out.
     process.on('exit', () => { out.flush() })

@@ -2,34 +2,20 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { z } from 'zod'
-import { Catalog, type Change } from '../../node/catalog.js'
+import type { Catalog, Change } from '../../node/catalog.js'
 import { NotRegisteredError } from '../../node/errors.js'
-import { eventForChange, type NodeEvent } from '../../node/events.js'
+import { eventForChange } from '../../node/events.js'
 import type { Transition } from '../../node/heartbeat.js'
-import type { GdsLibp2p } from '../../node/libp2p.js'
-import type { Logger } from '../../node/logger.js'
+import type { Hub, HubComponents } from '../../node/hub.js'
 import { serveMux } from '../../node/mux.js'
 import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../node/protocols.js'
 import { MESH_SEED_PEERS, providerRecord, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
 import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
 import { shuffle } from '../../node/mesh.js'
 import { Notifier } from './notifier.js'
+import { PatchBatcher } from './patch-batcher.js'
 import { Prober } from './prober.js'
 import { Watchers } from './watchers.js'
-
-export interface HubOptions {
-  libp2p: GdsLibp2p
-  log: Logger
-  now: () => number
-  dataDir: string
-  heartbeatIntervalMs: number
-  heartbeatTimeoutMs: number
-  failureThreshold: number
-  reapAfterMs: number
-  emit: (e: NodeEvent) => void
-  /** The gossip path: every patch is also published on gds/catalog/1. */
-  publishPatch?: (records: ProviderRecord[]) => void
-}
 
 export const CATALOG_FILE = 'catalog.json'
 /**
@@ -44,12 +30,13 @@ const RECENT_REGISTRANTS = 64
 const persisted = z.object({ version: z.literal(1), records: z.array(providerRecord) })
 
 /**
- * The registry role: the hub for registration and heartbeats. It owns the authoritative
- * catalogue, probes every provider, pushes each change to the dependents of the changed name,
- * and keeps the catalogue on disk so a restart picks up where it left off.
+ * The registry role: the hub for registration and heartbeats. It keeps the node's catalogue
+ * authoritative, probes every provider, pushes each change to the dependents of the changed
+ * name (and to gossip), and keeps the catalogue on disk so a restart picks up where it left off.
  */
-export class RegistryHub {
-  readonly catalog = new Catalog()
+export class RegistryHub implements Hub {
+  private readonly catalog: Catalog
+  private readonly patches: PatchBatcher
   private readonly prober: Prober
   private readonly notifier: Notifier
   private readonly watchers: Watchers
@@ -62,7 +49,9 @@ export class RegistryHub {
     this.prober.trigger(e.detail.toString(), 'connection-closed')
   }
 
-  constructor (private readonly opts: HubOptions) {
+  constructor (private readonly opts: HubComponents) {
+    this.catalog = opts.catalog
+    this.patches = new PatchBatcher(opts.gossip)
     this.path = join(opts.dataDir, CATALOG_FILE)
     this.notifier = new Notifier(opts.libp2p, opts.log.child({ component: 'notify' }), peerId => this.stateFor(peerId))
     this.watchers = new Watchers(opts.libp2p, opts.log.child({ component: 'watch' }), () => this.list(), opts.now)
@@ -98,6 +87,7 @@ export class RegistryHub {
     this.stopped = true
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     clearInterval(this.reapTimer)
+    this.patches.stop()
     this.prober.stop()
     this.notifier.stop()
     await this.watchers.stop()
@@ -230,7 +220,7 @@ export class RegistryHub {
     }
     for (const [dep, records] of perDependent) this.notifier.send(dep, records)
     const patch = changes.filter(c => c.removed !== true).map(c => c.record)
-    if (patch.length > 0) this.opts.publishPatch?.(patch)
+    if (patch.length > 0) this.patches.push(patch)
     this.schedulePersist()
   }
 

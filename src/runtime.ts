@@ -4,6 +4,6 @@
  * holds one minified copy of libp2p instead of a few hundred modules: an idle node's RSS drops
  * by about a third and it starts faster.
  */
-export { GdsNode } from './node.js'
-export { resolveServices } from '../services/index.js'
-export { createLogger, LogTap } from './logger.js'
+export { GdsNode } from './node/node.js'
+export { resolveRole } from './services/index.js'
+export { createLogger, LogTap } from './node/logger.js'

@@ -1,0 +1,109 @@
+import { setTimeout as delay } from 'node:timers/promises'
+import { localInvoker, type LocalInvoker } from './caller.js'
+import type { CatalogGossip } from './gossip.js'
+import type { GdsLibp2p } from './libp2p.js'
+import type { MeshKeeper } from './mesh.js'
+import { PeerView } from './peer-view.js'
+import { Presence } from './presence.js'
+import { RegistrySession } from './registry-session.js'
+import { RpcServer } from './rpc-server.js'
+import type { ProviderRecord } from './schemas.js'
+import type { ServiceDefinition } from './service.js'
+import { serviceContext, type ServiceContextParts } from './service-context.js'
+
+/** How long a stopping node lets its `leaving` announcement propagate before closing. */
+const LEAVE_PROPAGATE_MS = 250
+
+export interface ServiceHostComponents extends Omit<ServiceContextParts, 'peerId'> {
+  libp2p: GdsLibp2p
+  services: ServiceDefinition[]
+  incarnation: number
+  gossip: Pick<CatalogGossip, 'publish'>
+  mesh: Pick<MeshKeeper, 'learn' | 'bootstrap'>
+  now: () => number
+}
+
+/**
+ * The service side of a node (every role but the registry): serves its services' methods,
+ * registers them and keeps the session with the registry, announces them on gossip, answers
+ * `list` with this peer's own view, and leaves gracefully.
+ */
+export class ServiceHost {
+  readonly session: RegistrySession
+  /** This process's services, for calls it makes to itself. */
+  readonly local: LocalInvoker
+  private readonly rpc: RpcServer
+  private readonly presence: Presence
+  private readonly peerView: PeerView
+
+  constructor (private readonly c: ServiceHostComponents) {
+    const { libp2p, config, log } = c
+    const peerId = libp2p.peerId.toString()
+    this.rpc = new RpcServer(libp2p, log.child({ component: 'rpc' }))
+    this.local = localInvoker(this.rpc, peerId)
+    const presence = this.presence = new Presence({
+      services: c.services,
+      peerId,
+      incarnation: c.incarnation,
+      addrs: () => libp2p.getMultiaddrs().map(String),
+      gossip: c.gossip,
+      pubsub: libp2p.services.pubsub,
+      reregister: () => { this.session.reregister() }
+    })
+    this.session = new RegistrySession({
+      libp2p,
+      log: log.child({ component: 'session' }),
+      now: c.now,
+      catalog: c.catalog,
+      registry: config.registry,
+      registrations: () => presence.registrations(),
+      onRegistered: (records, peers) => {
+        for (const p of peers) c.mesh.learn(p.peerId, p.addrs)
+        presence.adopt(records)
+        void presence.announce('up')
+      },
+      reconnectMinMs: config.reconnectMinMs,
+      reconnectMaxMs: config.reconnectMaxMs,
+      reapAfterMs: config.reapAfterMs,
+      load: () => this.rpc.load,
+      emit: c.emit
+    })
+    this.peerView = new PeerView({ libp2p, catalog: c.catalog, presence, session: this.session, log: log.child({ component: 'peer-view' }) })
+  }
+
+  async start (): Promise<void> {
+    const { services, libp2p } = this.c
+    // Services are ready to serve before they are advertised.
+    for (const s of services) await s.start?.(serviceContext({ ...this.c, peerId: libp2p.peerId.toString() }, s.name))
+    await this.rpc.start(services)
+    // Before any dialing, so the first peers to join the topic are heard.
+    this.presence.start()
+    await this.session.start()
+    await this.peerView.start()
+    await this.c.mesh.bootstrap(this.c.config.bootstrap)
+    void this.presence.announce('up')
+  }
+
+  /** Leave first, then stop serving: no caller is sent here once we stop. */
+  async stop (): Promise<void> {
+    this.presence.stop()
+    // Leave on both paths (the registry may be gone; gossip carries it anyway). gossipsub's
+    // publish resolves when the message is queued, not sent: give it time to leave before the
+    // connections close (serf's LeavePropagateDelay), alongside the deregister.
+    await Promise.all([
+      this.presence.announce('leaving').then(async () => { await delay(LEAVE_PROPAGATE_MS) }),
+      this.session.stop()
+    ])
+    // Calls already in flight finish; then the services stop.
+    await this.rpc.stop()
+    for (const s of [...this.c.services].reverse()) {
+      try { await s.stop?.() } catch (err: any) { this.c.log.error({ err: err?.message, service: s.name }, 'service stop failed') }
+    }
+    await this.peerView.stop()
+  }
+
+  /** Something gossip said about this very node. */
+  onSelf (record: ProviderRecord): void {
+    if (this.presence.onSelf(record)) this.c.log.warn({ reason: record.reason }, 'the registry declared this node down: refuted')
+  }
+}

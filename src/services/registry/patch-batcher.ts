@@ -1,0 +1,35 @@
+import { entryKey } from '../../node/catalog.js'
+import type { CatalogGossip } from '../../node/gossip.js'
+import type { ProviderRecord } from '../../node/schemas.js'
+
+/** Registry changes within this long share one gossip message (the hub path is not delayed). */
+export const PATCH_COALESCE_MS = 5
+/** Records per gossip patch (the validator accepts up to 1,000). */
+export const PATCH_BATCH = 500
+
+/** The hub's patches go out on gossip in batches: one signed message per burst, not per change. */
+export class PatchBatcher {
+  private queue: ProviderRecord[] = []
+  private timer?: NodeJS.Timeout
+
+  constructor (private readonly gossip: Pick<CatalogGossip, 'publish'>) {}
+
+  push (records: readonly ProviderRecord[]): void {
+    this.queue.push(...records)
+    this.timer ??= setTimeout(() => { this.flush() }, PATCH_COALESCE_MS)
+  }
+
+  /** Drops what is queued: the node's gossip stops with the hub. */
+  stop (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.queue = []
+  }
+
+  private flush (): void {
+    this.timer = undefined
+    // Only the newest version of each entry matters; gossip messages are capped in size.
+    const latest = [...new Map(this.queue.splice(0).map(r => [entryKey(r.name, r.peerId), r])).values()]
+    for (let i = 0; i < latest.length; i += PATCH_BATCH) void this.gossip.publish({ kind: 'patch', records: latest.slice(i, i + PATCH_BATCH) })
+  }
+}
