@@ -1,0 +1,45 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { CatalogMessage } from '../../src/node/gossip.js'
+import type { ProviderRecord } from '../../src/node/schemas.js'
+import { PATCH_BATCH, PATCH_COALESCE_MS, PatchBatcher } from '../../src/services/registry/patch-batcher.js'
+
+const r = (name: string, peerId: string, seq: number): ProviderRecord =>
+  ({ name, peerId, addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq, status: 'up' })
+
+function batcher () {
+  const published: CatalogMessage[] = []
+  return { b: new PatchBatcher({ publish: async m => { published.push(m) } }), published }
+}
+
+describe('the hub\'s patches on gossip', () => {
+  beforeEach(() => { vi.useFakeTimers() })
+  afterEach(() => { vi.useRealTimers() })
+
+  it('a burst of changes is one message carrying the newest version of each entry', async () => {
+    const { b, published } = batcher()
+    b.push([r('log', 'A', 1), r('log', 'B', 1)])
+    b.push([r('log', 'A', 2)])
+    expect(published).toHaveLength(0)
+    await vi.advanceTimersByTimeAsync(PATCH_COALESCE_MS)
+    expect(published).toEqual([{ kind: 'patch', records: [r('log', 'A', 2), r('log', 'B', 1)] }])
+    b.push([r('log', 'B', 2)])
+    await vi.advanceTimersByTimeAsync(PATCH_COALESCE_MS)
+    expect(published.map(m => m.records.map(x => `${x.peerId}${x.seq}`))).toEqual([['A2', 'B1'], ['B2']])
+  })
+
+  it('a large burst is cut into messages of at most PATCH_BATCH records', async () => {
+    const { b, published } = batcher()
+    b.push(Array.from({ length: PATCH_BATCH * 2 + 1 }, (_, i) => r('log', `P${i}`, 1)))
+    await vi.advanceTimersByTimeAsync(PATCH_COALESCE_MS)
+    expect(published.map(m => m.records.length)).toEqual([PATCH_BATCH, PATCH_BATCH, 1])
+  })
+
+  it('stop drops what is queued and leaves no timer', async () => {
+    const { b, published } = batcher()
+    b.push([r('log', 'A', 1)])
+    b.stop()
+    expect(vi.getTimerCount()).toBe(0)
+    await vi.advanceTimersByTimeAsync(PATCH_COALESCE_MS * 2)
+    expect(published).toHaveLength(0)
+  })
+})

@@ -1,0 +1,66 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { CatalogMessage } from '../../src/node/gossip.js'
+import { ANNOUNCE_COALESCE_MS, ANNOUNCE_INTERVAL_MS, Presence, type PresenceOptions } from '../../src/node/presence.js'
+import { CATALOG_TOPIC } from '../../src/node/protocols.js'
+
+const PEER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
+
+function presence () {
+  const published: CatalogMessage[] = []
+  const pubsub = new EventTarget()
+  const p = new Presence({
+    services: [{ name: 'demo', requires: ['log'] }],
+    peerId: PEER,
+    incarnation: 7,
+    addrs: () => ['/ip4/127.0.0.1/tcp/4002'],
+    gossip: { publish: async m => { published.push(m) } },
+    pubsub: pubsub as unknown as PresenceOptions['pubsub'],
+    reregister: () => {}
+  })
+  const subscribe = (topic = CATALOG_TOPIC, subscribe = true): void => {
+    pubsub.dispatchEvent(new CustomEvent('subscription-change', { detail: { subscriptions: [{ topic, subscribe }] } }))
+  }
+  return { p, published, subscribe }
+}
+
+describe('presence: when a node announces itself', () => {
+  beforeEach(() => { vi.useFakeTimers() })
+  afterEach(() => { vi.useRealTimers() })
+
+  it('a burst of peers joining the catalogue topic costs one announcement; other topics and leaves none', async () => {
+    const { p, published, subscribe } = presence()
+    p.start()
+    subscribe('some/other/topic')
+    subscribe(CATALOG_TOPIC, false)
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS * 2)
+    expect(published).toHaveLength(0)
+    subscribe(); subscribe(); subscribe()
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ name: 'demo', peerId: PEER, status: 'up', incarnation: 7 })] }])
+    subscribe()
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
+    expect(published).toHaveLength(2)
+    p.stop()
+  })
+
+  it('re-announces itself periodically', async () => {
+    const { p, published } = presence()
+    p.start()
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_INTERVAL_MS * 3)
+    expect(published.map(m => m.records[0].status)).toEqual(['up', 'up', 'up'])
+    p.stop()
+  })
+
+  it('stop clears every timer, a pending coalesced announcement included; leaving still goes out, with a higher seq', async () => {
+    const { p, published, subscribe } = presence()
+    p.start()
+    subscribe()
+    p.stop()
+    expect(vi.getTimerCount()).toBe(0)
+    subscribe()
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_INTERVAL_MS * 2)
+    expect(published).toHaveLength(0)
+    await p.announce('leaving')
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'leaving', seq: 1 })] }])
+  })
+})
