@@ -59,6 +59,23 @@ describe('the gossip path (gds/catalog/1)', () => {
     expect(demo.catalog.get('log', log.peerId)).toEqual(record)
   })
 
+  it('the registry\'s one table is fed by registrations only: an announcement its dependents apply, it does not', async () => {
+    const registry = await cluster.registry()
+    const demo = await cluster.service(registry, 'demo', ['ghost'])
+    const rogue = await cluster.service(registry, 'rogue')
+    await cluster.waitFor(rogue, e => e.event === 'registered')
+    await rogue.p2p.dial(demo.p2p.getMultiaddrs()[0])
+    await eventually(() => { expect(rogue.p2p.services.pubsub.getSubscribers(CATALOG_TOPIC).map(String)).toEqual(expect.arrayContaining([demo.peerId, registry.peerId])) })
+    const own = registry.catalog.get('rogue', rogue.peerId)!
+    const accepted = registry.gossipCounters!.accepted
+    // A valid self-announcement of a name the rogue never registered.
+    await publish(rogue, { kind: 'announce', records: [{ ...own, name: 'ghost', seq: own.seq + 1 }] })
+    await eventually(() => { expect(demo.catalog.get('ghost', rogue.peerId)?.status).toBe('up') })
+    await eventually(() => { expect(registry.gossipCounters!.accepted).toBeGreaterThan(accepted) })
+    expect(registry.catalog.get('ghost', rogue.peerId)).toBeUndefined()
+    expect(registry.registry!.list().services).toEqual(registry.catalog.all())
+  })
+
   it('rejects malformed messages without disturbing the node', async () => {
     const { demo, rogue } = await setup()
     const before = demo.gossipCounters!.rejected
