@@ -1,7 +1,7 @@
 import type { Libp2p } from 'libp2p'
 import { Balancer, CALL_DEFAULTS, type CallOptions } from './balancer.js'
-import { RpcClient } from './rpc-client.js'
 import type { Catalog } from './catalog.js'
+import { RpcClient } from './rpc-client.js'
 import type { RpcServer } from './rpc-server.js'
 import type { ProviderRecord } from './schemas.js'
 

@@ -110,6 +110,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
         this.hub = this.makeHub({ ...hubSettings(this.config), libp2p, catalog: this.catalog, gossip, log: this.log.child({ component: 'hub' }), now: this.now, emit })
         await this.hub.start()
       } else {
+        // Built now and started last: calls reach the registry and this process's services through it.
         const { config, services, catalog, incarnation, log, now } = this
         this.host = new ServiceHost({ libp2p, config, services, catalog, incarnation, gossip, mesh, caller: this, events: this, emit, log, now })
       }
