@@ -7,7 +7,7 @@ import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from 
 import { createClientLibp2p, type ClientLibp2p } from './libp2p.js'
 import { MuxClient } from './mux.js'
 import { MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL, WATCH_PROTOCOL } from './protocols.js'
-import { Channel } from './rpc.js'
+import { Channel } from './framing.js'
 import { listResult, lookupResult, suspectResult, watchMessage, type WatchMessage, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache } from './caller.js'

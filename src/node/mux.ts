@@ -5,7 +5,7 @@ import type { z } from 'zod'
 import { GdsError, InvalidMessageError, OverloadedError, PeerUnavailableError, RequestTimeoutError, fromWire, toGdsError } from './errors.js'
 import type { Logger } from './logger.js'
 import { REQUEST_TIMEOUT_MS } from './protocols.js'
-import { Channel, validate } from './rpc.js'
+import { Channel, validate } from './framing.js'
 import { muxAnswer, muxId, muxRequest, type MuxAnswer } from './schemas.js'
 
 /**

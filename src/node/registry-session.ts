@@ -10,7 +10,7 @@ import type { GdsLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
 import { MuxClient } from './mux.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
-import { Channel } from './rpc.js'
+import { Channel } from './framing.js'
 import { deregisterResult, heartbeatProbe, lookupResult, notifyPatch, registerResult, suspectResult, type ProviderRecord, type Registration } from './schemas.js'
 
 export interface SessionOptions {

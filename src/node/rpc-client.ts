@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from 'libp2p'
 import { GdsError, PeerUnavailableError, RequestTimeoutError, fromWire } from './errors.js'
 import { MAX_RPC_FRAME, RPC_PROTOCOL } from './protocols.js'
-import { Channel } from './rpc.js'
+import { Channel } from './framing.js'
 import { rpcResponse, type RpcResponse } from './schemas.js'
 
 /** Where to reach a provider: its peer id and the addresses it registered. */

@@ -3,7 +3,7 @@ import type { Libp2p } from 'libp2p'
 import { InvalidParamsError, MethodNotFoundError, OverloadedError, ServiceNotFoundError, toGdsError } from './errors.js'
 import type { Logger } from './logger.js'
 import { MAX_CALLS_PER_STREAM, MAX_INBOUND_RPC_STREAMS, MAX_RPC_FRAME, RPC_PROTOCOL } from './protocols.js'
-import { Channel } from './rpc.js'
+import { Channel } from './framing.js'
 import { rpcRequest } from './schemas.js'
 import type { MethodDefinition, ServiceDefinition } from './service.js'
 

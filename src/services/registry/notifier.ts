@@ -1,5 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import { Channel } from '../../node/rpc.js'
+import { Channel } from '../../node/framing.js'
 import { MAX_NOTIFY_FRAME, NOTIFY_PROTOCOL, REQUEST_TIMEOUT_MS } from '../../node/protocols.js'
 import type { ProviderRecord } from '../../node/schemas.js'
 import type { GdsLibp2p } from '../../node/libp2p.js'

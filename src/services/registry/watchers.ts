@@ -3,7 +3,7 @@ import type { Change } from '../../node/catalog.js'
 import type { GdsLibp2p } from '../../node/libp2p.js'
 import type { Logger } from '../../node/logger.js'
 import { MAX_REGISTRY_FRAME, REQUEST_TIMEOUT_MS, WATCH_PROTOCOL } from '../../node/protocols.js'
-import { Channel } from '../../node/rpc.js'
+import { Channel } from '../../node/framing.js'
 import { watchRequest, type ListResult, type WatchMessage } from '../../node/schemas.js'
 
 /** Frames waiting for one slow observer before it is dropped (it can reconnect for a snapshot). */

@@ -4,8 +4,9 @@ import type { z } from 'zod'
 import { FrameTooLargeError, InvalidMessageError } from './errors.js'
 
 /**
- * Messages on gds protocol streams: length-prefixed JSON, size-capped, schema-checked.
- * `Channel` is a long-lived stream of frames; src/node/mux.ts multiplexes requests over one.
+ * Framing of gds protocol streams: length-prefixed JSON, size-capped, schema-checked.
+ * `Channel` is a long-lived stream of frames; requests.ts matches answers to requests over one,
+ * stream-server.ts serves them.
  */
 
 const encoder = new TextEncoder()
