@@ -100,7 +100,14 @@ export class Channel {
     }
   }
 
+  /** Writes several frames at once (one syscall), in order. */
+  async writeAll (values: unknown[], signal?: AbortSignal): Promise<void> {
+    await this.lp.writeV(values.map(encodeFrame), signal === undefined ? undefined : { signal })
+  }
+
+  /** Closes our side once the frames handed to `send` are written. */
   async close (): Promise<void> {
+    await this.flushing?.catch(() => {})
     await this.stream.close().catch(() => { this.stream.abort(new Error('close failed')) })
   }
 
