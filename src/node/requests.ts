@@ -19,15 +19,16 @@ export interface RequestOptions<F, A extends F> {
   /** The error of a request with no answer by its deadline. */
   timedOut: () => Error
   signal?: AbortSignal
-  /** The error of a request whose signal aborted. */
-  cancelled: () => Error
+  /** The error of a request whose signal aborted. @default the signal's reason */
+  cancelled?: () => Error
   /** Whether a frame is the answer; others on the same id are ignored. @default every frame */
   isAnswer?: (frame: F) => frame is A
 }
 
 export interface StreamOptions<F> {
   signal?: AbortSignal
-  cancelled: () => Error
+  /** @default the signal's reason */
+  cancelled?: () => Error
   /** Whether a frame is the last of the answer. */
   isLast: (frame: F) => boolean
   /** The consumer stopped before the last frame while the link is up: tell the other side. */
@@ -60,14 +61,14 @@ export class Requests<F> {
    */
   async request<A extends F = F> (send: (id: number) => Promise<void> | void, opts: RequestOptions<F, A>): Promise<A> {
     if (this.failed !== undefined) throw this.failed
-    if (opts.signal?.aborted === true) throw opts.cancelled()
+    if (opts.signal?.aborted === true) throw cancellation(opts)
     const id = ++this.nextId
     const answer = Promise.withResolvers<A>()
     // It may be rejected (link failed, deadline, abort) while we still wait for a slot.
     answer.promise.catch(() => {})
     const timer = setTimeout(() => { answer.reject(opts.timedOut()) }, opts.timeoutMs)
     if (this.init.unrefTimers === true) timer.unref()
-    const onAbort = (): void => { answer.reject(opts.cancelled()) }
+    const onAbort = (): void => { answer.reject(cancellation(opts)) }
     opts.signal?.addEventListener('abort', onAbort, { once: true })
     const slot = this.slots?.acquire()
     try {
@@ -92,14 +93,14 @@ export class Requests<F> {
    */
   async * stream (send: (id: number) => Promise<void>, opts: StreamOptions<F>): AsyncGenerator<F> {
     if (this.failed !== undefined) throw this.failed
-    if (opts.signal?.aborted === true) throw opts.cancelled()
+    if (opts.signal?.aborted === true) throw cancellation(opts)
     const id = ++this.nextId
     const frames: F[] = []
     let failure: Error | undefined
     let wake: (() => void) | undefined
     const notify = (): void => { wake?.(); wake = undefined }
     this.waiters.set(id, { frame: f => { frames.push(f); notify() }, fail: err => { failure = err; notify() } })
-    const onAbort = (): void => { failure = opts.cancelled(); notify() }
+    const onAbort = (): void => { failure = cancellation(opts); notify() }
     opts.signal?.addEventListener('abort', onAbort, { once: true })
     let ended = false
     try {
@@ -136,4 +137,8 @@ export class Requests<F> {
     // Requests waiting for a slot wake, see the failure and leave.
     this.slots?.wakeAll()
   }
+}
+
+function cancellation (opts: { signal?: AbortSignal, cancelled?: () => Error }): Error {
+  return opts.cancelled?.() ?? opts.signal?.reason
 }

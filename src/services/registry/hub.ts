@@ -21,6 +21,8 @@ export interface HubOptions {
   libp2p: GdsLibp2p
   log: Logger
   now: () => number
+  /** In [0, 1): the prober's jitter. */
+  random: () => number
   dataDir: string
   heartbeatIntervalMs: number
   heartbeatTimeoutMs: number
@@ -70,6 +72,7 @@ export class RegistryHub {
       libp2p: opts.libp2p,
       log: opts.log.child({ component: 'heartbeat' }),
       now: opts.now,
+      random: opts.random,
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
       heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
       failureThreshold: opts.failureThreshold,
