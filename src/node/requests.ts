@@ -133,9 +133,8 @@ export class Requests<F> {
     if (this.failed !== undefined) return
     this.failed = err
     for (const w of this.waiters.values()) w.fail(err)
+    // Each failed request hands its slot on, so those waiting in line wake, see the failure, leave.
     this.waiters.clear()
-    // Requests waiting for a slot wake, see the failure and leave.
-    this.slots?.wakeAll()
   }
 }
 

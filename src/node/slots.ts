@@ -1,4 +1,4 @@
-/** A place in line for an in-flight slot; `ready` settles when the slot is granted (or `wakeAll`). */
+/** A place in line for an in-flight slot; `ready` settles when the slot is granted. */
 export interface Slot {
   readonly ready: Promise<void>
 }
@@ -41,10 +41,5 @@ export class Slots {
     const next = this.waiting.shift()
     if (next !== undefined) next.wake()
     else this.active--
-  }
-
-  /** Wakes everyone in line (the link failed: they see it and leave; counts no longer matter). */
-  wakeAll (): void {
-    for (const t of this.waiting.splice(0)) t.wake()
   }
 }
