@@ -1,8 +1,11 @@
 export interface OutboxInit<T> {
   /** Items waiting at most; one more is an overflow (the reader is not keeping up). */
   cap: number
-  /** Writes everything queued since the last write, oldest first. */
-  write: (batch: T[]) => Promise<void>
+  /**
+   * One write. `take()` hands over everything queued, oldest first; call it as late as possible
+   * (after opening the stream, say) so what queued meanwhile goes out in the same write.
+   */
+  write: (take: () => T[]) => Promise<void>
   /** The queue is full: the item was not queued, and the outbox stays open (close it, or not). */
   onOverflow: () => void
   /** A write failed and its batch is lost; the owner usually closes. */
@@ -41,7 +44,7 @@ export class Outbox<T> {
   private async flush (): Promise<void> {
     this.flushing = true
     try {
-      while (this.queue.length > 0 && !this.shut) await this.init.write(this.queue.splice(0))
+      while (this.queue.length > 0 && !this.shut) await this.init.write(() => this.queue.splice(0))
     } catch (err) {
       this.init.onError(err)
     } finally {

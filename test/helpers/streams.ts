@@ -16,6 +16,8 @@ export class StubLibp2p {
   private readonly listeners = new Map<string, Set<(e: any) => void>>()
   /** A dial fails with this instead (a refused connection, a timeout...). */
   refuse?: Error
+  /** The next dial waits for this before it connects (a slow dial). */
+  holdNextDial?: Promise<void>
 
   /** Who answers dials of `protocol`: given the far end of each new stream (and the dial's number, from 1). */
   answer (protocol: string, answerer: (remote: Stream, dial: number) => void | Promise<void>): void {
@@ -24,11 +26,14 @@ export class StubLibp2p {
 
   async dialProtocol (peer: PeerId | { toString: () => string }, protocol: string | string[]): Promise<Stream> {
     const name = Array.isArray(protocol) ? protocol[0] : protocol
-    this.dials.push({ peer: peer.toString(), protocol: name })
+    const n = this.dials.push({ peer: peer.toString(), protocol: name })
     if (this.refuse !== undefined) throw this.refuse
+    const hold = this.holdNextDial
+    this.holdNextDial = undefined
+    await hold
     const [local, remote] = await streamPair({ protocol: name })
     // An answerer's read fails when the stream goes: that is how it ends.
-    void (async () => { await this.answerers.get(name)?.(remote, this.dials.length) })().catch(() => {})
+    void (async () => { await this.answerers.get(name)?.(remote, n) })().catch(() => {})
     return local
   }
 

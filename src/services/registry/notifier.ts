@@ -88,10 +88,10 @@ class Link {
   constructor (private readonly libp2p: Pick<Libp2p, 'dialProtocol'>, private readonly peerId: string, private readonly log: Logger, private readonly onDead: (failed: boolean) => void) {
     this.outbox = new Outbox({
       cap: MAX_QUEUED_PATCHES,
-      write: async patches => {
+      write: async take => {
         const ch = this.channel ?? await this.open()
         // One frame for everything queued: a burst of churn costs one write per dependent.
-        await ch.write({ type: 'patch', records: patches.flat() }, AbortSignal.timeout(REQUEST_TIMEOUT_MS))
+        await ch.write({ type: 'patch', records: take().flat() }, AbortSignal.timeout(REQUEST_TIMEOUT_MS))
       },
       onOverflow: () => {
         this.log.warn({ peer: this.peerId }, 'dependent is not keeping up with patches; resyncing it on a new stream')

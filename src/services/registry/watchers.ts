@@ -80,7 +80,7 @@ class Watcher {
     this.outbox = new Outbox({
       cap: MAX_QUEUED,
       // Frames queued during a write go out together, each its own frame.
-      write: async batch => { await this.ch.writeAll(batch, AbortSignal.timeout(REQUEST_TIMEOUT_MS)) },
+      write: async take => { await this.ch.writeAll(take(), AbortSignal.timeout(REQUEST_TIMEOUT_MS)) },
       onOverflow: () => { this.close() },
       onError: () => { this.close() }
     })
