@@ -60,7 +60,6 @@ export class StreamServer<R> {
     const ch = new Channel(stream, init.maxBytes)
     const peer = connection.remotePeer.toString()
     const running = new Map<number, { done: Promise<void>, cancel: AbortController }>()
-    const cancelAll = (): void => { for (const r of running.values()) r.cancel.abort() }
     // A failed write ends the read loop too, so an answer's own failure is moot here.
     const write = async (frame: unknown): Promise<void> => { await (init.coalesce ? ch.send(frame) : ch.write(frame)).catch(() => {}) }
     const refuse = async (id: number, e: GdsError): Promise<void> => {
@@ -88,8 +87,9 @@ export class StreamServer<R> {
         await write({ id, ok: false, error: e.toWire() })
       }
     }
-    // The remote may reset the stream while we answer what it sent before ending its side.
-    stream.addEventListener('close', cancelAll, { once: true })
+    // However the stream goes (reset, or while we answer what came before a clean end), what
+    // is still running is cancelled: nobody would read its answer.
+    stream.addEventListener('close', () => { for (const r of running.values()) r.cancel.abort() }, { once: true })
     try {
       for (;;) {
         let json: unknown
@@ -113,7 +113,7 @@ export class StreamServer<R> {
     } catch (err: any) {
       const e = err?.name === 'UnexpectedEOFError' ? new InvalidMessageError('the stream ended before a whole request arrived') : toGdsError(err)
       if (e.code !== 'INVALID_MESSAGE' && e.code !== 'FRAME_TOO_LARGE') {
-        cancelAll()
+        // The stream broke: its 'close' cancels what is running.
         ch.abort(err instanceof Error ? err : new Error(String(err)))
         return
       }
