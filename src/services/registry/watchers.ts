@@ -7,7 +7,7 @@ import { Channel } from '../../node/framing.js'
 import { Outbox } from '../../node/outbox.js'
 import { watchRequest, type ListResult, type WatchMessage } from '../../node/schemas.js'
 
-/** Frames waiting for one slow observer (behind the write under way) before it is dropped (it can reconnect for a snapshot). */
+/** Frames waiting for one slow observer before it is dropped (it can reconnect for a snapshot). */
 const MAX_QUEUED = 10_000
 /** At most this many observers at once (a TUI per terminal, a web UI or two). */
 const MAX_WATCHERS = 64
