@@ -132,8 +132,8 @@ export class Requests<F> {
   fail (err: Error): void {
     if (this.failed !== undefined) return
     this.failed = err
-    for (const w of this.waiters.values()) w.fail(err)
     // Each failed request hands its slot on, so those waiting in line wake, see the failure, leave.
+    for (const w of this.waiters.values()) w.fail(err)
     this.waiters.clear()
   }
 }
