@@ -63,6 +63,8 @@ export class MuxLink {
       }
     } catch (err: any) {
       this.requests.fail(err instanceof GdsError ? err : new PeerUnavailableError(`stream to ${this.label} closed: ${err?.message ?? err}`, { cause: err }))
+      // Nothing more can be read on it: let both sides go.
+      this.ch.abort(err instanceof Error ? err : new Error(String(err)))
     }
   }
 }

@@ -126,6 +126,8 @@ class Link {
       }
     } catch (err: any) {
       this.requests.fail(new PeerUnavailableError(`rpc stream to ${this.peerId} closed: ${err?.message ?? err}`, { cause: err }))
+      // Nothing more can be read on it (the provider closed it, or broke the framing): let both sides go.
+      this.ch.abort(err instanceof Error ? err : new Error(String(err)))
     }
   }
 }
