@@ -4,7 +4,7 @@ import type { Catalog, Change } from './catalog.js'
 import type { Logger } from './logger.js'
 import { CATALOG_TOPIC } from './protocols.js'
 import { providerRecord, type ProviderRecord } from './schemas.js'
-import { encodeFrame } from './rpc.js'
+import { encodeFrame } from './framing.js'
 
 /** A gossip message is small: an announcement, or a patch of a few records. */
 export const MAX_GOSSIP_BYTES = 256 * 1024

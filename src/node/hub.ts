@@ -26,6 +26,8 @@ export interface HubComponents extends HubSettings {
   emit: (e: NodeEvent) => void
   log: Logger
   now: () => number
+  /** In [0, 1): jitter and back-off. */
+  random: () => number
 }
 
 /** What a node needs of its hub. */

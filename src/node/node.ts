@@ -107,12 +107,12 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       const { gossip, mesh } = this.startGossip(libp2p)
       const emit = (e: NodeEvent): void => { this.emitEvent(e) }
       if (this.makeHub !== undefined) {
-        this.hub = this.makeHub({ ...hubSettings(this.config), libp2p, catalog: this.catalog, gossip, log: this.log.child({ component: 'hub' }), now: this.now, emit })
+        this.hub = this.makeHub({ ...hubSettings(this.config), libp2p, catalog: this.catalog, gossip, log: this.log.child({ component: 'hub' }), now: this.now, random: this.random, emit })
         await this.hub.start()
       } else {
         // Built now and started last: calls reach the registry and this process's services through it.
-        const { config, services, catalog, incarnation, log, now } = this
-        this.host = new ServiceHost({ libp2p, config, services, catalog, incarnation, gossip, mesh, caller: this, events: this, emit, log, now })
+        const { config, services, catalog, incarnation, log, now, random } = this
+        this.host = new ServiceHost({ libp2p, config, services, catalog, incarnation, gossip, mesh, caller: this, events: this, emit, log, now, random })
       }
       this.startCaller(libp2p)
       this.startShipping()

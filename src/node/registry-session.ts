@@ -1,22 +1,27 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
 import { backoffDelay } from './backoff.js'
 import { describeDialError } from './client.js'
 import { isAvailable, type Catalog, type Change } from './catalog.js'
 import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type Via } from './events.js'
-import type { GdsLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
 import { MuxClient } from './mux.js'
 import { checkPinned, pinnedRegistry } from './registry-pin.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
-import { Channel } from './rpc.js'
+import { Channel } from './framing.js'
 import { deregisterResult, heartbeatProbe, lookupResult, notifyPatch, registerResult, suspectResult, type ProviderRecord, type Registration } from './schemas.js'
 
+/** The parts of the node a session uses: dial the registry, answer its streams, see it go. */
+export type SessionLibp2p = Pick<Libp2p, 'dial' | 'dialProtocol' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
+
 export interface SessionOptions {
-  libp2p: GdsLibp2p
+  libp2p: SessionLibp2p
   log: Logger
   now: () => number
+  /** In [0, 1): the reconnect back-off's jitter. */
+  random: () => number
   catalog: Catalog
   /** The registry's multiaddr; with /p2p/<id> its identity is pinned. */
   registry: string
@@ -126,7 +131,7 @@ export class RegistrySession {
   private scheduleConnect (delayMs?: number): void {
     if (this.stopped) return
     clearTimeout(this.retryTimer)
-    const delay = delayMs ?? backoffDelay(this.attempt, this.opts.reconnectMinMs, this.opts.reconnectMaxMs, Math.random())
+    const delay = delayMs ?? backoffDelay(this.attempt, this.opts.reconnectMinMs, this.opts.reconnectMaxMs, this.opts.random())
     this.retryTimer = setTimeout(() => { this.connecting ??= this.connect().finally(() => { this.connecting = undefined }) }, delay)
     this.retryTimer.unref()
   }
@@ -160,7 +165,7 @@ export class RegistrySession {
     } catch (err: any) {
       if (this.stopped) return
       const error = err instanceof RegistryUnreachableError || err instanceof UnauthorizedError ? err.message : `${err?.name ?? 'Error'}: ${err?.message ?? err}`
-      const delayMs = backoffDelay(this.attempt, this.opts.reconnectMinMs, this.opts.reconnectMaxMs, Math.random())
+      const delayMs = backoffDelay(this.attempt, this.opts.reconnectMinMs, this.opts.reconnectMaxMs, this.opts.random())
       this.attempt++
       this.opts.emit({ event: 'registry-retry', attempt: this.attempt, delayMs, error })
       this.scheduleConnect(delayMs)

@@ -1,20 +1,18 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from 'libp2p'
-import { GdsError, PeerUnavailableError, RequestTimeoutError, fromWire } from './errors.js'
+import { PeerUnavailableError, RequestTimeoutError, fromWire } from './errors.js'
 import { MAX_RPC_FRAME, RPC_PROTOCOL } from './protocols.js'
-import { Channel } from './rpc.js'
+import { Channel } from './framing.js'
+import { Requests } from './requests.js'
 import { rpcResponse, type RpcResponse } from './schemas.js'
+
+type RpcAnswer = Extract<RpcResponse, { ok: boolean }>
 
 /** Where to reach a provider: its peer id and the addresses it registered. */
 export interface Target {
   peerId: string
   addrs: readonly string[]
-}
-
-interface Waiter {
-  onFrame: (frame: RpcResponse) => void
-  onError: (err: GdsError) => void
 }
 
 /**
@@ -25,7 +23,7 @@ interface Waiter {
 export class RpcClient {
   private readonly links = new Map<string, Promise<Link>>()
 
-  constructor (private readonly libp2p: Libp2p<any>) {}
+  constructor (private readonly libp2p: Pick<Libp2p, 'dialProtocol' | 'peerStore'>) {}
 
   async call (target: Target, service: string, method: string, params: unknown, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
     const link = await this.link(target, timeoutMs)
@@ -70,78 +68,43 @@ export class RpcClient {
 }
 
 class Link {
-  private readonly waiters = new Map<number, Waiter>()
-  private nextId = 0
-  open = true
+  private readonly requests = new Requests<RpcResponse>()
 
   constructor (private readonly ch: Channel, private readonly peerId: string) {
     void this.read()
   }
 
+  get open (): boolean { return this.requests.failure === undefined }
+
   async call (service: string, method: string, params: unknown, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
-    const id = ++this.nextId
-    const answer = Promise.withResolvers<unknown>()
-    // It may be rejected (link failed, timeout) while we still await the send: handled below.
-    answer.promise.catch(() => {})
-    const timer = setTimeout(() => { answer.reject(new RequestTimeoutError(`${service}.${method} on ${this.peerId} gave no answer within ${timeoutMs} ms`)) }, timeoutMs)
-    const onAbort = (): void => { answer.reject(new RequestTimeoutError(`${service}.${method} was cancelled`)) }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    this.waiters.set(id, {
-      onFrame: f => {
-        if ('ok' in f) {
-          if (f.ok) answer.resolve(f.result)
-          else answer.reject(fromWire(f.error))
-        }
-      },
-      onError: err => { answer.reject(err) }
+    const f = await this.requests.request(async id => { await this.send({ id, service, method, params }) }, {
+      timeoutMs,
+      timedOut: () => new RequestTimeoutError(`${service}.${method} on ${this.peerId} gave no answer within ${timeoutMs} ms`),
+      signal,
+      cancelled: () => new RequestTimeoutError(`${service}.${method} was cancelled`),
+      // The items of a streamed answer are no answer to a call.
+      isAnswer: (f): f is RpcAnswer => 'ok' in f
     })
-    try {
-      await this.send({ id, service, method, params })
-      return await answer.promise
-    } finally {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      this.waiters.delete(id)
-    }
+    if (!f.ok) throw fromWire(f.error)
+    return f.result
   }
 
   async * stream (service: string, method: string, params: unknown, signal?: AbortSignal): AsyncGenerator<unknown> {
-    const id = ++this.nextId
-    const queue: RpcResponse[] = []
-    let failure: GdsError | undefined
-    let wake: (() => void) | undefined
-    const notify = (): void => { wake?.(); wake = undefined }
-    this.waiters.set(id, { onFrame: f => { queue.push(f); notify() }, onError: err => { failure = err; notify() } })
-    const onAbort = (): void => { failure = new RequestTimeoutError(`${service}.${method} was cancelled`); notify() }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    let ended = false
-    try {
-      await this.send({ id, service, method, params })
-      for (;;) {
-        const f = queue.shift()
-        if (f === undefined) {
-          if (failure !== undefined) throw failure
-          await new Promise<void>(resolve => { wake = resolve })
-          continue
-        }
-        if ('item' in f) yield f.item
-        else if ('end' in f) { ended = true; return }
-        else if ('ok' in f) {
-          ended = true
-          if (!f.ok) throw fromWire(f.error)
-          return
-        }
-      }
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-      this.waiters.delete(id)
+    const frames = this.requests.stream(async id => { await this.send({ id, service, method, params }) }, {
+      signal,
+      cancelled: () => new RequestTimeoutError(`${service}.${method} was cancelled`),
+      isLast: f => !('item' in f),
       // The consumer stopped early: tell the provider to stop producing.
-      if (!ended && this.open) void this.send({ id, cancel: true }).catch(() => {})
+      cancel: id => { void this.send({ id, cancel: true }).catch(() => {}) }
+    })
+    for await (const f of frames) {
+      if ('item' in f) yield f.item
+      else if ('ok' in f && !f.ok) throw fromWire(f.error)
     }
   }
 
   close (): void {
-    this.fail(new PeerUnavailableError(`rpc link to ${this.peerId} closed`))
+    this.requests.fail(new PeerUnavailableError(`rpc link to ${this.peerId} closed`))
     this.ch.abort(new Error('rpc link closed'))
   }
 
@@ -149,8 +112,9 @@ class Link {
     try {
       await this.ch.send(frame)
     } catch (err: any) {
-      this.fail(new PeerUnavailableError(`rpc stream to ${this.peerId} failed: ${err?.message ?? err}`, { cause: err }))
-      throw new PeerUnavailableError(`rpc stream to ${this.peerId} failed: ${err?.message ?? err}`, { cause: err })
+      const e = new PeerUnavailableError(`rpc stream to ${this.peerId} failed: ${err?.message ?? err}`, { cause: err })
+      this.requests.fail(e)
+      throw e
     }
   }
 
@@ -158,16 +122,12 @@ class Link {
     try {
       for (;;) {
         const frame = await this.ch.read(rpcResponse)
-        this.waiters.get(frame.id)?.onFrame(frame)
+        this.requests.deliver(frame.id, frame)
       }
     } catch (err: any) {
-      this.fail(new PeerUnavailableError(`rpc stream to ${this.peerId} closed: ${err?.message ?? err}`, { cause: err }))
+      this.requests.fail(new PeerUnavailableError(`rpc stream to ${this.peerId} closed: ${err?.message ?? err}`, { cause: err }))
+      // Nothing more can be read on it (the provider closed it, or broke the framing): let both sides go.
+      this.ch.abort(err instanceof Error ? err : new Error(String(err)))
     }
-  }
-
-  private fail (err: GdsError): void {
-    this.open = false
-    for (const w of this.waiters.values()) w.onError(err)
-    this.waiters.clear()
   }
 }

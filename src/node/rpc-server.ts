@@ -1,11 +1,13 @@
-import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
-import { InvalidParamsError, MethodNotFoundError, OverloadedError, ServiceNotFoundError, toGdsError } from './errors.js'
+import { InvalidParamsError, MethodNotFoundError, ServiceNotFoundError } from './errors.js'
 import type { Logger } from './logger.js'
 import { MAX_CALLS_PER_STREAM, MAX_INBOUND_RPC_STREAMS, MAX_RPC_FRAME, RPC_PROTOCOL } from './protocols.js'
-import { Channel } from './rpc.js'
-import { rpcRequest } from './schemas.js'
+import { validate } from './framing.js'
+import { rpcRequest, type RpcRequest } from './schemas.js'
+import { StreamServer, type Answer } from './stream-server.js'
 import type { MethodDefinition, ServiceDefinition } from './service.js'
+
+type RpcCall = Exclude<RpcRequest, { cancel: true }>
 
 /**
  * Serves the methods of this node's services on `/gds/rpc/1.0.0`. A caller keeps one stream per
@@ -14,53 +16,39 @@ import type { MethodDefinition, ServiceDefinition } from './service.js'
  */
 export class RpcServer {
   private readonly services = new Map<string, ServiceDefinition>()
+  /** Local calls being served (invoke); remote ones are counted by the stream server. */
   private inflight = 0
+  private readonly server: StreamServer<RpcCall>
 
-  constructor (private readonly libp2p: Libp2p<any>, private readonly log: Logger) {}
+  constructor (private readonly libp2p: Pick<Libp2p, 'handle' | 'unhandle'>, log: Logger) {
+    this.server = new StreamServer<RpcCall>({
+      protocol: RPC_PROTOCOL,
+      maxBytes: MAX_RPC_FRAME,
+      maxInFlight: MAX_CALLS_PER_STREAM,
+      noun: 'call',
+      coalesce: true,
+      log,
+      // A frame of the wrong shape breaks the framing (answered on id 0), whatever its id.
+      parse: json => {
+        const f = validate(json, rpcRequest)
+        return 'cancel' in f ? { id: f.id, cancel: true } : { id: f.id, req: f }
+      },
+      handle: async (req, connection, signal) => this.answer(req, connection.remotePeer.toString(), signal),
+      describe: req => ({ service: req.service, method: req.method })
+    })
+  }
 
   /** Calls being served right now (the load reported in heartbeats). */
-  get load (): number { return this.inflight }
+  get load (): number { return this.inflight + this.server.inFlight }
 
   async start (services: ServiceDefinition[]): Promise<void> {
     for (const s of services) this.services.set(s.name, s)
-    await this.libp2p.handle(RPC_PROTOCOL, (stream, connection) => { void this.serveStream(stream, connection) },
+    await this.libp2p.handle(RPC_PROTOCOL, (stream, connection) => { void this.server.serve(stream, connection) },
       { maxInboundStreams: MAX_INBOUND_RPC_STREAMS })
   }
 
   async stop (): Promise<void> {
     await this.libp2p.unhandle(RPC_PROTOCOL).catch(() => {})
-  }
-
-  private async serveStream (stream: Stream, connection: Connection): Promise<void> {
-    const ch = new Channel(stream, MAX_RPC_FRAME)
-    const caller = connection.remotePeer.toString()
-    const running = new Map<number, AbortController>()
-    // A failed write ends the stream's read loop too, so the answer's own failure is moot here.
-    const send = async (frame: unknown): Promise<void> => { await ch.send(frame).catch(() => {}) }
-    try {
-      for (;;) {
-        const req = await ch.read(rpcRequest)
-        if ('cancel' in req) {
-          running.get(req.id)?.abort()
-          continue
-        }
-        if (running.size >= MAX_CALLS_PER_STREAM) {
-          void send({ id: req.id, ok: false, error: new OverloadedError(`more than ${MAX_CALLS_PER_STREAM} calls in flight on one stream`).toWire() })
-          continue
-        }
-        const ac = new AbortController()
-        running.set(req.id, ac)
-        void this.dispatch(req.service, req.method, req.params, caller, ac.signal, send, req.id)
-          .finally(() => { running.delete(req.id) })
-      }
-    } catch (err: any) {
-      if (err?.name === 'InvalidMessageError' || err?.name === 'FrameTooLargeError') {
-        this.log.warn({ peer: caller, err: err.message }, 'bad rpc frame; closing the stream')
-        await send({ id: 0, ok: false, error: toGdsError(err).toWire() })
-      }
-      for (const ac of running.values()) ac.abort()
-      ch.abort(err instanceof Error ? err : new Error(String(err)))
-    }
   }
 
   /** A call from this very process (a node calling a service it provides): no network. */
@@ -69,7 +57,7 @@ export class RpcServer {
     try {
       const { m, out } = await this.run(service, method, params, caller, signal)
       if (isAsyncIterable(out)) throw new InvalidParamsError(`${service}.${method} streams its results: use stream(), not call()`)
-      return m.result === undefined ? out : m.result.parse(out)
+      return checkResult(m, out)
     } finally {
       this.inflight--
     }
@@ -78,10 +66,10 @@ export class RpcServer {
   async * invokeStream (service: string, method: string, params: unknown, caller: string, signal: AbortSignal = new AbortController().signal): AsyncGenerator<unknown> {
     const { m, out } = await this.run(service, method, params, caller, signal)
     if (!isAsyncIterable(out)) {
-      yield m.result === undefined ? out : m.result.parse(out)
+      yield checkResult(m, out)
       return
     }
-    for await (const item of out) yield m.result === undefined ? item : m.result.parse(item)
+    yield * checked(m, out)
   }
 
   private async run (service: string, method: string, params: unknown, caller: string, signal: AbortSignal): Promise<{ m: MethodDefinition, out: unknown }> {
@@ -90,27 +78,10 @@ export class RpcServer {
     return { m, out: await m.handler(input, { caller, signal }) }
   }
 
-  private async dispatch (service: string, method: string, params: unknown, caller: string, signal: AbortSignal,
-    send: (frame: unknown) => Promise<void>, id: number): Promise<void> {
-    this.inflight++
-    try {
-      const { m, out } = await this.run(service, method, params, caller, signal)
-      if (isAsyncIterable(out)) {
-        for await (const item of out) {
-          if (signal.aborted) break
-          await send({ id, item: m.result === undefined ? item : m.result.parse(item) })
-        }
-        await send({ id, end: true })
-      } else {
-        await send({ id, ok: true, result: m.result === undefined ? out : m.result.parse(out) })
-      }
-    } catch (err) {
-      const e = toGdsError(err)
-      if (e.code === 'INTERNAL') this.log.error({ err, service, method, peer: caller }, 'method failed')
-      await send({ id, ok: false, error: e.toWire() })
-    } finally {
-      this.inflight--
-    }
+  private async answer (call: RpcCall, caller: string, signal: AbortSignal): Promise<Answer> {
+    const { m, out } = await this.run(call.service, call.method, call.params, caller, signal)
+    if (isAsyncIterable(out)) return { items: checked(m, out) }
+    return { result: checkResult(m, out) }
   }
 
   private method (service: string, method: string): MethodDefinition {
@@ -129,6 +100,15 @@ export class RpcServer {
     const where = issue?.path.length ? `${issue.path.join('.')}: ` : ''
     throw new InvalidParamsError(`${service}.${method}: ${where}${issue?.message ?? 'invalid params'}`)
   }
+}
+
+function checkResult (m: MethodDefinition, value: unknown): unknown {
+  return m.result === undefined ? value : m.result.parse(value)
+}
+
+/** A streaming method's items, each checked against its result schema. */
+async function * checked (m: MethodDefinition, items: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+  for await (const item of items) yield checkResult(m, item)
 }
 
 function isAsyncIterable (x: unknown): x is AsyncIterable<unknown> {

@@ -21,6 +21,8 @@ export interface ServiceHostComponents extends Omit<ServiceContextParts, 'peerId
   gossip: Pick<CatalogGossip, 'publish'>
   mesh: Pick<MeshKeeper, 'learn' | 'bootstrap'>
   now: () => number
+  /** In [0, 1): the reconnect back-off's jitter. */
+  random: () => number
 }
 
 /**
@@ -54,6 +56,7 @@ export class ServiceHost {
       libp2p,
       log: log.child({ component: 'session' }),
       now: c.now,
+      random: c.random,
       catalog: c.catalog,
       registry: config.registry,
       registrations: () => presence.registrations(),

@@ -4,7 +4,7 @@ import * as lp from 'it-length-prefixed'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createClientLibp2p, type ClientLibp2p } from '../../src/node/libp2p.js'
 import { HEARTBEAT_PROTOCOL, MAX_REQUEST_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
-import { encodeFrame } from '../../src/node/rpc.js'
+import { encodeFrame } from '../../src/node/framing.js'
 import type { GdsNode } from '../../src/node/node.js'
 import { TestCluster, eventually } from '../helpers/nodes.js'
 

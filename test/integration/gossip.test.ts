@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
-import { encodeFrame } from '../../src/node/rpc.js'
+import { encodeFrame } from '../../src/node/framing.js'
 import type { GdsNode } from '../../src/node/node.js'
 import { RegistryClient } from '../../src/node/client.js'
 import { TestCluster, eventually } from '../helpers/nodes.js'

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { createClientLibp2p, createGdsLibp2p, type ClientLibp2p, type GdsLibp2p } from '../../src/node/libp2p.js'
 import { silentLogger } from '../../src/node/logger.js'
 import { MuxClient, serveMux } from '../../src/node/mux.js'
-import { encodeFrame } from '../../src/node/rpc.js'
+import { encodeFrame } from '../../src/node/framing.js'
 
 const PROTOCOL = '/gds/test-mux/1.0.0'
 const dec = new TextDecoder()

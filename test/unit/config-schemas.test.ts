@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createConfig } from '../../src/node/config.js'
-import { decodeFrame } from '../../src/node/rpc.js'
+import { decodeFrame } from '../../src/node/framing.js'
 import { registryRequest } from '../../src/node/schemas.js'
 import { backoffDelay, jitter } from '../../src/node/backoff.js'
 

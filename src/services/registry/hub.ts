@@ -59,6 +59,7 @@ export class RegistryHub implements Hub {
       libp2p: opts.libp2p,
       log: opts.log.child({ component: 'heartbeat' }),
       now: opts.now,
+      random: opts.random,
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
       heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
       failureThreshold: opts.failureThreshold,

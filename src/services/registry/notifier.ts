@@ -1,8 +1,9 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import { Channel } from '../../node/rpc.js'
+import type { Libp2p } from 'libp2p'
+import { Channel } from '../../node/framing.js'
+import { Outbox } from '../../node/outbox.js'
 import { MAX_NOTIFY_FRAME, NOTIFY_PROTOCOL, REQUEST_TIMEOUT_MS } from '../../node/protocols.js'
 import type { ProviderRecord } from '../../node/schemas.js'
-import type { GdsLibp2p } from '../../node/libp2p.js'
 import type { Logger } from '../../node/logger.js'
 
 /** Patches waiting for one slow dependent before we give up on its stream and resync it. */
@@ -11,6 +12,11 @@ const MAX_QUEUED_PATCHES = 1_000
 const RESYNC_DELAY_MS = 500
 /** Consecutive failed resyncs before giving up (heartbeats will declare a dead peer down). */
 const MAX_RESYNCS = 5
+
+export interface NotifierInit {
+  /** @default RESYNC_DELAY_MS */
+  resyncDelayMs?: number
+}
 
 /**
  * Pushes catalogue patches to dependents over one long-lived notify stream each (the hub path).
@@ -23,10 +29,13 @@ export class Notifier {
   private readonly links = new Map<string, Link>()
   private readonly failures = new Map<string, number>()
   private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly resyncDelayMs: number
   private stopped = false
 
   /** `snapshotFor(peer)`: what a dependent should know now; empty if it is gone. */
-  constructor (private readonly libp2p: GdsLibp2p, private readonly log: Logger, private readonly snapshotFor: (peerId: string) => ProviderRecord[]) {}
+  constructor (private readonly libp2p: Pick<Libp2p, 'dialProtocol'>, private readonly log: Logger, private readonly snapshotFor: (peerId: string) => ProviderRecord[], init: NotifierInit = {}) {
+    this.resyncDelayMs = init.resyncDelayMs ?? RESYNC_DELAY_MS
+  }
 
   send (peerId: string, records: ProviderRecord[]): void {
     if (records.length === 0) return
@@ -52,7 +61,7 @@ export class Notifier {
       this.timers.delete(t)
       const records = this.snapshotFor(peerId)
       if (records.length > 0) this.send(peerId, records)
-    }, RESYNC_DELAY_MS)
+    }, this.resyncDelayMs)
     t.unref()
     this.timers.add(t)
   }
@@ -73,56 +82,51 @@ export class Notifier {
 
 class Link {
   private channel?: Channel
-  private readonly queue: ProviderRecord[][] = []
-  private flushing = false
-  private closed = false
+  private readonly outbox: Outbox<ProviderRecord[]>
 
   /** `onDead(failed)`: failed = the stream broke (not closed on purpose) with news undelivered. */
-  constructor (private readonly libp2p: GdsLibp2p, private readonly peerId: string, private readonly log: Logger, private readonly onDead: (failed: boolean) => void) {}
+  constructor (private readonly libp2p: Pick<Libp2p, 'dialProtocol'>, private readonly peerId: string, private readonly log: Logger, private readonly onDead: (failed: boolean) => void) {
+    this.outbox = new Outbox({
+      cap: MAX_QUEUED_PATCHES,
+      write: async take => {
+        const ch = this.channel ?? await this.open()
+        // One frame for everything queued: a burst of churn costs one write per dependent.
+        await ch.write({ type: 'patch', records: take().flat() }, AbortSignal.timeout(REQUEST_TIMEOUT_MS))
+      },
+      onOverflow: () => {
+        this.log.warn({ peer: this.peerId }, 'dependent is not keeping up with patches; resyncing it on a new stream')
+        this.close(true)
+      },
+      onError: (err: any) => {
+        this.log.debug({ peer: this.peerId, err: err?.message }, 'notify failed')
+        this.close(true)
+      }
+    })
+  }
 
   enqueue (records: ProviderRecord[]): void {
-    if (this.closed) return
-    if (this.queue.length >= MAX_QUEUED_PATCHES) {
-      this.log.warn({ peer: this.peerId }, 'dependent is not keeping up with patches; resyncing it on a new stream')
-      this.close(true)
-      return
-    }
-    this.queue.push(records)
-    if (!this.flushing) void this.flush()
+    this.outbox.push(records)
   }
 
   close (failed = false): void {
-    if (this.closed) return
-    this.closed = true
-    this.queue.length = 0
+    if (this.outbox.closed) return
+    this.outbox.close()
     this.channel?.abort(new Error('notify link closed'))
     this.channel = undefined
     this.onDead(failed)
   }
 
-  private async flush (): Promise<void> {
-    this.flushing = true
-    try {
-      while (this.queue.length > 0 && !this.closed) {
-        const ch = this.channel ?? await this.open()
-        // One frame for everything queued: a burst of churn costs one write per dependent.
-        const records = this.queue.splice(0, this.queue.length).flat()
-        await ch.write({ type: 'patch', records }, AbortSignal.timeout(REQUEST_TIMEOUT_MS))
-      }
-    } catch (err: any) {
-      this.log.debug({ peer: this.peerId, err: err?.message }, 'notify failed')
-      this.close(true)
-    } finally {
-      this.flushing = false
-    }
-  }
-
   private async open (): Promise<Channel> {
     const stream = await this.libp2p.dialProtocol(peerIdFromString(this.peerId), NOTIFY_PROTOCOL, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
     const ch = new Channel(stream, MAX_NOTIFY_FRAME)
+    // Closed while the dial was under way: nobody would ever close this stream.
+    if (this.outbox.closed) {
+      ch.abort(new Error('notify link closed'))
+      throw new Error('notify link closed')
+    }
     this.channel = ch
     // The dependent never writes on this stream; its closing is how we learn the link is gone.
-    stream.addEventListener('close', () => { if (this.channel === ch && !this.closed) this.close(true) }, { once: true })
+    stream.addEventListener('close', () => { if (this.channel === ch && !this.outbox.closed) this.close(true) }, { once: true })
     return ch
   }
 }

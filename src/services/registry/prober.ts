@@ -1,17 +1,22 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import { Channel } from '../../node/rpc.js'
+import type { Libp2p } from 'libp2p'
+import type { z } from 'zod'
+import { Channel } from '../../node/framing.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../node/protocols.js'
+import { Requests } from '../../node/requests.js'
 import { heartbeatAck } from '../../node/schemas.js'
 import { initialState, onProbeResult, onTrigger, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
 import { jitter } from '../../node/backoff.js'
-import type { GdsLibp2p } from '../../node/libp2p.js'
 import type { Logger } from '../../node/logger.js'
 
 export interface ProberOptions {
-  libp2p: GdsLibp2p
+  /** The only part of the node the prober uses: it dials each provider's heartbeat stream. */
+  libp2p: Pick<Libp2p, 'dialProtocol'>
   log: Logger
   now: () => number
+  /** In [0, 1): spreads the beats (jitter). */
+  random: () => number
   heartbeatIntervalMs: number
   heartbeatTimeoutMs: number
   failureThreshold: number
@@ -71,12 +76,16 @@ export class Prober {
   }
 }
 
+/** One heartbeat stream and the probes in flight on it. */
+interface Link {
+  ch: Channel
+  probes: Requests<z.infer<typeof heartbeatAck>>
+}
+
 class PeerProbe {
   private state: HeartbeatState
-  private channel?: Channel
-  private opening?: Promise<Channel>
-  private readonly pending = new Map<number, { resolve: (load: number) => void, reject: (err: ProbeFailure) => void }>()
-  private nextId = 0
+  private link?: Link
+  private opening?: Promise<Link>
   private timer?: NodeJS.Timeout
   private immediate?: NodeJS.Immediate
   private running = false
@@ -112,7 +121,7 @@ class PeerProbe {
       this.immediate.unref()
     } else {
       const base = when === 'slow' ? this.opts.heartbeatIntervalMs * SLOW_FACTOR : this.opts.heartbeatIntervalMs
-      this.timer = setTimeout(() => { void this.probe() }, jitter(base, 0.1, Math.random()))
+      this.timer = setTimeout(() => { void this.probe() }, jitter(base, 0.1, this.opts.random()))
       this.timer.unref()
     }
   }
@@ -121,9 +130,9 @@ class PeerProbe {
     this.stopped = true
     clearTimeout(this.timer)
     clearImmediate(this.immediate)
-    this.failPending(new ProbeFailure('connection-closed', 'prober stopped'))
-    this.channel?.abort(new Error('prober stopped'))
-    this.channel = undefined
+    this.link?.probes.fail(new ProbeFailure('connection-closed', 'prober stopped'))
+    this.link?.ch.abort(new Error('prober stopped'))
+    this.link = undefined
   }
 
   private async probe (): Promise<void> {
@@ -159,39 +168,28 @@ class PeerProbe {
   }
 
   private async roundTrip (): Promise<number> {
-    // A plain timer, cleared on the ack: an AbortSignal.timeout per probe fires (and builds a
-    // DOMException) even after its ack, which made a tenth of the registry's heartbeat cost.
+    // The probe's deadline covers opening the stream too.
     const deadline = this.opts.now() + this.opts.heartbeatTimeoutMs
-    const ch = this.channel ?? await this.open(AbortSignal.timeout(this.opts.heartbeatTimeoutMs))
-    const id = ++this.nextId
-    const answer = Promise.withResolvers<number>()
-    this.pending.set(id, answer)
-    // It may be rejected (stream closed, timeout) while we still await the write: handled below.
-    answer.promise.catch(() => {})
-    const timer = setTimeout(() => {
-      answer.reject(new ProbeFailure('heartbeat-timeout', `no ack within ${this.opts.heartbeatTimeoutMs} ms`))
-    }, Math.max(0, deadline - this.opts.now()))
-    timer.unref()
-    try {
-      // A full send buffer waits for drain; the timer above still bounds the probe.
-      void ch.write({ type: 'probe', id }).catch((err: unknown) => { answer.reject(new ProbeFailure('connection-closed', String(err))) })
-      return await answer.promise
-    } finally {
-      clearTimeout(timer)
-      this.pending.delete(id)
-    }
+    const { ch, probes } = this.link ?? await this.open(AbortSignal.timeout(this.opts.heartbeatTimeoutMs))
+    const ack = await probes.request(async id => {
+      await ch.write({ type: 'probe', id }).catch((err: unknown) => { throw new ProbeFailure('connection-closed', String(err)) })
+    }, {
+      timeoutMs: Math.max(0, deadline - this.opts.now()),
+      timedOut: () => new ProbeFailure('heartbeat-timeout', `no ack within ${this.opts.heartbeatTimeoutMs} ms`)
+    })
+    return ack.load
   }
 
   /** The long-lived stream, opened (and its reader started) on first use or after it broke. */
-  private async open (signal: AbortSignal): Promise<Channel> {
-    if (this.channel !== undefined) return this.channel
+  private async open (signal: AbortSignal): Promise<Link> {
+    if (this.link !== undefined) return this.link
     this.opening ??= (async () => {
       try {
         const stream = await this.opts.libp2p.dialProtocol(this.peer, HEARTBEAT_PROTOCOL, { signal })
-        const ch = new Channel(stream, MAX_HEARTBEAT_FRAME)
-        this.channel = ch
-        void this.readAcks(ch)
-        return ch
+        const link: Link = { ch: new Channel(stream, MAX_HEARTBEAT_FRAME), probes: new Requests({ unrefTimers: true }) }
+        this.link = link
+        void this.readAcks(link)
+        return link
       } catch (err: any) {
         throw new ProbeFailure(signal.aborted ? 'heartbeat-timeout' : isRefused(err) ? 'refused' : 'unreachable', err?.message ?? String(err))
       } finally {
@@ -201,26 +199,20 @@ class PeerProbe {
     return this.opening
   }
 
-  private async readAcks (ch: Channel): Promise<void> {
+  private async readAcks (link: Link): Promise<void> {
     try {
       for (;;) {
-        const ack = await ch.read(heartbeatAck)
-        // A late ack (after its probe timed out) finds no pending entry and is dropped.
-        this.pending.get(ack.id)?.resolve(ack.load)
+        const ack = await link.ch.read(heartbeatAck)
+        link.probes.deliver(ack.id, ack)
       }
     } catch (err: any) {
-      if (this.channel === ch) this.channel = undefined
-      ch.abort(err instanceof Error ? err : new Error(String(err)))
+      if (this.link === link) this.link = undefined
+      link.ch.abort(err instanceof Error ? err : new Error(String(err)))
       if (this.stopped) return
-      this.failPending(new ProbeFailure('connection-closed', 'heartbeat stream closed'))
+      link.probes.fail(new ProbeFailure('connection-closed', 'heartbeat stream closed'))
       // The stream broke: if the peer is gone, find out now rather than at the next beat.
       this.trigger('connection-closed')
     }
-  }
-
-  private failPending (err: ProbeFailure): void {
-    for (const p of this.pending.values()) p.reject(err)
-    this.pending.clear()
   }
 }
 

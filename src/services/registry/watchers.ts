@@ -1,9 +1,10 @@
 import type { Connection, Stream } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
 import type { Change } from '../../node/catalog.js'
-import type { GdsLibp2p } from '../../node/libp2p.js'
 import type { Logger } from '../../node/logger.js'
 import { MAX_REGISTRY_FRAME, REQUEST_TIMEOUT_MS, WATCH_PROTOCOL } from '../../node/protocols.js'
-import { Channel } from '../../node/rpc.js'
+import { Channel } from '../../node/framing.js'
+import { Outbox } from '../../node/outbox.js'
 import { watchRequest, type ListResult, type WatchMessage } from '../../node/schemas.js'
 
 /** Frames waiting for one slow observer before it is dropped (it can reconnect for a snapshot). */
@@ -21,7 +22,7 @@ export class Watchers {
   private readonly watchers = new Set<Watcher>()
   private timer?: NodeJS.Timeout
 
-  constructor (private readonly libp2p: GdsLibp2p, private readonly log: Logger, private readonly snapshot: () => ListResult, private readonly now: () => number) {}
+  constructor (private readonly libp2p: Pick<Libp2p, 'handle' | 'unhandle'>, private readonly log: Logger, private readonly snapshot: () => ListResult, private readonly now: () => number) {}
 
   async start (): Promise<void> {
     await this.libp2p.handle(WATCH_PROTOCOL, (stream, connection) => { void this.accept(stream, connection) }, { maxInboundStreams: MAX_WATCHERS })
@@ -73,35 +74,26 @@ export class Watchers {
 }
 
 class Watcher {
-  private readonly queue: WatchMessage[] = []
-  private flushing = false
-  private closed = false
+  private readonly outbox: Outbox<WatchMessage>
 
-  constructor (private readonly ch: Channel, private readonly onClose: () => void) {}
+  constructor (private readonly ch: Channel, private readonly onClose: () => void) {
+    this.outbox = new Outbox({
+      cap: MAX_QUEUED,
+      // Frames queued during a write go out together, each its own frame.
+      write: async take => { await this.ch.writeAll(take(), AbortSignal.timeout(REQUEST_TIMEOUT_MS)) },
+      onOverflow: () => { this.close() },
+      onError: () => { this.close() }
+    })
+  }
 
   send (msg: WatchMessage): void {
-    if (this.closed) return
-    if (this.queue.length >= MAX_QUEUED) { this.close(); return }
-    this.queue.push(msg)
-    if (!this.flushing) void this.flush()
+    this.outbox.push(msg)
   }
 
   close (): void {
-    if (this.closed) return
-    this.closed = true
-    this.queue.length = 0
+    if (this.outbox.closed) return
+    this.outbox.close()
     this.ch.abort(new Error('watch closed'))
     this.onClose()
-  }
-
-  private async flush (): Promise<void> {
-    this.flushing = true
-    try {
-      while (this.queue.length > 0 && !this.closed) await this.ch.write(this.queue.shift(), AbortSignal.timeout(REQUEST_TIMEOUT_MS))
-    } catch {
-      this.close()
-    } finally {
-      this.flushing = false
-    }
   }
 }

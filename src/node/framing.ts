@@ -4,8 +4,9 @@ import type { z } from 'zod'
 import { FrameTooLargeError, InvalidMessageError } from './errors.js'
 
 /**
- * Messages on gds protocol streams: length-prefixed JSON, size-capped, schema-checked.
- * `Channel` is a long-lived stream of frames; src/node/mux.ts multiplexes requests over one.
+ * Framing of gds protocol streams: length-prefixed JSON, size-capped, schema-checked.
+ * `Channel` is a long-lived stream of frames; requests.ts matches answers to requests over one,
+ * stream-server.ts serves them.
  */
 
 const encoder = new TextEncoder()
@@ -99,7 +100,14 @@ export class Channel {
     }
   }
 
+  /** Writes several frames at once (one syscall), in order. */
+  async writeAll (values: unknown[], signal?: AbortSignal): Promise<void> {
+    await this.lp.writeV(values.map(encodeFrame), signal === undefined ? undefined : { signal })
+  }
+
+  /** Closes our side once the frames handed to `send` are written. */
   async close (): Promise<void> {
+    await this.flushing?.catch(() => {})
     await this.stream.close().catch(() => { this.stream.abort(new Error('close failed')) })
   }
 

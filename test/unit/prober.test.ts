@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { PeerId, Stream } from '@libp2p/interface'
+import { Channel } from '../../src/node/framing.js'
+import type { Transition } from '../../src/node/heartbeat.js'
+import type { Logger } from '../../src/node/logger.js'
+import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../src/node/protocols.js'
+import { answerProbes } from '../../src/node/registry-session.js'
+import { heartbeatProbe } from '../../src/node/schemas.js'
+import { Prober } from '../../src/services/registry/prober.js'
+import { eventually } from '../helpers/nodes.js'
+import { StubLibp2p, newPeerId } from '../helpers/streams.js'
+
+/** Long enough that any probe a test sees is the first one or one out of turn. */
+const INTERVAL_MS = 60_000
+/** Deadlines an ack meets even on a loaded machine; the no-ack test's is short. */
+const TIMEOUT_MS = 2_000
+const SHORT_TIMEOUT_MS = 30
+
+describe('the prober, over in-memory streams', () => {
+  let clock = 1_000
+  let provider: PeerId
+  let libp2p: StubLibp2p
+  let prober: Prober
+  let transitions: Transition[]
+  let acks: Array<{ rttMs: number, load: number }>
+  let failures: Array<{ reason: string, err: string }>
+
+  async function setup (timeoutMs = TIMEOUT_MS, random = 0.5): Promise<void> {
+    provider = await newPeerId()
+    libp2p = new StubLibp2p()
+    transitions = []
+    acks = []
+    failures = []
+    const log = { debug: (fields: { reason: string, err: string }) => { failures.push({ reason: fields.reason, err: fields.err }) } }
+    prober = new Prober({
+      libp2p,
+      log: log as unknown as Logger,
+      now: () => clock,
+      random: () => random,
+      heartbeatIntervalMs: INTERVAL_MS,
+      heartbeatTimeoutMs: timeoutMs,
+      failureThreshold: 2,
+      onTransition: (_, t) => { transitions.push(t) },
+      onAck: (_, figures) => { acks.push(figures) }
+    })
+  }
+
+  /** A provider that acks every probe, 7 ms after it (on the injected clock), with load 3. */
+  function acking (remote: Stream): void {
+    void answerProbes(remote, () => { clock += 7; return { health: 'ok', load: 3 } }).catch(() => {})
+  }
+
+  afterEach(() => {
+    prober?.stop()
+    vi.useRealTimers()
+  })
+
+  it('an ack brings a down peer up and reports its rtt and load', async () => {
+    await setup()
+    libp2p.answer(HEARTBEAT_PROTOCOL, acking)
+    prober.add(provider.toString(), { status: 'down', immediately: true })
+    await eventually(() => { expect(transitions).toEqual([{ from: 'down', to: 'up', reason: 'heartbeat-ok' }]) })
+    expect(acks).toEqual([{ rttMs: 7, load: 3 }])
+    expect(libp2p.dials).toEqual([{ peer: provider.toString(), protocol: HEARTBEAT_PROTOCOL }])
+  })
+
+  it('no ack: suspect after one timeout, down after failureThreshold, probed again at once in between', async () => {
+    await setup(SHORT_TIMEOUT_MS)
+    const probes: number[] = []
+    libp2p.answer(HEARTBEAT_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_HEARTBEAT_FRAME)
+      for (;;) probes.push((await ch.read(heartbeatProbe)).id)
+    })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(transitions).toHaveLength(2) })
+    expect(transitions).toEqual([
+      { from: 'up', to: 'suspect', reason: 'heartbeat-timeout' },
+      { from: 'suspect', to: 'down', reason: 'heartbeat-timeout' }
+    ])
+    // Both probes rode the one stream.
+    expect(probes).toEqual([1, 2])
+    expect(libp2p.dials).toHaveLength(1)
+    expect(acks).toEqual([])
+  })
+
+  it('a closed heartbeat stream gets a probe out of turn, on a new stream', async () => {
+    await setup()
+    libp2p.answer(HEARTBEAT_PROTOCOL, async (remote, dial) => {
+      if (dial > 1) { acking(remote); return }
+      // The first stream acks one probe, then the provider's side goes away.
+      const ch = new Channel(remote, MAX_HEARTBEAT_FRAME)
+      const probe = await ch.read(heartbeatProbe)
+      await ch.write({ type: 'ack', id: probe.id, health: 'ok', load: 1 })
+      await eventually(() => { expect(acks).toHaveLength(1) })
+      remote.abort(new Error('provider gone'))
+    })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(acks).toHaveLength(2) })
+    expect(libp2p.dials).toHaveLength(2)
+    expect(transitions).toEqual([])
+  })
+
+  it('a refused dial is down at once, with reason refused', async () => {
+    await setup()
+    libp2p.refuse = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4002'), { code: 'ECONNREFUSED' })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(transitions).toEqual([{ from: 'up', to: 'down', reason: 'refused' }]) })
+  })
+
+  it('stop() settles a probe in flight at once, without a transition, and clears every timer', async () => {
+    // A deadline the test never reaches: the probe can only settle through stop().
+    await setup(60_000)
+    libp2p.answer(HEARTBEAT_PROTOCOL, async remote => {
+      await new Channel(remote, MAX_HEARTBEAT_FRAME).read(heartbeatProbe)
+      prober.stop()
+    })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(failures).toEqual([{ reason: 'connection-closed', err: 'prober stopped' }]) })
+    expect(transitions).toEqual([])
+
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] })
+    await setup(TIMEOUT_MS, 0)
+    prober.add(provider.toString())
+    prober.add((await newPeerId()).toString(), { immediately: true })
+    expect(vi.getTimerCount()).toBe(2)
+    prober.stop()
+    expect(vi.getTimerCount()).toBe(0)
+    expect(libp2p.dials).toEqual([])
+  })
+
+  it('spreads the beat with the injected random: random 0 beats at 90% of the interval', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] })
+    await setup(TIMEOUT_MS, 0)
+    libp2p.refuse = new Error('not in this test')
+    prober.add(provider.toString())
+    vi.advanceTimersByTime(INTERVAL_MS * 0.9 - 1)
+    expect(libp2p.dials).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(libp2p.dials).toHaveLength(1)
+  })
+})

@@ -1,0 +1,94 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { PeerId } from '@libp2p/interface'
+import { Catalog } from '../../src/node/catalog.js'
+import type { NodeEvent } from '../../src/node/events.js'
+import { Channel } from '../../src/node/framing.js'
+import type { Logger } from '../../src/node/logger.js'
+import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_NOTIFY_FRAME, NOTIFY_PROTOCOL } from '../../src/node/protocols.js'
+import { RegistrySession } from '../../src/node/registry-session.js'
+import { heartbeatAck, type ProviderRecord } from '../../src/node/schemas.js'
+import { eventually } from '../helpers/nodes.js'
+import { StubLibp2p, newPeerId } from '../helpers/streams.js'
+
+describe('a registry session, over in-memory streams', () => {
+  let registry: PeerId
+  let provider: PeerId
+  let libp2p: StubLibp2p
+  let catalog: Catalog
+  let session: RegistrySession
+  let events: NodeEvent[]
+  let warnings: string[]
+
+  function logRecord (seq: number): ProviderRecord {
+    return { name: 'log', peerId: provider.toString(), addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq, status: 'up' }
+  }
+
+  beforeEach(async () => {
+    registry = await newPeerId()
+    provider = await newPeerId()
+    libp2p = new StubLibp2p()
+    // The registry is away: the session keeps serving (and retrying, with back-off).
+    libp2p.refuse = new Error('connect ECONNREFUSED 127.0.0.1:4001')
+    catalog = new Catalog()
+    events = []
+    warnings = []
+    const log = { warn: (_: unknown, msg: string) => { warnings.push(msg) }, debug: () => {}, info: () => {} }
+    session = new RegistrySession({
+      libp2p,
+      log: log as unknown as Logger,
+      now: () => 5_000,
+      random: () => 0,
+      catalog,
+      registry: `/ip4/127.0.0.1/tcp/4001/p2p/${registry.toString()}`,
+      registrations: () => [{ name: 'demo', addrs: [], requires: ['log'], version: '1', meta: {}, incarnation: 1, seq: 0 }],
+      reconnectMinMs: 60_000,
+      reconnectMaxMs: 120_000,
+      reapAfterMs: 60_000,
+      load: () => 4,
+      emit: e => { events.push(e) }
+    })
+    await session.start()
+  })
+
+  afterEach(async () => { await session.stop() })
+
+  it('retries the registry with the injected random in its back-off', async () => {
+    // Equal jitter: random 0 waits half the ceiling.
+    await eventually(() => { expect(events).toContainEqual(expect.objectContaining({ event: 'registry-retry', attempt: 1, delayMs: 30_000 })) })
+  })
+
+  it('answers probes with health and load: degraded until a required name has a provider', async () => {
+    const ch = new Channel(await libp2p.open(HEARTBEAT_PROTOCOL, registry), MAX_HEARTBEAT_FRAME)
+    await ch.write({ type: 'probe', id: 5 })
+    expect(await ch.read(heartbeatAck)).toEqual({ type: 'ack', id: 5, health: 'degraded', load: 4 })
+    catalog.apply(logRecord(1), 'registry', 5_000)
+    await ch.write({ type: 'probe', id: 6 })
+    expect(await ch.read(heartbeatAck)).toEqual({ type: 'ack', id: 6, health: 'ok', load: 4 })
+  })
+
+  it('applies patches from the registry, and refuses a patch stream from any other peer', async () => {
+    const forger = await libp2p.open(NOTIFY_PROTOCOL, await newPeerId())
+    try { await new Channel(forger, MAX_NOTIFY_FRAME).write({ type: 'patch', records: [logRecord(9)] }) } catch {}
+    await eventually(() => { expect(forger.status).not.toBe('open') })
+    expect(warnings).toEqual(['rejected a notify stream from a peer that is not the registry'])
+    expect(catalog.providersOf('log')).toEqual([])
+
+    const ch = new Channel(await libp2p.open(NOTIFY_PROTOCOL, registry), MAX_NOTIFY_FRAME)
+    await ch.write({ type: 'patch', records: [logRecord(1)] })
+    await eventually(() => { expect(catalog.providersOf('log')).toMatchObject([{ peerId: provider.toString(), status: 'up', seq: 1 }]) })
+    expect(events).toContainEqual(expect.objectContaining({ event: 'provider-up', name: 'log', via: 'hub' }))
+  })
+
+  it('refuses a malformed patch from the registry and leaves the catalogue as it was', async () => {
+    const stream = await libp2p.open(NOTIFY_PROTOCOL, registry)
+    const ch = new Channel(stream, MAX_NOTIFY_FRAME)
+    await ch.write({ type: 'patch', records: [logRecord(1)] })
+    await eventually(() => { expect(catalog.providersOf('log')).toHaveLength(1) })
+    const before = JSON.stringify(catalog.all())
+    // A good record beside a bad one: the frame is refused whole.
+    await ch.write({ type: 'patch', records: [logRecord(2), { ...logRecord(3), name: 'Not A Name' }] })
+    await eventually(() => { expect(stream.status).not.toBe('open') })
+    expect(warnings).toEqual(['bad patch from the registry'])
+    expect(JSON.stringify(catalog.all())).toEqual(before)
+  })
+})
