@@ -12,14 +12,10 @@ export class Feed<I> {
     readonly render: Render<I>
   ) {}
 
-  /** The items of an async iterable, until it ends or `until` aborts (Ctrl-C ends a follow quietly). */
-  static of<I> (items: AsyncIterable<I>, render: Render<I>, until?: AbortSignal): Feed<I> {
+  /** The items of an async iterable, as it yields them. */
+  static of<I> (items: AsyncIterable<I>, render: Render<I>): Feed<I> {
     return new Feed(async emit => {
-      try {
-        for await (const item of items) emit(item)
-      } catch (err) {
-        if (until?.aborted !== true) throw err
-      }
+      for await (const item of items) emit(item)
     }, render)
   }
 }
