@@ -44,7 +44,7 @@ export interface CatalogFeedInit {
 const MAX_PEER_CANDIDATES = 5
 
 /** One watch session: connect, follow the stream until it ends or `signal` aborts, close. */
-export async function * watchCatalog (connect: ConnectWatch, signal?: AbortSignal): AsyncGenerator<WatchMessage> {
+async function * watchCatalog (connect: ConnectWatch, signal?: AbortSignal): AsyncGenerator<WatchMessage> {
   const client = await connect()
   try {
     yield * client.watch(signal)
