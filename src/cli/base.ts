@@ -1,51 +1,91 @@
+import { format } from 'node:util'
 import { Command, Flags } from '@oclif/core'
 import { isGdsError } from '../node/errors.js'
+import { LineBatcher } from './line-batcher.js'
+import { Feed, jsonLine } from './output.js'
 
-/** Exit codes of every gds command (DESIGN.md §8). */
+/** Exit codes of every gds command (DESIGN.md §10). */
 export const EXIT = { ok: 0, failed: 1, unreachable: 2 } as const
 
+/** A result printed once (anything but a Feed, whose items are printed as they come). */
+export type Answer<T> = Exclude<T, Feed<any>>
+
 /**
- * The base of every gds command: shared flags, and one place that turns errors into a single
- * line (or one JSON object under --json) and an exit code. Never a stack trace for a user's
- * mistake; GDS_DEBUG=1 shows one for ours.
+ * The base of every gds command. A command returns its result (or a Feed of items); this class
+ * prints it: one JSON line under --json, else the command's `render`. It also owns the one place
+ * that turns errors into a single line (or one JSON object under --json) and an exit code. Never
+ * a stack trace for a user's mistake; GDS_DEBUG=1 shows one for ours.
  */
-export abstract class GdsCommand extends Command {
+export abstract class GdsCommand<T = void> extends Command {
+  static override enableJsonFlag = true
   static override baseFlags = {
+    // oclif's --json (enableJsonFlag), described as gds means it.
     json: Flags.boolean({ description: 'Print machine-readable JSON on stdout (logs stay on stderr).', default: false })
   }
 
-  protected override async catch (err: Error & { exitCode?: number, oclif?: { exit?: number } }): Promise<unknown> {
+  /** stdout, one write per turn of the event loop (see LineBatcher). */
+  private readonly out = new LineBatcher(chunk => { process.stdout.write(chunk) })
+
+  /** Parses flags, calls the library, returns what it found or a Feed; prints nothing itself. */
+  abstract override run (): Promise<T>
+
+  /** What a person reads of the result (nothing when undefined). @default its JSON line */
+  protected render (result: Answer<T>): string | undefined {
+    return jsonLine(result)
+  }
+
+  /** What --json prints of the result, when the script contract is not the result itself. */
+  protected toJson (result: Answer<T>): unknown {
+    return result
+  }
+
+  /** A human line (none under --json, as oclif's), in order with what the command prints. */
+  override log (message = '', ...args: unknown[]): void {
+    if (!this.jsonEnabled()) this.out.push(format(message, ...args))
+  }
+
+  /** oclif would print a --json result itself, pretty and coloured: gds prints one line, below. */
+  protected override logJson (): void {}
+
+  protected override async _run<R> (): Promise<R> {
+    const flush = (): void => { this.out.flush() }
+    // stdout is synchronous for files and pipes on Linux, so what is pending at exit still goes out.
+    process.on('exit', flush)
+    try {
+      const result = await super._run<T>()
+      await this.print(result).catch(async (err: Error) => this.catch(err))
+      return result as unknown as R
+    } finally {
+      process.off('exit', flush)
+      flush()
+    }
+  }
+
+  protected override async catch (err: Error & { exitCode?: number, oclif?: { exit?: number } }): Promise<never> {
     // `name` is the discriminator, as in libp2p; the bundled client's classes are copies.
     const gds = isGdsError(err)
     // oclif's own errors (bad flags, --help, exit) keep oclif's handling and exit codes.
     if (!gds) {
-      if (err.oclif !== undefined || err.exitCode !== undefined) return super.catch(err)
-      if (process.env.GDS_DEBUG !== undefined) this.logToStderr(err.stack ?? String(err))
+      if (err.oclif !== undefined || err.exitCode !== undefined) throw err
+      if (process.env.GDS_DEBUG !== undefined) process.stderr.write(`${err.stack ?? String(err)}\n`)
     }
     const code = err.name === 'RegistryUnreachableError' ? EXIT.unreachable : EXIT.failed
     const wire = gds ? err.toWire() : { name: err.name, code: 'INTERNAL', message: err.message }
-    if (this.argv.includes('--json')) process.stdout.write(JSON.stringify({ error: wire }) + '\n')
+    if (this.jsonEnabled()) this.out.push(jsonLine({ error: wire }))
     else this.logToStderr(`Error: ${err.message}`)
+    this.out.flush()
     this.exit(code)
   }
-}
 
-/** Flags of commands that talk to a registry. */
-export const registryFlags = {
-  registry: Flags.string({
-    char: 'r',
-    env: 'GDS_REGISTRY',
-    description: 'Multiaddr of the registry; add /p2p/<peer id> to pin its identity (the only safe form across machines). [default: /ip4/127.0.0.1/tcp/4001]',
-    helpValue: 'MULTIADDR'
-  }),
-  'swarm-key': Flags.string({
-    env: 'GDS_SWARM_KEY',
-    description: 'Path of a private-network key (see "gds swarm-key generate"); peers without the same key cannot connect.',
-    helpValue: 'FILE'
-  })
-}
-
-/** Accepts "a,b" and repeated flags alike. */
-export function splitList (values: string[] | undefined): string[] {
-  return (values ?? []).flatMap(v => v.split(',')).map(v => v.trim()).filter(v => v !== '')
+  private async print (result: T): Promise<void> {
+    const json = this.jsonEnabled()
+    const line = (text: string | undefined): void => { if (text !== undefined) this.out.push(text) }
+    if (result instanceof Feed) {
+      const render = json ? jsonLine : result.render
+      await result.produce(item => { line(render(item)) })
+    } else {
+      const answer = result as Answer<T>
+      line(json ? jsonLine(this.toJson(answer)) : this.render(answer))
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import type { TimedEvent } from '../node/events.js'
+import type { LogEntry } from '../node/log-shipper.js'
 import type { ProviderRecord } from '../node/schemas.js'
 
 /** 12D3KooWAbc…wxyz: enough to tell peers apart in a table. */
@@ -45,6 +46,15 @@ export function formatEvent (e: TimedEvent): string {
     case 'stopped':
       return `${t} stopped`
   }
+}
+
+/** Fields every entry has, shown in their own columns rather than as key=value. */
+const ENTRY_COLUMNS = new Set(['ts', 'level', 'service', 'peerId', 'msg', 'inc', 'seq', 'pid', 'role'])
+
+/** One human line for a cluster log entry; its other fields follow as key=value. */
+export function formatEntry (e: LogEntry): string {
+  const fields = Object.entries(e).filter(([k]) => !ENTRY_COLUMNS.has(k)).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+  return `${clock(e.ts)} ${e.level.toUpperCase().padEnd(5)} ${e.service.padEnd(10)} ${shortId(e.peerId)} ${e.msg}${fields.length > 0 ? '  ' + fields.join(' ') : ''}`
 }
 
 /** The loopback address if there is one (what a second terminal on this machine wants). */

@@ -1,12 +1,33 @@
 import { loadClient } from './client-loader.js'
 import type { RegistryClient } from '../node/client.js'
 
-/** Runs `fn` with a connected registry client, and closes it whatever happens. */
-export async function withClient<T> (flags: { registry?: string, 'swarm-key'?: string }, fn: (client: RegistryClient) => Promise<T>): Promise<T> {
+/** What a registry connection is made from: the registry flags, and how long to wait for it. */
+export interface ClientFlags {
+  registry?: string
+  'swarm-key'?: string
+  timeoutMs?: number
+}
+
+async function connect (flags: ClientFlags): Promise<RegistryClient> {
   const { RegistryClient } = await loadClient()
-  const client = await RegistryClient.connect({ registry: flags.registry, swarmKeyFile: flags['swarm-key'] })
+  return RegistryClient.connect({ registry: flags.registry, swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeoutMs })
+}
+
+/** Runs `fn` with a connected registry client, and closes it whatever happens. */
+export async function withClient<T> (flags: ClientFlags, fn: (client: RegistryClient) => Promise<T>): Promise<T> {
+  const client = await connect(flags)
   try {
     return await fn(client)
+  } finally {
+    await client.close()
+  }
+}
+
+/** The items `fn` yields with a connected registry client, which is closed when they end. */
+export async function * itemsWithClient<T> (flags: ClientFlags, fn: (client: RegistryClient) => AsyncIterable<T>): AsyncGenerator<T> {
+  const client = await connect(flags)
+  try {
+    yield * fn(client)
   } finally {
     await client.close()
   }

@@ -1,10 +1,14 @@
 import { Args, Flags } from '@oclif/core'
-import { GdsCommand, registryFlags } from '../cli/base.js'
-import { loadClient } from '../cli/client-loader.js'
+import { GdsCommand } from '../cli/base.js'
+import { registryFlags } from '../cli/flags.js'
+import { Feed, jsonLine } from '../cli/output.js'
+import { abortOn } from '../cli/signals.js'
+import { itemsWithClient, withClient } from '../cli/with-client.js'
 import { InvalidParamsError } from '../node/errors.js'
 import { STRATEGIES } from '../node/balancer.js'
+import { untilAborted } from '../node/until-aborted.js'
 
-export default class Call extends GdsCommand {
+export default class Call extends GdsCommand<unknown> {
   static override summary = 'Call a method of any service through the balancer, and print the result as JSON.'
   static override description = `PARAMS is a JSON value (usually an object). The call goes to an up provider chosen by
 --strategy; a provider that fails is reported to the registry and the next one is tried within
@@ -30,7 +34,7 @@ export default class Call extends GdsCommand {
     idempotent: Flags.boolean({ description: 'Safe to run twice: also retry on another provider after a timeout.', default: false })
   }
 
-  async run (): Promise<void> {
+  async run (): Promise<unknown> {
     const { args, flags } = await this.parse(Call)
     let params: unknown
     try {
@@ -38,24 +42,18 @@ export default class Call extends GdsCommand {
     } catch {
       throw new InvalidParamsError(`PARAMS must be JSON, for example '{"id": 1}' (got: ${args.params.slice(0, 80)})`)
     }
-    const { RegistryClient } = await loadClient()
-    const client = await RegistryClient.connect({ registry: flags.registry, swarmKeyFile: flags['swarm-key'] })
     const opts = { strategy: flags.strategy as 'round-robin', timeoutMs: flags.timeout, idempotent: flags.idempotent }
-    try {
-      if (flags.stream) {
-        const ac = new AbortController()
-        process.once('SIGINT', () => { ac.abort() })
-        try {
-          for await (const item of client.stream(args.service, args.method, params, { ...opts, signal: ac.signal })) process.stdout.write(JSON.stringify(item) + '\n')
-        } catch (err) {
-          if (!ac.signal.aborted) throw err
-        }
-      } else {
-        const result = await client.call(args.service, args.method, params, opts)
-        process.stdout.write(JSON.stringify(result, null, flags.json ? undefined : 2) + '\n')
-      }
-    } finally {
-      await client.close()
-    }
+    if (!flags.stream) return withClient(flags, async client => client.call(args.service, args.method, params, opts))
+    const items = itemsWithClient(flags, client => {
+      const signal = abortOn(['SIGINT'])
+      return untilAborted(client.stream(args.service, args.method, params, { ...opts, signal }), signal)
+    })
+    // A stream's items are JSON lines for a person too.
+    return Feed.of(items, jsonLine)
+  }
+
+  /** The result as indented JSON (jsonLine's `undefined` included). */
+  protected override render (result: unknown): string {
+    return String(JSON.stringify(result, null, 2))
   }
 }

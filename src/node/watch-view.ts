@@ -1,5 +1,5 @@
-import { entryKey } from './catalog.js'
-import { eventForChange, type NodeEvent } from './events.js'
+import { entryKey, type Status } from './catalog.js'
+import { eventForChange, type NodeEvent, type TimedEvent } from './events.js'
 import type { ProviderRecord, WatchMessage } from './schemas.js'
 
 /** What an observer (status --watch, the web UI) knows of the cluster. Immutable; pure updates. */
@@ -28,11 +28,10 @@ export function applyWatch (view: WatchView, msg: WatchMessage): WatchView {
     case 'change': {
       const services = new Map(view.services)
       const key = entryKey(msg.record.name, msg.record.peerId)
-      const previous = msg.previous ?? view.services.get(key)?.status
+      const e = changeEvent(msg, msg.previous ?? view.services.get(key)?.status)
       if (msg.removed === true) services.delete(key)
       else services.set(key, { ...view.services.get(key), ...msg.record })
-      const e = eventForChange({ record: msg.record, previous, ...(msg.removed === true ? { removed: true as const } : {}) }, 'hub')
-      const events = e === undefined ? view.events : [{ ...e, ts: msg.ts }, ...view.events].slice(0, MAX_VIEW_EVENTS)
+      const events = e === undefined ? view.events : [e, ...view.events].slice(0, MAX_VIEW_EVENTS)
       return { ...view, services, events, updatedAt: msg.ts }
     }
     case 'figures': {
@@ -49,6 +48,12 @@ export function applyWatch (view: WatchView, msg: WatchMessage): WatchView {
       return { ...view, services, rtt, updatedAt: msg.ts }
     }
   }
+}
+
+/** The event (if any) a change message means, given the status the entry had before. */
+export function changeEvent (msg: Extract<WatchMessage, { type: 'change' }>, previous: Status | undefined = msg.previous): TimedEvent | undefined {
+  const e = eventForChange({ record: msg.record, previous, ...(msg.removed === true ? { removed: true as const } : {}) }, 'hub')
+  return e === undefined ? undefined : { ...e, ts: msg.ts }
 }
 
 function stripUndefined<T extends object> (o: T): Partial<T> {

@@ -1,14 +1,14 @@
 import { Box, Text } from 'ink'
 import type { ReactElement } from 'react'
+import type { FeedConnection } from '../node/catalog-feed.js'
 import type { NodeEvent } from '../node/events.js'
 import type { WatchView } from '../node/watch-view.js'
 import { shortId } from '../cli/format.js'
 import { ago, dependencies, sparkline, type Row, type SortKey } from './model.js'
 
-export type Connection = 'connecting' | 'connected' | 'reconnecting' | 'peer'
 const COLOR = { up: 'green', suspect: 'yellow', down: 'red', leaving: 'red' } as const
 
-export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: Connection, readonly viewOf?: string }): ReactElement {
+export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: FeedConnection, readonly viewOf?: string }): ReactElement {
   const counts = { up: 0, suspect: 0, down: 0 }
   for (const r of p.view.services.values()) counts[r.status === 'leaving' ? 'down' : r.status]++
   const state = p.connection === 'connected' ? <Text color='green'>connected</Text>

@@ -1,9 +1,11 @@
 import { join } from 'node:path'
 import { Flags } from '@oclif/core'
 import { GdsCommand } from '../../cli/base.js'
-import { formatEvent, pickAddr, shortId } from '../../cli/format.js'
+import { clusterLine, type ClusterItem } from '../../cli/cluster.js'
+import { Feed } from '../../cli/output.js'
+import { stopOnSignal } from '../../cli/signals.js'
 import { REGISTRY_PORT, stateDir } from '../../node/config.js'
-import type { ClusterEvent, MemberSpec } from '../../cluster/supervisor.js'
+import type { MemberSpec } from '../../cluster/supervisor.js'
 
 /** What `cluster up` starts besides the registry: the log, N grading instances sharing one database, the web UI. */
 export function members (grading: number, dataDir: string, httpPort: number): MemberSpec[] {
@@ -15,7 +17,7 @@ export function members (grading: number, dataDir: string, httpPort: number): Me
   ]
 }
 
-export default class ClusterUp extends GdsCommand {
+export default class ClusterUp extends GdsCommand<Feed<ClusterItem>> {
   static override summary = 'Start the whole system on this machine: the registry and every role, one process each.'
   static override description = `Each member is a separate "gds node start" process with its data under --data-dir/<name>.
 Prints where each listens and follows their health; Ctrl-C stops them all gracefully (services
@@ -31,53 +33,22 @@ first, the registry last). Look at it from another terminal with "gds status".`
     grading: Flags.integer({ description: 'Grading instances (they share one database), to see load balancing and failover.', default: 1, min: 1, max: 16 })
   }
 
-  async run (): Promise<void> {
+  async run (): Promise<Feed<ClusterItem>> {
     const { flags } = await this.parse(ClusterUp)
     const { Supervisor } = await import('../../cluster/supervisor.js')
     const dataDir = flags['data-dir'] ?? join(stateDir(), 'cluster')
     const roles = members(flags.grading, dataDir, flags['http-port'])
     const supervisor = new Supervisor({ dataDir, host: flags.host, registryPort: flags.port, members: roles })
-    supervisor.on('event', e => { this.print(e, flags.json) })
-    const stopped = Promise.withResolvers<void>()
-    let signals = 0
-    const onSignal = (): void => {
-      if (++signals > 1) process.exit(1)
-      if (!flags.json) this.log('stopping the cluster...')
-      supervisor.stop().then(stopped.resolve, stopped.reject)
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-    await supervisor.start()
-    const registry = supervisor.registry ?? ''
-    const web = `http://${flags.host}:${flags['http-port']}/`
-    if (flags.json) process.stdout.write(JSON.stringify({ event: 'cluster-up', registry, web, members: roles.length + 1, ts: Date.now() }) + '\n')
-    else {
-      this.log(`\ncluster up: registry ${registry}`)
-      this.log(`  web UI:  ${web}  (grades)   ${web}cluster  (live cluster page)`)
-      const r = flags.port === REGISTRY_PORT && flags.host === '127.0.0.1' ? '' : ` --registry ${registry}`
-      this.log('  from another terminal:')
-      for (const cmd of ['gds status', 'gds grades list', 'gds logs --follow']) this.log(`    ${cmd}${r}`)
-      this.log('  Ctrl-C stops every member\n')
-    }
-    await stopped.promise
-  }
-
-  private print (e: ClusterEvent, json: boolean): void {
-    if (json) {
-      process.stdout.write(JSON.stringify({ ...e, ts: Date.now() }) + '\n')
-      return
-    }
-    switch (e.event) {
-      case 'member-listening':
-        this.log(`${e.name.padEnd(10)} pid ${e.pid}  ${shortId(e.peerId)}  ${pickAddr(e.addrs)}`)
-        break
-      case 'member-exited':
-        if (!e.expected) this.log(`${e.name.padEnd(10)} exited (${e.signal ?? `code ${e.code}`})${e.lastError === undefined ? '' : `: ${e.lastError}`}`)
-        break
-      case 'member-event':
-        // The registry sees every status change; the members' own events would repeat them.
-        if (e.name === 'registry' && e.detail.event.startsWith('provider-')) this.log(`${'registry'.padEnd(10)} ${formatEvent(e.detail).slice(13)}`)
-        break
-    }
+    const defaultRegistry = flags.port === REGISTRY_PORT && flags.host === '127.0.0.1'
+    return new Feed(async emit => {
+      supervisor.on('event', e => { emit({ ...e, ts: Date.now() }) })
+      const stopped = stopOnSignal(async () => {
+        this.log('stopping the cluster...')
+        await supervisor.stop()
+      })
+      await supervisor.start()
+      emit({ event: 'cluster-up', registry: supervisor.registry ?? '', web: `http://${flags.host}:${flags['http-port']}/`, members: roles.length + 1, ts: Date.now() })
+      await stopped
+    }, e => clusterLine(e, defaultRegistry))
   }
 }

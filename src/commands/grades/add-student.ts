@@ -1,10 +1,11 @@
 import { Args } from '@oclif/core'
-import { GdsCommand, registryFlags } from '../../cli/base.js'
+import { GdsCommand } from '../../cli/base.js'
+import { registryFlags } from '../../cli/flags.js'
 import { callGrading } from '../../cli/grading.js'
 import { withClient } from '../../cli/with-client.js'
 import type { Student } from '../../services/grading/store.js'
 
-export default class GradesAddStudent extends GdsCommand {
+export default class GradesAddStudent extends GdsCommand<Student> {
   static override summary = 'Add a new student.'
   static override description = 'Prints the new student\'s id, which the other grades commands take. Not retried after a timeout, so it is never added twice.'
   static override examples = ['<%= config.bin %> <%= command.id %> Ada Lovelace', '<%= config.bin %> <%= command.id %> "Mary Ann" Evans --json']
@@ -15,9 +16,12 @@ export default class GradesAddStudent extends GdsCommand {
 
   static override flags = { ...registryFlags }
 
-  async run (): Promise<void> {
+  async run (): Promise<Student> {
     const { args, flags } = await this.parse(GradesAddStudent)
-    const s = await withClient(flags, async c => callGrading<Student>(c, 'addStudent', { firstName: args.first, lastName: args.last }, false))
-    this.log(flags.json ? JSON.stringify(s) : `added student ${s.id}: ${s.firstName} ${s.lastName}`)
+    return withClient(flags, async c => callGrading<Student>(c, 'addStudent', { firstName: args.first, lastName: args.last }, false))
+  }
+
+  protected override render (s: Student): string {
+    return `added student ${s.id}: ${s.firstName} ${s.lastName}`
   }
 }

@@ -1,9 +1,12 @@
 import { Args } from '@oclif/core'
-import { GdsCommand, registryFlags } from '../../cli/base.js'
+import { GdsCommand } from '../../cli/base.js'
+import { registryFlags } from '../../cli/flags.js'
 import { callGrading } from '../../cli/grading.js'
 import { withClient } from '../../cli/with-client.js'
 
-export default class GradesRemove extends GdsCommand {
+interface Removed { studentId: number, gradeId: number }
+
+export default class GradesRemove extends GdsCommand<Removed> {
   static override summary = 'Remove one grade of a student.'
   static override examples = ['<%= config.bin %> <%= command.id %> 3 12']
   static override args = {
@@ -13,9 +16,17 @@ export default class GradesRemove extends GdsCommand {
 
   static override flags = { ...registryFlags }
 
-  async run (): Promise<void> {
+  async run (): Promise<Removed> {
     const { args, flags } = await this.parse(GradesRemove)
     await withClient(flags, async c => callGrading(c, 'removeGrade', { studentId: args.id, gradeId: args.grade }, false))
-    this.log(flags.json ? JSON.stringify({ removed: true }) : `removed grade ${args.grade} of student ${args.id}`)
+    return { studentId: args.id, gradeId: args.grade }
+  }
+
+  protected override toJson (): { removed: true } {
+    return { removed: true }
+  }
+
+  protected override render ({ studentId, gradeId }: Removed): string {
+    return `removed grade ${gradeId} of student ${studentId}`
   }
 }

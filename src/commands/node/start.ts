@@ -1,11 +1,14 @@
 import { Flags } from '@oclif/core'
-import { GdsCommand, registryFlags, splitList } from '../../cli/base.js'
-import { formatEvent } from '../../cli/format.js'
-import { LineBatcher } from '../../cli/line-batcher.js'
-import { createConfig, DEFAULT_TIMINGS } from '../../node/config.js'
+import { GdsCommand } from '../../cli/base.js'
 import { loadRuntime } from '../../cli/client-loader.js'
+import { registryFlags, splitList } from '../../cli/flags.js'
+import { formatEvent } from '../../cli/format.js'
+import { Feed } from '../../cli/output.js'
+import { stopOnSignal } from '../../cli/signals.js'
+import { createConfig, DEFAULT_TIMINGS } from '../../node/config.js'
+import type { TimedEvent } from '../../node/events.js'
 
-export default class NodeStart extends GdsCommand {
+export default class NodeStart extends GdsCommand<Feed<TimedEvent>> {
   static override summary = 'Start a gds node: the registry hub, a built-in role, or your own service module.'
   static override description = `Every node is a libp2p peer on TCP. The registry is the hub: services register with it, it probes
 them every --heartbeat-interval and tells each dependent when a provider it requires comes or goes.
@@ -40,7 +43,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     'log-level': Flags.string({ env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' })
   }
 
-  async run (): Promise<void> {
+  async run (): Promise<Feed<TimedEvent>> {
     const { flags } = await this.parse(NodeStart)
     // Loaded here so `--help` and other commands do not load libp2p.
     const { GdsNode, resolveRole, createLogger, LogTap } = await loadRuntime()
@@ -65,20 +68,12 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     const logTap = new LogTap()
     const log = createLogger(config.logLevel, { role: config.role, name: config.name }, logTap)
     const node = new GdsNode({ config, ...await resolveRole(config), log, logTap })
-    const out = new LineBatcher(chunk => { process.stdout.write(chunk) })
-    // stdout is synchronous for files and pipes on Linux, so what is pending still goes out.
-    process.on('exit', () => { out.flush() })
-    node.on('event', flags.json ? e => { out.push(JSON.stringify(e)) } : e => { out.push(formatEvent(e)) })
-
-    const done = Promise.withResolvers<void>()
-    let signals = 0
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (++signals > 1) process.exit(1)
-      node.stop(signal).then(done.resolve, done.reject)
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-    await node.start()
-    await done.promise
+    // The node's events, one line each, until a signal has stopped it.
+    return new Feed(async emit => {
+      node.on('event', emit)
+      const stopped = stopOnSignal(async signal => node.stop(signal))
+      await node.start()
+      await stopped
+    }, formatEvent)
   }
 }

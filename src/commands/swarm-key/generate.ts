@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core'
 import { GdsCommand } from '../../cli/base.js'
 import { KeyFileError } from '../../node/errors.js'
 
-export default class SwarmKeyGenerate extends GdsCommand {
+export default class SwarmKeyGenerate extends GdsCommand<{ path: string }> {
   static override summary = 'Create a private-network key: only peers started with it can connect.'
   static override description = 'Give the same file to every node with --swarm-key (or GDS_SWARM_KEY). Keep it secret.'
   static override examples = ['<%= config.bin %> <%= command.id %> --out swarm.key']
@@ -13,7 +13,7 @@ export default class SwarmKeyGenerate extends GdsCommand {
     force: Flags.boolean({ description: 'Overwrite an existing file.', default: false })
   }
 
-  async run (): Promise<void> {
+  async run (): Promise<{ path: string }> {
     const { flags } = await this.parse(SwarmKeyGenerate)
     const { generateKey } = await import('@libp2p/pnet')
     const key = new Uint8Array(95)
@@ -24,7 +24,10 @@ export default class SwarmKeyGenerate extends GdsCommand {
       if (err?.code === 'EEXIST') throw new KeyFileError(`${flags.out} exists already; pass --force to replace it`)
       throw new KeyFileError(`cannot write ${flags.out}: ${err?.message}`)
     }
-    if (flags.json) process.stdout.write(JSON.stringify({ path: flags.out }) + '\n')
-    else this.log(`swarm key written to ${flags.out}`)
+    return { path: flags.out }
+  }
+
+  protected override render ({ path }: { path: string }): string {
+    return `swarm key written to ${path}`
   }
 }

@@ -1,9 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import formbody from '@fastify/formbody'
-import { backoffDelay } from '../../node/backoff.js'
+import { CatalogFeed } from '../../node/catalog-feed.js'
 import { ListenError } from '../../node/errors.js'
 import { RegistryClient } from '../../node/client.js'
-import { applyWatch, emptyView, type WatchView } from '../../node/watch-view.js'
 import { defineService, type ServiceContext, type ServiceDefinition } from '../../node/service.js'
 import type { Student, StudentSummary } from '../grading/store.js'
 import { clusterParts } from './cluster-view.js'
@@ -41,49 +40,27 @@ es.onerror = () => { document.getElementById('status').innerHTML = '<span class=
 export function webuiService (opts: WebuiOptions): WebuiDefinition {
   let app: FastifyInstance | undefined
   let url: string | undefined
-  let view: WatchView = emptyView()
-  let connected = false
+  let feed: CatalogFeed | undefined
   const browsers = new Set<(data: string) => void>()
-  const stopWatching = new AbortController()
-  let pushTimer: NodeJS.Timeout | undefined
-
-  const push = (): void => {
-    if (pushTimer !== undefined) return
-    pushTimer = setTimeout(() => {
-      pushTimer = undefined
-      const data = JSON.stringify(clusterParts(view, connected, Date.now()))
-      for (const send of browsers) send(data)
-    }, PUSH_EVERY_MS)
-  }
-
-  async function watch (log: ServiceContext['log']): Promise<void> {
-    for (let attempt = 0; !stopWatching.signal.aborted; attempt++) {
-      let client: RegistryClient | undefined
-      try {
-        client = await RegistryClient.connect({ registry: opts.registry })
-        for await (const msg of client.watch(stopWatching.signal)) {
-          attempt = 0
-          connected = true
-          view = applyWatch(view, msg)
-          push()
-        }
-      } catch (err: any) {
-        log.debug({ err: err?.message }, 'watch stream lost')
-      } finally {
-        await client?.close()
-      }
-      connected = false
-      push()
-      if (stopWatching.signal.aborted) return
-      await new Promise(resolve => setTimeout(resolve, backoffDelay(attempt, 200, 5_000, Math.random())).unref())
-    }
-  }
 
   const def = defineService({
     name: 'webui',
     version: '1.0.0',
     requires: ['grading', 'log'],
     async start (ctx: ServiceContext) {
+      const cluster = new CatalogFeed({
+        connect: async () => RegistryClient.connect({ registry: opts.registry }),
+        now: Date.now,
+        random: Math.random,
+        coalesceMs: PUSH_EVERY_MS,
+        onError: (err: any) => { ctx.log.debug({ err: err?.message }, 'watch stream lost') }
+      })
+      feed = cluster
+      const parts = (): ReturnType<typeof clusterParts> => clusterParts(cluster.snapshot.view, cluster.snapshot.connection === 'connected', Date.now())
+      cluster.subscribe(() => {
+        const data = JSON.stringify(parts())
+        for (const send of browsers) send(data)
+      })
       const grading = async <T>(method: string, params: object, idempotent: boolean): Promise<T> =>
         ctx.call<T>('grading', method, params, { idempotent, timeoutMs: 3_000 })
       app = Fastify({ logger: false, bodyLimit: 16 * 1024 })
@@ -140,18 +117,21 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
         return reply.code(303).header('location', `/students/${id}`).send()
       })
       app.get('/cluster', async (_req, reply) => {
-        const p = clusterParts(view, connected, Date.now())
+        const p = parts()
         return reply.type('text/html').send(page('Cluster', 'cluster', html`<h1>Cluster</h1><p id="status">${new Html(p.status)}</p>
 <div class="grid"><div class="card"><h2>Dependencies</h2><div id="graph">${new Html(p.graph)}</div></div>
 <div class="card"><h2>Recent events</h2><div id="events">${new Html(p.events)}</div></div></div>
 <h2>Instances</h2><div id="table">${new Html(p.table)}</div>`, CLUSTER_SCRIPT))
       })
-      app.get('/cluster/state', async () => ({ connected, registry: view.registry, services: [...view.services.values()], events: view.events.slice(0, 50) }))
+      app.get('/cluster/state', async () => {
+        const { view, connection } = cluster.snapshot
+        return { connected: connection === 'connected', registry: view.registry, services: [...view.services.values()], events: view.events.slice(0, 50) }
+      })
       app.get('/cluster/events', (req, reply) => {
         reply.hijack()
         reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
         const send = (data: string): void => { reply.raw.write(`data: ${data}\n\n`) }
-        send(JSON.stringify(clusterParts(view, connected, Date.now())))
+        send(JSON.stringify(parts()))
         browsers.add(send)
         req.raw.on('close', () => { browsers.delete(send) })
       })
@@ -165,11 +145,10 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
       url = `http://${opts.host === undefined || opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}/`
       ctx.log.info({ url }, 'web UI listening')
       ctx.serving(url)
-      void watch(ctx.log)
+      cluster.start()
     },
     async stop () {
-      stopWatching.abort()
-      clearTimeout(pushTimer)
+      feed?.stop()
       browsers.clear()
       await app?.close()
     }

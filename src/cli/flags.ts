@@ -1,0 +1,33 @@
+import { Flags } from '@oclif/core'
+import { InvalidParamsError } from '../node/errors.js'
+
+/** Flags of commands that talk to a registry. */
+export const registryFlags = {
+  registry: Flags.string({
+    char: 'r',
+    env: 'GDS_REGISTRY',
+    description: 'Multiaddr of the registry; add /p2p/<peer id> to pin its identity (the only safe form across machines). [default: /ip4/127.0.0.1/tcp/4001]',
+    helpValue: 'MULTIADDR'
+  }),
+  'swarm-key': Flags.string({
+    env: 'GDS_SWARM_KEY',
+    description: 'Path of a private-network key (see "gds swarm-key generate"); peers without the same key cannot connect.',
+    helpValue: 'FILE'
+  })
+}
+
+/** Accepts "a,b" and repeated flags alike. */
+export function splitList (values: string[] | undefined): string[] {
+  return (values ?? []).flatMap(v => v.split(',')).map(v => v.trim()).filter(v => v !== '')
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** "10m", "2h", "30s", "1d" ago, or an ISO time → epoch ms. */
+export function parseSince (text: string, now: number): number {
+  const rel = /^(\d+)\s*(ms|s|m|h|d)$/.exec(text.trim())
+  if (rel !== null) return now - Number(rel[1]) * UNIT_MS[rel[2] as keyof typeof UNIT_MS]
+  const t = Date.parse(text)
+  if (Number.isNaN(t)) throw new InvalidParamsError(`--since takes a duration like 10m, 2h, 30s, or a time like 2026-11-22T14:00:00Z (got "${text}")`)
+  return t
+}

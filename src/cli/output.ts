@@ -1,0 +1,29 @@
+/** How a person reads a value: its text for stdout, or undefined for nothing. Pure. */
+export type Render<T> = (value: T) => string | undefined
+
+/**
+ * Items a command yields as they happen (a node's events, log entries, watch messages): each is
+ * one line on stdout, its JSON under --json, else what `render` makes of it.
+ */
+export class Feed<I> {
+  constructor (
+    /** Hands each item to `emit` as it comes; resolves when there are no more. */
+    readonly produce: (emit: (item: I) => void) => Promise<void>,
+    readonly render: Render<I>
+  ) {}
+
+  /** The items of an async iterable, as it yields them. */
+  static of<I> (items: AsyncIterable<I>, render: Render<I>): Feed<I> {
+    return new Feed(async emit => {
+      for await (const item of items) emit(item)
+    }, render)
+  }
+}
+
+/**
+ * A value as one line of JSON: what stdout carries under --json. A method that returns nothing
+ * has always printed `undefined` (JSON.stringify's answer for it), so it still does.
+ */
+export function jsonLine (value: unknown): string {
+  return String(JSON.stringify(value))
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest'
+import { clusterLine } from '../../src/cli/cluster.js'
+import { parseSince, splitList } from '../../src/cli/flags.js'
+import { formatEntry } from '../../src/cli/format.js'
+import { statusView, toStatusJson } from '../../src/cli/status.js'
+import { watchLine } from '../../src/cli/watch.js'
+import type { ListResult, ProviderRecord } from '../../src/node/schemas.js'
+
+const PEER = '12D3KooWAbcdefghijklmnopqrstuvwxyz'
+const NOW = Date.parse('2026-11-22T14:00:00.000Z')
+
+function record (name: string, status: ProviderRecord['status'], extra: Partial<ProviderRecord> = {}): ProviderRecord {
+  return { name, peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/1'], requires: [], version: '1.0.0', meta: {}, incarnation: 1, seq: 2, status, ...extra }
+}
+
+describe('flag values', () => {
+  it('parseSince: a duration ago, or an ISO time; anything else says what it takes', () => {
+    expect(parseSince('10m', NOW)).toBe(NOW - 600_000)
+    expect(parseSince(' 2h ', NOW)).toBe(NOW - 7_200_000)
+    expect(parseSince('30s', NOW)).toBe(NOW - 30_000)
+    expect(parseSince('1d', NOW)).toBe(NOW - 86_400_000)
+    expect(parseSince('250ms', NOW)).toBe(NOW - 250)
+    expect(parseSince('2026-11-22T13:00:00Z', NOW)).toBe(NOW - 3_600_000)
+    expect(() => parseSince('yesterday', NOW)).toThrow(expect.objectContaining({ name: 'InvalidParamsError', message: expect.stringContaining('(got "yesterday")') }))
+    expect(() => parseSince('10 years', NOW)).toThrow(/--since takes a duration/)
+  })
+
+  it('splitList: repeated and comma-separated alike', () => {
+    expect(splitList(['log, grading', 'webui', ','])).toEqual(['log', 'grading', 'webui'])
+    expect(splitList(undefined)).toEqual([])
+  })
+})
+
+describe('human lines', () => {
+  it('formatEntry: time, level, service, short peer, message, then the other fields as key=value', () => {
+    const entry = { ts: NOW + 1234, level: 'warn', service: 'grading', peerId: PEER, msg: 'slow query', inc: 1, seq: 9, pid: 42, role: 'grading', ms: 812, table: 'grades', ids: [1, 2] }
+    expect(formatEntry(entry)).toBe('14:00:01.234 WARN  grading    12D3KooW…uvwxyz slow query  ms=812 table=grades ids=[1,2]')
+    expect(formatEntry({ ts: NOW, level: 'info', service: 'log', peerId: 'short', msg: 'up', inc: 1, seq: 1 })).toBe('14:00:00.000 INFO  log        short up')
+  })
+
+  it('statusView: whose view with --peer, the counts by status, then the table', () => {
+    const list: ListResult = {
+      registry: { peerId: PEER, addrs: [] },
+      services: [record('log', 'up', { rttMs: 3, lastSeen: NOW - 1500 }), record('demo', 'down', { requires: ['log'] })],
+      source: { peerId: PEER, role: 'peer', registryConnected: false }
+    }
+    expect(statusView(list, NOW).split('\n')).toEqual([
+      'view of peer 12D3KooW…uvwxyz (its own entries and what it follows; registry NOT reachable from it)',
+      'registry 12D3KooW…uvwxyz  2 services: 1 up, 1 down',
+      'NAME  PEER             STATUS  REQUIRES  RTT  LAST SEEN',
+      'demo  12D3KooW…uvwxyz  down    log       -    -',
+      'log   12D3KooW…uvwxyz  up      -         3ms  1.5s ago'
+    ])
+    expect(statusView({ registry: { peerId: PEER, addrs: [] }, services: [] }, NOW)).toBe('registry 12D3KooW…uvwxyz  0 services\nno services registered')
+  })
+
+  it('toStatusJson: the documented shape, nulls for what is not known, the source only for a peer\'s view', () => {
+    const registry = { peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/4001'] }
+    const fromRegistry = toStatusJson({ registry, services: [record('log', 'up', { reason: 'registered' })], source: { peerId: PEER, role: 'registry', registryConnected: true } })
+    expect(fromRegistry).toEqual({ registry, services: [{ name: 'log', peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/1'], status: 'up', requires: [], incarnation: 1, seq: 2, lastSeen: null, rttMs: null, load: null }] })
+    expect(toStatusJson({ registry, services: [], source: { peerId: PEER, role: 'peer', registryConnected: false } }).source).toEqual({ peerId: PEER, role: 'peer', registryConnected: false })
+  })
+
+  it('watchLine: the snapshot as a table, a change as its event, nothing for figures or a non-event', () => {
+    expect(watchLine({ type: 'snapshot', ts: NOW, registry: { peerId: PEER, addrs: [] }, services: [] })).toBe('no services registered')
+    expect(watchLine({ type: 'change', ts: NOW, record: record('log', 'down', { reason: 'heartbeat-timeout' }), previous: 'up' })).toBe('14:00:00.000 down    log 12D3KooW…uvwxyz (heartbeat-timeout, via hub)')
+    expect(watchLine({ type: 'change', ts: NOW, record: record('log', 'up'), previous: 'up' })).toBeUndefined()
+    expect(watchLine({ type: 'figures', ts: NOW, peers: [{ peerId: PEER, rttMs: 1 }] })).toBeUndefined()
+  })
+
+  it('clusterLine: members as they listen, unexpected exits, the registry\'s provider events, and the summary', () => {
+    expect(clusterLine({ event: 'member-listening', name: 'log', role: 'log', peerId: PEER, addrs: ['/ip4/10.0.0.1/tcp/5', '/ip4/127.0.0.1/tcp/5'], pid: 7, ts: NOW }, true))
+      .toBe('log        pid 7  12D3KooW…uvwxyz  /ip4/127.0.0.1/tcp/5')
+    expect(clusterLine({ event: 'member-exited', name: 'webui', code: 1, signal: null, expected: false, lastError: 'port in use', ts: NOW }, true)).toBe('webui      exited (code 1): port in use')
+    expect(clusterLine({ event: 'member-exited', name: 'webui', code: 0, signal: 'SIGINT', expected: true, ts: NOW }, true)).toBeUndefined()
+    const down = { event: 'provider-down' as const, name: 'log', peerId: PEER, via: 'local' as const, reason: 'connection-closed', addrs: [], ts: NOW }
+    expect(clusterLine({ event: 'member-event', name: 'registry', detail: down, ts: NOW }, true)).toBe('registry   down    log 12D3KooW…uvwxyz (connection-closed, via local)')
+    expect(clusterLine({ event: 'member-event', name: 'grading', detail: down, ts: NOW }, true)).toBeUndefined()
+    const up = { event: 'cluster-up' as const, registry: '/ip4/127.0.0.1/tcp/4101/p2p/x', web: 'http://127.0.0.1:8080/', members: 4, ts: NOW }
+    expect(clusterLine(up, false)).toBe([
+      '',
+      'cluster up: registry /ip4/127.0.0.1/tcp/4101/p2p/x',
+      '  web UI:  http://127.0.0.1:8080/  (grades)   http://127.0.0.1:8080/cluster  (live cluster page)',
+      '  from another terminal:',
+      '    gds status --registry /ip4/127.0.0.1/tcp/4101/p2p/x',
+      '    gds grades list --registry /ip4/127.0.0.1/tcp/4101/p2p/x',
+      '    gds logs --follow --registry /ip4/127.0.0.1/tcp/4101/p2p/x',
+      '  Ctrl-C stops every member',
+      ''
+    ].join('\n'))
+    expect(clusterLine(up, true)).toContain('\n    gds status\n')
+  })
+})
