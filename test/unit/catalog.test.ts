@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Catalog, compareVersion } from '../../src/node/catalog.js'
+import { Catalog, compareVersion, type Change } from '../../src/node/catalog.js'
 import type { ProviderRecord, Registration } from '../../src/node/schemas.js'
 
 const A = '12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
@@ -98,16 +98,18 @@ describe('catalog: the merge rule (patches and announcements)', () => {
     }
   })
 
-  it('flapping produces one change per real transition', () => {
-    const c = new Catalog()
-    const statuses = ['up', 'up', 'down', 'down', 'up', 'down', 'up'] as const
-    let seq = 0
-    const outcomes: string[] = []
-    for (const s of statuses) {
-      const r = c.apply(rec({ status: s, seq: seq++ }), 'registry', seq)
-      if (r.change !== undefined && r.change.previous !== r.change.record.status) outcomes.push(`${r.change.previous ?? 'new'}→${s}`)
-    }
-    expect(outcomes).toEqual(['new→up', 'up→down', 'down→up', 'up→down', 'down→up'])
+  it('flapping produces one change per real transition, at the registry and at a dependent', () => {
+    const transitions = (changes: Change[]): string[] => changes.map(ch => `${ch.previous ?? 'new'}→${ch.record.status}`)
+    const registry = new Catalog()
+    const first = registry.register(A, reg(), 0)
+    // Heartbeat verdicts repeat a status while it holds; only a different one is a change.
+    const verdicts = ['up', 'up', 'down', 'down', 'up', 'down', 'up'] as const
+    const changes: Change[] = [{ record: first.record, previous: first.previous }, ...verdicts.flatMap((s, i) => registry.setPeerStatus(A, s, 'heartbeat', i + 1))]
+    expect(transitions(changes)).toEqual(['new→up', 'up→down', 'down→up', 'up→down', 'down→up'])
+    // A dependent hears every patch twice (hub and gossip paths) and reports each once.
+    const dependent = new Catalog()
+    const heard = changes.flatMap(ch => [ch.record, ch.record]).flatMap(r => dependent.apply(r, 'registry', 1).change ?? [])
+    expect(transitions(heard)).toEqual(transitions(changes))
   })
 
   it('resync replaces what it knows of the names with the snapshot, versions aside', () => {
