@@ -44,10 +44,11 @@ export interface CatalogFeedInit {
 const MAX_PEER_CANDIDATES = 5
 
 /** One watch session: connect, follow the stream until it ends or `signal` aborts, close. */
-async function * watchCatalog (connect: ConnectWatch, signal?: AbortSignal): AsyncGenerator<WatchMessage> {
+async function * watchCatalog (connect: ConnectWatch, signal: AbortSignal): AsyncGenerator<WatchMessage> {
   const client = await connect()
   try {
-    yield * client.watch(signal)
+    // Stopped while connecting: a watch would wait for an abort already past.
+    if (!signal.aborted) yield * client.watch(signal)
   } finally {
     await client.close()
   }

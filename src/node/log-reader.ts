@@ -32,7 +32,8 @@ export async function * readLog (client: Pick<RegistryClient, 'call' | 'stream'>
     entries.reverse()
     yield * entries
     const signal = opts.follow
-    if (signal === undefined) return
+    // Interrupted during the query: nothing to follow (a stream would wait for an abort already past).
+    if (signal === undefined || signal.aborted) return
     const since = entries.at(-1)?.ts ?? opts.now()
     const shown = new Set(entries.filter(e => e.ts === since).map(entryId))
     for await (const e of untilAborted(client.stream<LogEntry>('log', 'follow', { ...filters, since }, { signal }), signal)) {

@@ -107,6 +107,15 @@ describe('CatalogFeed: one reconnecting watch loop', () => {
     expect(without.calls.every(c => c === undefined)).toBe(true)
   })
 
+  it('stopped while connecting: the connection is closed as soon as it opens', async () => {
+    const { connect, closed } = fakeConnect([{ messages: [], then: 'hang' }])
+    const slow = Promise.withResolvers<void>()
+    start({ connect: async peer => { await slow.promise; return connect(peer) } })
+    feed?.stop()
+    slow.resolve()
+    await expect.poll(() => closed()).toBe(1)
+  })
+
   it('stops: no more connects, no update after stop, no timer left', async () => {
     vi.useFakeTimers()
     try {

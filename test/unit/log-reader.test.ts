@@ -66,6 +66,14 @@ describe('readLog: query, then follow', () => {
     expect(fake.follows[0].params).toEqual({ since: 1000 })
   })
 
+  it('interrupted before the follow began: the past entries, and no follow', async () => {
+    const fake = fakeLog([entry(1, 1)], [entry(2, 2)])
+    const ac = new AbortController()
+    ac.abort()
+    expect(await collect(readLog(fake.client, {}, { limit: 10, follow: ac.signal, now: () => 0 }))).toEqual(['m1'])
+    expect(fake.follows).toEqual([])
+  })
+
   it('a stream that fails while following is an error; no log service is one that says so', async () => {
     const failing = fakeLog([], [], 'fail')
     await expect(collect(readLog(failing.client, {}, { limit: 1, follow: new AbortController().signal, now: () => 0 }))).rejects.toThrow('stream reset')
