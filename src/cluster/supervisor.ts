@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { GdsError } from '../node/errors.js'
+import { ClusterStartError } from '../node/errors.js'
 import type { TimedEvent } from '../node/events.js'
 
 /** One process of a local cluster: a role, the name it registers under, what it requires. */
@@ -93,7 +93,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
     const child = spawn(process.execPath, argv, { env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] })
     m.child = child
     const listening = Promise.withResolvers<void>()
-    const timer = setTimeout(() => { listening.reject(new GdsError(`${name} did not start within ${START_TIMEOUT_MS} ms`, 'CLUSTER_START_FAILED')) }, START_TIMEOUT_MS)
+    const timer = setTimeout(() => { listening.reject(new ClusterStartError(`${name} did not start within ${START_TIMEOUT_MS} ms`)) }, START_TIMEOUT_MS)
     createInterface({ input: child.stderr! }).on('line', line => {
       // Keep the last thing a member said on stderr: it explains a failed start.
       const text = line.startsWith('{') ? safeMsg(line) : line
@@ -114,7 +114,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
     m.exited = new Promise(resolve => {
       child.on('exit', (code, signal) => {
         clearTimeout(timer)
-        listening.reject(new GdsError(`${name} failed to start: ${m.lastError ?? `exit code ${code}`}`, 'CLUSTER_START_FAILED'))
+        listening.reject(new ClusterStartError(`${name} failed to start: ${m.lastError ?? `exit code ${code}`}`))
         this.emit('event', { event: 'member-exited', name, code, signal, expected: m.stopping, ...(m.lastError === undefined ? {} : { lastError: m.lastError }) })
         resolve()
       })

@@ -69,7 +69,7 @@ const EWMA = 0.3
 /** Whether another provider may succeed where this attempt failed. */
 export function shouldRetry (err: GdsError, idempotent: boolean): boolean {
   if (!err.retryable) return false
-  if (err instanceof RequestTimeoutError || err.name === 'RequestTimeoutError') return idempotent
+  if (err.name === 'RequestTimeoutError') return idempotent
   return true
 }
 

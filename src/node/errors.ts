@@ -167,11 +167,35 @@ export class UnknownRoleError extends GdsError {
   }
 }
 
-/** A node was asked for something it only has once started (its peer id, a call). */
+/** Something was asked of a node or service that only exists once it has started. */
 export class NotStartedError extends GdsError {
-  constructor () {
-    super('the node is not started', 'NOT_STARTED')
+  constructor (message = 'the node is not started') {
+    super(message, 'NOT_STARTED')
     this.name = 'NotStartedError'
+  }
+}
+
+/** A `--role ./module.js` could not be loaded, or does not export a service. */
+export class ModuleLoadError extends GdsError {
+  constructor (message: string, opts: { cause?: unknown } = {}) {
+    super(message, 'MODULE_LOAD_FAILED', opts)
+    this.name = 'ModuleLoadError'
+  }
+}
+
+/** A member of `gds cluster up` did not come up; the message says which and why. */
+export class ClusterStartError extends GdsError {
+  constructor (message: string) {
+    super(message, 'CLUSTER_START_FAILED')
+    this.name = 'ClusterStartError'
+  }
+}
+
+/** Anything that is not a gds error (a bug, a library's own error): code INTERNAL. */
+export class InternalError extends GdsError {
+  constructor (message: string, opts: { cause?: unknown } = {}) {
+    super(message, 'INTERNAL', opts)
+    this.name = 'InternalError'
   }
 }
 
@@ -184,22 +208,26 @@ export interface WireError {
   data?: Record<string, unknown>
 }
 
-const byName: Record<string, (w: WireError) => GdsError> = {
-  InvalidMessageError: w => new InvalidMessageError(w.message, w.data),
-  RegistrationRejectedError: w => new RegistrationRejectedError(w.message),
-  UnauthorizedError: w => new UnauthorizedError(w.message),
-  RequestTimeoutError: w => new RequestTimeoutError(w.message),
-  PeerUnavailableError: w => new PeerUnavailableError(w.message),
-  InvalidParamsError: w => new InvalidParamsError(w.message, w.data),
-  NotFoundError: w => new NotFoundError(w.message),
-  OverloadedError: w => new OverloadedError(w.message)
+/**
+ * Every class a wire error may name, keyed by the name its instances carry (a shorthand key
+ * is the class's source name, which a bundler keeps even where it renames the binding).
+ */
+const CLASSES: Record<string, new (...args: any[]) => GdsError> = {
+  RegistryUnreachableError, InvalidMessageError, FrameTooLargeError, RegistrationRejectedError, NotRegisteredError,
+  InvalidConfigError, ListenError, KeyFileError, ServiceNotFoundError, MethodNotFoundError, InvalidParamsError,
+  OverloadedError, NotFoundError, InvalidStrategyError, RequestTimeoutError, PeerUnavailableError, UnauthorizedError,
+  UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, InternalError
 }
 
-/** Rebuilds the right class from a wire error, so callers can branch on `name`. */
+/**
+ * Rebuilds the right class from a wire error, so callers can branch on `name` (and
+ * `instanceof` works). The message is already made, so no subclass constructor runs: the
+ * instance is a GdsError built with the class as its prototype. An unknown name stays a
+ * GdsError carrying that name.
+ */
 export function fromWire (w: WireError): GdsError {
-  const make = byName[w.name]
-  if (make !== undefined) return make(w)
-  const err = new GdsError(w.message, w.code, { retryable: w.retryable, data: w.data })
+  const cls = Object.hasOwn(CLASSES, w.name) ? CLASSES[w.name] : GdsError
+  const err = Reflect.construct(GdsError, [w.message, w.code, { retryable: w.retryable, data: w.data }], cls) as GdsError
   err.name = w.name
   return err
 }
@@ -212,9 +240,9 @@ export function isGdsError (err: unknown): err is GdsError {
   return err instanceof GdsError || (err instanceof Error && typeof (err as GdsError).code === 'string' && typeof (err as GdsError).toWire === 'function')
 }
 
-/** Any thrown value as a GdsError (unknown errors keep their message, code INTERNAL). */
+/** Any thrown value as a GdsError (unknown errors keep their message, as an InternalError). */
 export function toGdsError (err: unknown): GdsError {
   if (isGdsError(err)) return err
   const message = err instanceof Error ? err.message : String(err)
-  return new GdsError(message, 'INTERNAL', { cause: err })
+  return new InternalError(message, { cause: err })
 }

@@ -15,7 +15,7 @@ export async function generateKeyFile (path: string, opts: { force?: boolean } =
   try {
     await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600, flag: opts.force === true ? 'w' : 'wx' })
   } catch (err: any) {
-    if (err?.code === 'EEXIST') throw new KeyFileError(`${path} exists already: it holds a node's identity; pass --force to replace it`)
+    if (err?.code === 'EEXIST') throw new KeyFileError(`${path} exists already: it holds a node's identity; pass --force to replace it`, { cause: err })
     throw new KeyFileError(`cannot write ${path}: ${err?.message ?? err}`, { cause: err })
   }
   return { path, peerId: peerIdFromPrivateKey(key).toString() }
@@ -53,13 +53,13 @@ export async function loadOrCreateKey (dataDir: string, env: NodeJS.ProcessEnv =
   try {
     return await readKeyFile(path)
   } catch (err) {
-    if (!(err instanceof KeyFileError) || (err.cause as any)?.code !== 'ENOENT') throw err
+    if ((err as Error)?.name !== 'KeyFileError' || ((err as Error).cause as any)?.code !== 'ENOENT') throw err
   }
   try {
     await generateKeyFile(path)
   } catch (err) {
     // Another process created it between our read and write: use theirs.
-    if (!(err instanceof KeyFileError) || !err.message.includes('exists already')) throw err
+    if ((err as Error)?.name !== 'KeyFileError' || ((err as Error).cause as any)?.code !== 'EEXIST') throw err
   }
   return readKeyFile(path)
 }

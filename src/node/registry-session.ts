@@ -164,7 +164,7 @@ export class RegistrySession {
       this.firstRegistration.resolve()
     } catch (err: any) {
       if (this.stopped) return
-      const error = err instanceof RegistryUnreachableError || err instanceof UnauthorizedError ? err.message : `${err?.name ?? 'Error'}: ${err?.message ?? err}`
+      const error = err?.name === 'RegistryUnreachableError' || err?.name === 'UnauthorizedError' ? err.message : `${err?.name ?? 'Error'}: ${err?.message ?? err}`
       const delayMs = backoffDelay(this.attempt, this.opts.reconnectMinMs, this.opts.reconnectMaxMs, this.opts.random())
       this.attempt++
       this.opts.emit({ event: 'registry-retry', attempt: this.attempt, delayMs, error })

@@ -64,7 +64,7 @@ export class StreamServer<R> {
     const write = async (frame: unknown): Promise<void> => { await (init.coalesce ? ch.send(frame) : ch.write(frame)).catch(() => {}) }
     const refuse = async (id: number, e: GdsError): Promise<void> => {
       // Shedding load is routine; a warning for each refused request would add to the load.
-      if (e.code === 'OVERLOADED') init.log.debug({ peer, protocol: init.protocol, id }, e.message)
+      if (e.name === 'OverloadedError') init.log.debug({ peer, protocol: init.protocol, id }, e.message)
       else init.log.warn({ peer, protocol: init.protocol, id, code: e.code }, e.message)
       await write({ id, ok: false, error: e.toWire() })
     }
@@ -82,7 +82,7 @@ export class StreamServer<R> {
         await write({ id, end: true })
       } catch (err) {
         const e = toGdsError(err)
-        if (e.code === 'INTERNAL') init.log.error({ err, peer, protocol: init.protocol, ...init.describe?.(req) }, 'request failed')
+        if (e.name === 'InternalError') init.log.error({ err, peer, protocol: init.protocol, ...init.describe?.(req) }, 'request failed')
         else init.log.debug({ peer, protocol: init.protocol, code: e.code }, e.message)
         await write({ id, ok: false, error: e.toWire() })
       }
@@ -112,7 +112,7 @@ export class StreamServer<R> {
       }
     } catch (err: any) {
       const e = err?.name === 'UnexpectedEOFError' ? new InvalidMessageError('the stream ended before a whole request arrived') : toGdsError(err)
-      if (e.code !== 'INVALID_MESSAGE' && e.code !== 'FRAME_TOO_LARGE') {
+      if (e.name !== 'InvalidMessageError' && e.name !== 'FrameTooLargeError') {
         // The stream broke: its 'close' cancels what is running.
         ch.abort(err instanceof Error ? err : new Error(String(err)))
         return

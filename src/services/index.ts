@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { GdsConfig } from '../node/config.js'
-import { GdsError, UnknownRoleError } from '../node/errors.js'
+import { ModuleLoadError, UnknownRoleError } from '../node/errors.js'
 import type { HubFactory } from '../node/hub.js'
 import type { ServiceDefinition } from '../node/service.js'
 import { plainService } from './service/index.js'
@@ -54,17 +54,17 @@ function withRequires (def: ServiceDefinition, extra: string[]): ServiceDefiniti
 
 async function loadModule (path: string): Promise<ServiceDefinition> {
   const file = resolve(path)
-  if (!existsSync(file)) throw new GdsError(`cannot load service module ${path}: there is no file ${file}`, 'MODULE_LOAD_FAILED')
+  if (!existsSync(file)) throw new ModuleLoadError(`cannot load service module ${path}: there is no file ${file}`)
   const url = pathToFileURL(file).href
   let mod: any
   try {
     mod = await import(url)
   } catch (err: any) {
-    throw new GdsError(`cannot load service module ${path}: ${err?.message ?? err}`, 'MODULE_LOAD_FAILED', { cause: err })
+    throw new ModuleLoadError(`cannot load service module ${path}: ${err?.message ?? err}`, { cause: err })
   }
   const def = mod?.default
   if (def === undefined || typeof def !== 'object' || typeof def.name !== 'string') {
-    throw new GdsError(`${path} must default-export a service made with defineService({ name, ... })`, 'MODULE_LOAD_FAILED')
+    throw new ModuleLoadError(`${path} must default-export a service made with defineService({ name, ... })`)
   }
   return def as ServiceDefinition
 }

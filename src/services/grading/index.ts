@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineMethod, defineService, type ServiceContext, type ServiceDefinition } from '../../node/service.js'
+import { NotStartedError } from '../../node/errors.js'
 import { GRADE_TYPES, GradeStore } from './store.js'
 
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
@@ -28,7 +29,7 @@ export function gradingService (opts: { dbPath: string }): ServiceDefinition {
   let store: GradeStore | undefined
   let log: ServiceContext['log'] | undefined
   const db = (): GradeStore => {
-    if (store === undefined) throw new Error('grading is not started')
+    if (store === undefined) throw new NotStartedError('grading is not started')
     return store
   }
   return defineService({

@@ -12,6 +12,7 @@
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { LogEntry } from '../../node/log-shipper.js'
+import { NotStartedError } from '../../node/errors.js'
 
 export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
 export type Level = typeof LEVELS[number]
@@ -108,7 +109,7 @@ export class LogStore {
   }
 
   private async write (entries: readonly LogEntry[]): Promise<{ stored: number, duplicates: number }> {
-    if (this.fh === undefined) throw new Error('log store is closed')
+    if (this.fh === undefined) throw new NotStartedError('the log store is closed')
     const fresh = entries.filter(e => e.seq > (this.hwm.get(key(e)) ?? 0))
     if (fresh.length > 0) {
       const text = fresh.map(e => JSON.stringify(e)).join('\n') + '\n'

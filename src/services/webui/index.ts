@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import formbody from '@fastify/formbody'
 import { CatalogFeed } from '../../node/catalog-feed.js'
-import { ListenError } from '../../node/errors.js'
+import { ListenError, NotFoundError } from '../../node/errors.js'
 import { RegistryClient } from '../../node/client.js'
 import { defineService, type ServiceContext, type ServiceDefinition } from '../../node/service.js'
 import type { Student, StudentSummary } from '../grading/store.js'
@@ -66,7 +66,7 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
       app = Fastify({ logger: false, bodyLimit: 16 * 1024 })
       await app.register(formbody)
       app.setErrorHandler((err: any, _req, reply) => {
-        if (err?.code === 'NOT_FOUND') return reply.code(404).type('text/html').send(notFoundPage(err.message))
+        if (err?.name === 'NotFoundError') return reply.code(404).type('text/html').send(notFoundPage(err.message))
         if (err?.retryable === true || err?.name === 'ServiceNotFoundError' || err?.name === 'PeerUnavailableError') {
           return reply.code(503).type('text/html').send(unavailablePage('grading', err.message))
         }
@@ -76,7 +76,7 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
       })
       const studentId = (raw: string): number => {
         const id = Number(raw)
-        if (!Number.isInteger(id) || id < 1) throw Object.assign(new Error(`"${raw}" is not a student id`), { code: 'NOT_FOUND' })
+        if (!Number.isInteger(id) || id < 1) throw new NotFoundError(`"${raw}" is not a student id`)
         return id
       }
 
@@ -89,7 +89,7 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
         try {
           created = await grading<Student>('addStudent', { firstName: form.firstName ?? '', lastName: form.lastName ?? '' }, false)
         } catch (err: any) {
-          if (err?.code !== 'INVALID_PARAMS') throw err
+          if (err?.name !== 'InvalidParamsError') throw err
           return reply.code(400).type('text/html').send(studentsPage(await grading<StudentSummary[]>('listStudents', {}, true), form, humane(err)))
         }
         return reply.code(303).header('location', `/students/${created.id}`).send()
@@ -105,7 +105,7 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
         try {
           await grading('addGrade', { studentId: id, title: form.title ?? '', type: form.type ?? '', score }, false)
         } catch (err: any) {
-          if (err?.code !== 'INVALID_PARAMS') throw err
+          if (err?.name !== 'InvalidParamsError') throw err
           const message = Number.isNaN(score) ? 'Please enter a score between 0 and 100.' : humane(err)
           return reply.code(400).type('text/html').send(studentPage(await grading<Student>('getStudent', { id }, true), form, message))
         }
