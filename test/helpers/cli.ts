@@ -14,16 +14,16 @@ export const FAST = ['--heartbeat-interval', '200', '--heartbeat-timeout', '150'
 
 export type Event = Record<string, any> & { event: string, ts: number }
 
-/** A `gds node start --json` process whose event lines can be awaited. */
-export class NodeProcess {
-  readonly events: Event[] = []
+/** A gds command that prints one JSON object a line (`node start --json`, `logs --follow --json`); its lines can be awaited. */
+export class CliProcess<T extends Record<string, any> = Record<string, any>> {
+  readonly events: T[] = []
   stderr = ''
   readonly exited: Promise<{ code: number | null, signal: string | null }>
   private readonly child: ChildProcess
   private waiters: Array<() => void> = []
 
   constructor (args: string[]) {
-    this.child = spawn(process.execPath, [BIN, 'node', 'start', '--json', ...args], { cwd: ROOT, env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
     createInterface({ input: this.child.stdout! }).on('line', line => {
       try { this.events.push(JSON.parse(line)) } catch { this.stderr += `[stdout] ${line}\n` }
       this.wake()
@@ -37,8 +37,8 @@ export class NodeProcess {
   get pid (): number { return this.child.pid ?? -1 }
   get running (): boolean { return this.child.exitCode === null && this.child.signalCode === null }
 
-  /** The first event matching, already seen or yet to come; fails at the deadline or on exit. */
-  async waitFor (match: (e: Event) => boolean, label: string, timeoutMs = 15_000, from = 0): Promise<Event> {
+  /** The first line matching, already seen or yet to come; fails at the deadline or on exit. */
+  async waitFor (match: (e: T) => boolean, label: string, timeoutMs = 15_000, from = 0): Promise<T> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const found = this.events.slice(from).find(match)
@@ -53,7 +53,7 @@ export class NodeProcess {
     }
   }
 
-  /** Events after this index are "new" (for waiting on the next occurrence of something). */
+  /** Lines after this index are "new" (for waiting on the next occurrence of something). */
   mark (): number { return this.events.length }
 
   signal (sig: NodeJS.Signals): void {
@@ -73,8 +73,13 @@ export class NodeProcess {
     return this.exited
   }
 
+  /** How a line reads in an error message. */
+  protected describe (e: T): string {
+    return typeof e.msg === 'string' ? e.msg : JSON.stringify(e).slice(0, 60)
+  }
+
   private summary (): string {
-    return this.events.map(e => e.event + (e.name !== undefined ? `:${e.name}` : '')).join(', ')
+    return this.events.map(e => this.describe(e)).join(', ')
   }
 
   private wake (): void {
@@ -84,9 +89,21 @@ export class NodeProcess {
   }
 }
 
+/** A `gds node start --json` process whose event lines can be awaited. */
+export class NodeProcess extends CliProcess<Event> {
+  constructor (args: string[]) {
+    super(['node', 'start', '--json', ...args])
+  }
+
+  protected override describe (e: Event): string {
+    return e.event + (e.name !== undefined ? `:${e.name}` : '')
+  }
+}
+
 /** A registry and services as real processes, each with its own temp data dir, all on 127.0.0.1. */
 export class ProcessCluster {
   readonly procs: NodeProcess[] = []
+  private readonly followers: CliProcess[] = []
   private readonly dirs: string[] = []
   registryAddr = ''
 
@@ -102,8 +119,16 @@ export class ProcessCluster {
     return p
   }
 
-  async registry (dataDir?: string, port = 0, extra: string[] = []): Promise<NodeProcess> {
-    const p = this.start(['--role', 'registry', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--data-dir', dataDir ?? await this.dir(), ...FAST, ...extra])
+  /** A long-running command (`logs --follow --json`, ...) stopped with the cluster. */
+  follow (args: string[]): CliProcess {
+    const p = new CliProcess(args)
+    this.followers.push(p)
+    return p
+  }
+
+  /** The registry, with the FAST timings unless `timings` says otherwise ([] for the defaults a user gets). */
+  async registry (dataDir?: string, port = 0, timings: string[] = FAST): Promise<NodeProcess> {
+    const p = this.start(['--role', 'registry', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--data-dir', dataDir ?? await this.dir(), ...timings])
     const listening = await p.waitFor(e => e.event === 'listening', 'registry listening')
     this.registryAddr = listening.addrs.find((a: string) => a.startsWith('/ip4/127.0.0.1/'))
     return p
@@ -117,8 +142,9 @@ export class ProcessCluster {
   }
 
   async stopAll (): Promise<void> {
-    await Promise.all(this.procs.map(async p => p.stop()))
+    await Promise.all([...this.procs, ...this.followers].map(async p => p.stop()))
     this.procs.length = 0
+    this.followers.length = 0
     await Promise.all(this.dirs.map(async d => rm(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })))
   }
 }
