@@ -3,7 +3,7 @@ import * as errors from '../../src/node/errors.js'
 import { GdsError, fromWire, toGdsError } from '../../src/node/errors.js'
 
 /** Every exported error class, found by what it is rather than listed by hand. */
-const classes = Object.entries(errors)
+const classes = Object.entries(errors as Record<string, unknown>)
   .filter((e): e is [string, new (...args: any[]) => GdsError] => typeof e[1] === 'function' && e[1].prototype instanceof GdsError)
 
 describe('the error model', () => {
