@@ -66,7 +66,11 @@ export class Requests<F> {
     const answer = Promise.withResolvers<A>()
     // It may be rejected (link failed, deadline, abort) while we still wait for a slot.
     answer.promise.catch(() => {})
-    const timer = setTimeout(() => { answer.reject(opts.timedOut()) }, opts.timeoutMs)
+    // A deadline counts only after the I/O already waiting is read: when the event loop stalls
+    // (a loaded host), the timer and the answer come due together and timers run first, which
+    // counted answered probes as misses and declared live providers down. setImmediate runs
+    // after this turn's poll phase has handed every arrived frame to `deliver`.
+    const timer = setTimeout(() => { setImmediate(() => { answer.reject(opts.timedOut()) }) }, opts.timeoutMs)
     if (this.init.unrefTimers === true) timer.unref()
     const onAbort = (): void => { answer.reject(cancellation(opts)) }
     opts.signal?.addEventListener('abort', onAbort, { once: true })

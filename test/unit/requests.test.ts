@@ -1,3 +1,4 @@
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { Requests } from '../../src/node/requests.js'
 
@@ -166,5 +167,30 @@ describe('a streamed answer', () => {
     requests.fail(new Error('reset'))
     await expect(broken).rejects.toThrow('reset')
     expect(cancelled).toEqual([1])
+  })
+
+  it('an answer that arrived while the event loop stalled past the deadline still counts', async () => {
+    // A real loopback socket, so the answer comes as I/O: the case of a loaded registry whose
+    // probe timer and ack come due in the same turn of the loop.
+    let peer: Socket | undefined
+    const server = createServer(s => { peer = s })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1')
+    await new Promise(resolve => socket.once('connect', resolve))
+    while (peer === undefined) await turn()
+    try {
+      const { requests, ask } = harness()
+      socket.on('data', () => { requests.deliver(1, { id: 1, ok: true }) })
+      const answer = ask({ timeoutMs: 20 })
+      peer.write('ack')
+      // Block the loop well past the deadline: the ack is in the socket buffer by then.
+      const until = Date.now() + 80
+      while (Date.now() < until) { /* a stalled event loop */ }
+      expect(await answer).toEqual({ id: 1, ok: true })
+    } finally {
+      socket.destroy()
+      peer.destroy()
+      server.close()
+    }
   })
 })
