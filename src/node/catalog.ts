@@ -85,16 +85,25 @@ export class Catalog {
   }
 
   /**
+   * Throws RegistrationRejectedError if `register` would refuse `reg`, changing nothing: a
+   * request of several names is checked whole before any of it is applied.
+   */
+  check (peerId: string, reg: Registration): void {
+    const existing = this.get(reg.name, peerId)
+    if (existing !== undefined && reg.incarnation < existing.incarnation) {
+      throw new RegistrationRejectedError(`stale registration of "${reg.name}": incarnation ${reg.incarnation} is older than the registered ${existing.incarnation} (is another process using the same key?)`)
+    }
+  }
+
+  /**
    * The registry's side of a registration by `peerId` (taken from the authenticated connection).
    * Idempotent: registering the same thing again changes nothing. A re-registration is the owner
    * vouching for itself, so it brings the entry back `up` whatever the registry had declared,
    * with a seq above both its own and the registry's.
    */
   register (peerId: string, reg: Registration, now: number): { record: ProviderRecord, changed: boolean, previous?: Status } {
+    this.check(peerId, reg)
     const existing = this.get(reg.name, peerId)
-    if (existing !== undefined && reg.incarnation < existing.incarnation) {
-      throw new RegistrationRejectedError(`stale registration of "${reg.name}": incarnation ${reg.incarnation} is older than the registered ${existing.incarnation} (is another process using the same key?)`)
-    }
     const sameBody = existing !== undefined && existing.incarnation === reg.incarnation && existing.status === 'up' &&
       sameList(existing.addrs, reg.addrs) && sameList(existing.requires, reg.requires) &&
       existing.version === reg.version && JSON.stringify(existing.meta) === JSON.stringify(reg.meta)

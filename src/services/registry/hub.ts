@@ -117,6 +117,8 @@ export class RegistryHub implements Hub {
     const now = this.opts.now()
     switch (req.op) {
       case 'register': {
+        // Validate the whole request, then apply: a refused registration changes nothing.
+        for (const reg of req.services) this.catalog.check(peerId, reg)
         const changes: Change[] = []
         const records: ProviderRecord[] = []
         for (const reg of req.services) {
