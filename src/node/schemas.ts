@@ -12,6 +12,11 @@ const peerIdString = z.string().min(40).max(128).regex(/^[1-9A-HJ-NP-Za-km-z]+$/
 /** A multiaddr as text that `multiaddr()` parses (the registry applies nothing it cannot dial). */
 const multiaddrString = z.string().min(2).max(512).startsWith('/').refine(isMultiaddr, 'not a multiaddr this node can parse')
 const counter = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+/**
+ * The highest incarnation or seq a peer may send. The registry bumps seq at each change it
+ * makes; 2^52 leaves 2^52 bumps of headroom below Number.MAX_SAFE_INTEGER, the records' ceiling.
+ */
+export const MAX_VERSION = 2 ** 52
 const meta = z.record(z.string().max(64), z.string().max(256)).refine(m => Object.keys(m).length <= 32, 'at most 32 meta keys')
 
 export const STATUSES = ['up', 'suspect', 'down', 'leaving'] as const
@@ -24,8 +29,8 @@ export const registration = z.strictObject({
   requires: z.array(serviceName).max(MAX_REQUIRES).default([]),
   version: z.string().max(64).default('0.0.0'),
   meta: meta.default({}),
-  incarnation: counter,
-  seq: counter
+  incarnation: counter.max(MAX_VERSION),
+  seq: counter.max(MAX_VERSION)
 })
 export type Registration = z.infer<typeof registration>
 

@@ -88,6 +88,8 @@ describe('bad input on every protocol: a clear error, and nothing changes', () =
       { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: 1, seq: 0, peerId: registry.peerId }] },
       { op: 'register', services: Array.from({ length: 17 }, (_, i) => ({ name: `s${i}`, addrs: [], incarnation: 1, seq: 0 })) },
       { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: 1, seq: 0 }, { name: 'ok', addrs: [], incarnation: 1, seq: 1 }] },
+      { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: 1, seq: Number.MAX_SAFE_INTEGER }] },
+      { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: Number.MAX_SAFE_INTEGER, seq: 0 }] },
       { op: 'lookup', name: 'A B' },
       { op: 'suspect', peerId: 'not a peer id' },
       [1, 2, 3],
