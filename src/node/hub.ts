@@ -7,10 +7,10 @@ import type { Logger } from './logger.js'
 import type { ListResult } from './schemas.js'
 
 /** The settings a hub reads. */
-export type HubSettings = Pick<GdsConfig, 'dataDir' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'failureThreshold' | 'reapAfterMs'>
+export type HubSettings = Pick<GdsConfig, 'dataDir' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'failureThreshold' | 'reapAfterMs' | 'aclFile'>
 
-export function hubSettings ({ dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs }: GdsConfig): HubSettings {
-  return { dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs }
+export function hubSettings ({ dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs, aclFile }: GdsConfig): HubSettings {
+  return { dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs, ...(aclFile === undefined ? {} : { aclFile }) }
 }
 
 /**
