@@ -69,3 +69,22 @@ describe('access policy (--acl): who may provide a name', () => {
     await expect(cluster.registry({ aclFile: join(dir, 'missing.json') })).rejects.toThrow(/missing\.json: cannot read it \(ENOENT\)/)
   })
 })
+
+describe('access policy: a refused service stops', () => {
+  const cluster = new TestCluster()
+  afterEach(async () => { await cluster.stopAll() })
+
+  it('a NotAllowedError on register is final: no retry, and the node fails with it', async () => {
+    const dir = await cluster.tempDir()
+    const aclFile = join(dir, 'acl.json')
+    await writeFile(aclFile, JSON.stringify({ log: ['*'] }))
+    const registry = await cluster.registry({ aclFile })
+    const demo = await cluster.service(registry, 'demo')
+    const refused = await cluster.waitFor(demo, e => e.event === 'registration-refused')
+    expect((refused as any).error).toMatch(/may not provide "demo"/)
+    await expect(demo.failed).rejects.toMatchObject({ name: 'NotAllowedError', code: 'NOT_ALLOWED' })
+    await cluster.waitFor(demo, e => e.event === 'stopped', 5_000, 'stopped')
+    expect(cluster.events.get(demo)!.some(e => e.event === 'registry-retry')).toBe(false)
+    expect(registry.catalog.all()).toEqual([])
+  })
+})

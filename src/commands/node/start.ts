@@ -75,7 +75,8 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       node.on('event', emit)
       const stopped = stopOnSignal(async signal => node.stop(signal))
       await node.start()
-      await stopped
+      // A refusal by the registry's access policy is final: the node has stopped; exit 1 with it.
+      await Promise.race([stopped, node.failed])
     }, formatEvent)
   }
 }
