@@ -32,3 +32,22 @@ describe('gds node start with an access policy', () => {
     expect(r.stderr.trim().split('\n').filter(l => /ACL file/.test(l))).toHaveLength(1)
   })
 })
+
+describe('the registry in open mode', () => {
+  const cluster = new ProcessCluster()
+  afterEach(async () => { await cluster.stopAll() })
+
+  it('warns at start when it listens beyond loopback with neither --acl nor --swarm-key', async () => {
+    const wide = cluster.start(['--role', 'registry', '--listen', '/ip4/0.0.0.0/tcp/0', '--data-dir', await cluster.dir(), ...FAST])
+    await wide.waitFor(e => e.event === 'ready', 'wide registry ready')
+    expect(wide.stderr).toMatch(/open mode: any peer that can connect may provide any name/)
+    const dir = await cluster.dir()
+    const acl = join(dir, 'acl.json')
+    await writeFile(acl, '{"*": ["*"]}')
+    for (const args of [['--listen', '/ip4/127.0.0.1/tcp/0'], ['--listen', '/ip4/0.0.0.0/tcp/0', '--acl', acl]]) {
+      const quiet = cluster.start(['--role', 'registry', '--data-dir', await cluster.dir(), ...args, ...FAST])
+      await quiet.waitFor(e => e.event === 'ready', 'quiet registry ready')
+      expect(quiet.stderr, args.join(' ')).not.toMatch(/open mode/)
+    }
+  })
+})

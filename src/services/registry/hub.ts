@@ -74,6 +74,7 @@ export class RegistryHub implements Hub {
 
   async start (): Promise<void> {
     if (this.opts.aclFile !== undefined) this.acl = await loadAcl(this.opts.aclFile)
+    this.warnIfOpen()
     await this.load()
     await serveMux(this.opts.libp2p, REGISTRY_PROTOCOL, async (req, connection) => this.handle(req, connection.remotePeer.toString()), {
       requestSchema: registryRequest,
@@ -101,6 +102,15 @@ export class RegistryHub implements Hub {
     clearTimeout(this.persistTimer)
     this.persistTimer = undefined
     await this.persistNow()
+  }
+
+  /** Open mode (no --acl, no --swarm-key) reachable beyond loopback: anyone may provide any name. */
+  private warnIfOpen (): void {
+    if (this.acl !== undefined || this.opts.swarmKeyFile !== undefined) return
+    const wide = this.opts.libp2p.getMultiaddrs().map(String).filter(a => !/^\/(ip4\/127\.|ip6\/::1\/)/.test(a))
+    if (wide.length === 0) return
+    this.opts.log.warn({ addrs: wide.slice(0, 4) },
+      'the registry listens beyond loopback in open mode: any peer that can connect may provide any name (use --acl FILE, --swarm-key FILE or both)')
   }
 
   /** A call through the balancer failed on this peer: probe it now. */
