@@ -27,6 +27,8 @@ export function formatEvent (e: TimedEvent): string {
       return `${t} lost the registry ${shortId(e.registry)} (${e.reason}); serving with the last known catalogue and reconnecting`
     case 'registry-retry':
       return `${t} registry not reachable (${e.error}); retry ${e.attempt} in ${e.delayMs} ms`
+    case 'registration-refused':
+      return `${t} the registry refused this node: ${e.error}`
     case 'catalog-loaded':
       return `${t} loaded ${e.entries} catalogue entries from ${e.path}`
     case 'provider-up':

@@ -1,5 +1,5 @@
 import { RegistrationRejectedError } from './errors.js'
-import type { ProviderRecord, Registration } from './schemas.js'
+import { MAX_VERSION, type ProviderRecord, type Registration } from './schemas.js'
 
 /**
  * The provider table and its merge rule. No I/O and no clock: time is an argument, so every
@@ -85,16 +85,30 @@ export class Catalog {
   }
 
   /**
+   * Throws RegistrationRejectedError if `register` would refuse `reg`, changing nothing: a
+   * request of several names is checked whole before any of it is applied.
+   */
+  check (peerId: string, reg: Registration): void {
+    for (const k of ['incarnation', 'seq'] as const) {
+      if (!Number.isSafeInteger(reg[k]) || reg[k] < 0 || reg[k] > MAX_VERSION) {
+        throw new RegistrationRejectedError(`registration of "${reg.name}": ${k} ${reg[k]} is out of range (a whole number from 0 to ${MAX_VERSION})`)
+      }
+    }
+    const existing = this.get(reg.name, peerId)
+    if (existing !== undefined && reg.incarnation < existing.incarnation) {
+      throw new RegistrationRejectedError(`stale registration of "${reg.name}": incarnation ${reg.incarnation} is older than the registered ${existing.incarnation} (is another process using the same key?)`)
+    }
+  }
+
+  /**
    * The registry's side of a registration by `peerId` (taken from the authenticated connection).
    * Idempotent: registering the same thing again changes nothing. A re-registration is the owner
    * vouching for itself, so it brings the entry back `up` whatever the registry had declared,
    * with a seq above both its own and the registry's.
    */
   register (peerId: string, reg: Registration, now: number): { record: ProviderRecord, changed: boolean, previous?: Status } {
+    this.check(peerId, reg)
     const existing = this.get(reg.name, peerId)
-    if (existing !== undefined && reg.incarnation < existing.incarnation) {
-      throw new RegistrationRejectedError(`stale registration of "${reg.name}": incarnation ${reg.incarnation} is older than the registered ${existing.incarnation} (is another process using the same key?)`)
-    }
     const sameBody = existing !== undefined && existing.incarnation === reg.incarnation && existing.status === 'up' &&
       sameList(existing.addrs, reg.addrs) && sameList(existing.requires, reg.requires) &&
       existing.version === reg.version && JSON.stringify(existing.meta) === JSON.stringify(reg.meta)
@@ -104,7 +118,7 @@ export class Catalog {
       return { record: touched, changed: false, previous: existing.status }
     }
     let seq = reg.seq
-    if (existing !== undefined && existing.incarnation === reg.incarnation) seq = Math.max(reg.seq, existing.seq + 1)
+    if (existing !== undefined && existing.incarnation === reg.incarnation) seq = Math.max(reg.seq, bump(existing.seq))
     const record: ProviderRecord = {
       name: reg.name,
       peerId,
@@ -132,7 +146,7 @@ export class Catalog {
     const changes: Change[] = []
     for (const r of this.ofPeer(peerId)) {
       if (r.status === status || r.status === 'leaving') continue
-      const record: ProviderRecord = { ...r, status, reason, seq: r.seq + 1, ...(status === 'up' ? { lastSeen: now } : {}) }
+      const record: ProviderRecord = { ...r, status, reason, seq: bump(r.seq), ...(status === 'up' ? { lastSeen: now } : {}) }
       this.put(record, now, r.status)
       changes.push({ record, previous: r.status })
     }
@@ -145,7 +159,7 @@ export class Catalog {
     for (const name of names) {
       const r = this.get(name, peerId)
       if (r === undefined || r.status === 'leaving') continue
-      const record: ProviderRecord = { ...r, status: 'leaving', reason: 'deregistered', seq: r.seq + 1 }
+      const record: ProviderRecord = { ...r, status: 'leaving', reason: 'deregistered', seq: bump(r.seq) }
       this.put(record, now, r.status)
       changes.push({ record, previous: r.status })
     }
@@ -274,6 +288,15 @@ function unindex (m: Map<string, Set<string>>, k: string, v: string): void {
   if (s === undefined) return
   s.delete(v)
   if (s.size === 0) m.delete(k)
+}
+
+/**
+ * The next seq, saturating at the records' ceiling: a record past it would fail the schema
+ * everywhere (status, patches, the persisted file). Registrations stop at MAX_VERSION, so a
+ * saturated bump takes 2^52 changes to reach.
+ */
+export function bump (seq: number): number {
+  return Math.min(seq + 1, Number.MAX_SAFE_INTEGER)
 }
 
 function sameList (a: readonly string[], b: readonly string[]): boolean {

@@ -26,6 +26,8 @@ export interface GdsConfig {
   meshDegree: number
   /** Path of a private-network swarm key; peers without it cannot connect. @default none */
   swarmKeyFile?: string
+  /** Registry: a JSON file mapping a service name to the peer ids allowed to provide it. @default none (open) */
+  aclFile?: string
   /** How often the registry probes each provider. @default 1000 */
   heartbeatIntervalMs: number
   /** How long a probe may take before it counts as a miss. @default 500 */

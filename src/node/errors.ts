@@ -53,6 +53,14 @@ export class RegistrationRejectedError extends GdsError {
   }
 }
 
+/** The registry's access policy (--acl) does not let this peer provide this name. Final. */
+export class NotAllowedError extends GdsError {
+  constructor (name: string, peerId: string) {
+    super(`peer ${peerId} may not provide "${name}" (the registry's access policy does not list it)`, 'NOT_ALLOWED', { data: { name, peerId } })
+    this.name = 'NotAllowedError'
+  }
+}
+
 export class NotRegisteredError extends GdsError {
   constructor (name: string) {
     super(`this peer has no registration named "${name}"`, 'NOT_REGISTERED')
@@ -213,7 +221,7 @@ export interface WireError {
  * is the class's source name, which a bundler keeps even where it renames the binding).
  */
 const CLASSES: Record<string, new (...args: any[]) => GdsError> = {
-  RegistryUnreachableError, InvalidMessageError, FrameTooLargeError, RegistrationRejectedError, NotRegisteredError,
+  RegistryUnreachableError, InvalidMessageError, FrameTooLargeError, RegistrationRejectedError, NotRegisteredError, NotAllowedError,
   InvalidConfigError, ListenError, KeyFileError, ServiceNotFoundError, MethodNotFoundError, InvalidParamsError,
   OverloadedError, NotFoundError, InvalidStrategyError, RequestTimeoutError, PeerUnavailableError, UnauthorizedError,
   UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, InternalError

@@ -11,6 +11,7 @@ export type NodeEvent =
   | { event: 'registry-learnt', registry: string, hint: string }
   | { event: 'registry-lost', registry: string, reason: string }
   | { event: 'registry-retry', attempt: number, delayMs: number, error: string }
+  | { event: 'registration-refused', error: string }
   | { event: 'catalog-loaded', entries: number, path: string }
   | { event: ProviderEventName, name: string, peerId: string, via: Via, reason: string, addrs: string[] }
   | { event: 'provider-removed', name: string, peerId: string, via: Via }

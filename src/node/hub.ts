@@ -7,10 +7,14 @@ import type { Logger } from './logger.js'
 import type { ListResult } from './schemas.js'
 
 /** The settings a hub reads. */
-export type HubSettings = Pick<GdsConfig, 'dataDir' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'failureThreshold' | 'reapAfterMs'>
+export type HubSettings = Pick<GdsConfig, 'dataDir' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'failureThreshold' | 'reapAfterMs' | 'aclFile' | 'swarmKeyFile'>
 
-export function hubSettings ({ dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs }: GdsConfig): HubSettings {
-  return { dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs }
+export function hubSettings ({ dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs, aclFile, swarmKeyFile }: GdsConfig): HubSettings {
+  return {
+    dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs,
+    ...(aclFile === undefined ? {} : { aclFile }),
+    ...(swarmKeyFile === undefined ? {} : { swarmKeyFile })
+  }
 }
 
 /**

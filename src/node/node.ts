@@ -55,6 +55,14 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   private readonly random: () => number
   private readonly logTap?: LogTap
   private readonly incarnation: number
+  private readonly fatal = Promise.withResolvers<never>()
+  /**
+   * Rejects when the node stopped for a reason it cannot recover from (the registry's access
+   * policy refused its names); never resolves. `gds node start` exits 1 with it.
+   */
+  readonly failed: Promise<never> = this.fatal.promise
+  // Nobody need wait on `failed` (tests, library users): its rejection is not an unhandled one.
+  private readonly failedSeen = this.fatal.promise.catch(() => {})
   private libp2p?: GdsLibp2p
   private unlock?: () => Promise<void>
   private gossip?: CatalogGossip
@@ -112,7 +120,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       } else {
         // Built now and started last: calls reach the registry and this process's services through it.
         const { config, services, catalog, incarnation, log, now, random } = this
-        this.host = new ServiceHost({ libp2p, config, services, catalog, incarnation, gossip, mesh, caller: this, events: this, emit, log, now, random })
+        this.host = new ServiceHost({ libp2p, config, services, catalog, incarnation, gossip, mesh, caller: this, events: this, emit, log, now, random,
+          onFatal: err => { this.fatal.reject(err); void this.stop('registration-refused') } })
       }
       this.startCaller(libp2p)
       this.startShipping()

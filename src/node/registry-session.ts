@@ -34,6 +34,8 @@ export interface SessionOptions {
   /** Calls in flight on this node, reported in heartbeat acks. */
   load: () => number
   emit: (e: NodeEvent) => void
+  /** The registry refused us for good (NotAllowedError): the session has stopped retrying. */
+  onFatal?: (err: Error) => void
 }
 
 /** How long a graceful stop waits for the registry to take our deregistration. */
@@ -164,6 +166,12 @@ export class RegistrySession {
       this.firstRegistration.resolve()
     } catch (err: any) {
       if (this.stopped) return
+      if (err?.name === 'NotAllowedError') {
+        // The access policy will not change by asking again: final, the node stops with it.
+        this.opts.emit({ event: 'registration-refused', error: err.message })
+        this.opts.onFatal?.(err)
+        return
+      }
       const error = err?.name === 'RegistryUnreachableError' || err?.name === 'UnauthorizedError' ? err.message : `${err?.name ?? 'Error'}: ${err?.message ?? err}`
       const delayMs = backoffDelay(this.attempt, this.opts.reconnectMinMs, this.opts.reconnectMaxMs, this.opts.random())
       this.attempt++

@@ -1,3 +1,4 @@
+import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { MAX_ADDRS, MAX_NAMES_PER_PEER, MAX_REQUIRES, METHOD_NAME_PATTERN, SERVICE_NAME_PATTERN } from './protocols.js'
 
@@ -8,8 +9,14 @@ import { MAX_ADDRS, MAX_NAMES_PER_PEER, MAX_REQUIRES, METHOD_NAME_PATTERN, SERVI
 
 export const serviceName = z.string().max(63).regex(SERVICE_NAME_PATTERN, 'a service name is 1-63 lowercase letters, digits and "-"')
 const peerIdString = z.string().min(40).max(128).regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'a peer id is base58')
-const multiaddrString = z.string().min(2).max(512).startsWith('/')
+/** A multiaddr as text that `multiaddr()` parses (the registry applies nothing it cannot dial). */
+const multiaddrString = z.string().min(2).max(512).startsWith('/').refine(isMultiaddr, 'not a multiaddr this node can parse')
 const counter = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+/**
+ * The highest incarnation or seq a peer may send. The registry bumps seq at each change it
+ * makes; 2^52 leaves 2^52 bumps of headroom below Number.MAX_SAFE_INTEGER, the records' ceiling.
+ */
+export const MAX_VERSION = 2 ** 52
 const meta = z.record(z.string().max(64), z.string().max(256)).refine(m => Object.keys(m).length <= 32, 'at most 32 meta keys')
 
 export const STATUSES = ['up', 'suspect', 'down', 'leaving'] as const
@@ -22,8 +29,8 @@ export const registration = z.strictObject({
   requires: z.array(serviceName).max(MAX_REQUIRES).default([]),
   version: z.string().max(64).default('0.0.0'),
   meta: meta.default({}),
-  incarnation: counter,
-  seq: counter
+  incarnation: counter.max(MAX_VERSION),
+  seq: counter.max(MAX_VERSION)
 })
 export type Registration = z.infer<typeof registration>
 
@@ -48,7 +55,11 @@ export const providerRecord = z.strictObject({
 export type ProviderRecord = z.infer<typeof providerRecord>
 
 export const registryRequest = z.discriminatedUnion('op', [
-  z.strictObject({ op: z.literal('register'), services: z.array(registration).min(1).max(MAX_NAMES_PER_PEER) }),
+  z.strictObject({
+    op: z.literal('register'),
+    services: z.array(registration).min(1).max(MAX_NAMES_PER_PEER)
+      .refine(regs => new Set(regs.map(r => r.name)).size === regs.length, 'each name at most once per registration')
+  }),
   z.strictObject({ op: z.literal('deregister'), names: z.array(serviceName).min(1).max(MAX_NAMES_PER_PEER) }),
   z.strictObject({ op: z.literal('lookup'), name: serviceName }),
   z.strictObject({ op: z.literal('list') }),
@@ -165,3 +176,12 @@ export const watchMessage = z.discriminatedUnion('type', [
   })
 ])
 export type WatchMessage = z.infer<typeof watchMessage>
+
+function isMultiaddr (s: string): boolean {
+  try {
+    multiaddr(s)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -23,6 +23,8 @@ export interface ServiceHostComponents extends Omit<ServiceContextParts, 'peerId
   now: () => number
   /** In [0, 1): the reconnect back-off's jitter. */
   random: () => number
+  /** The registry refused this node for good: the node stops with `err`. */
+  onFatal?: (err: Error) => void
 }
 
 /**
@@ -69,7 +71,8 @@ export class ServiceHost {
       reconnectMaxMs: config.reconnectMaxMs,
       reapAfterMs: config.reapAfterMs,
       load: () => this.rpc.load,
-      emit: c.emit
+      emit: c.emit,
+      onFatal: c.onFatal
     })
     this.peerView = new PeerView({ libp2p, catalog: c.catalog, presence, session: this.session, log: log.child({ component: 'peer-view' }) })
   }

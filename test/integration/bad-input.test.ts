@@ -62,6 +62,11 @@ describe('bad input on every protocol: a clear error, and nothing changes', () =
     return JSON.stringify(registry.catalog.all().map(r => ({ ...r, lastSeen: 0, rttMs: 0, load: 0 })))
   }
 
+  /** Which entries exist, at which version from their owner (heartbeats on a loaded box may bump seq and status). */
+  function entries (): string[] {
+    return registry.catalog.all().map(r => `${r.name}:${r.peerId}:${r.incarnation}:${r.addrs.join(',')}`).sort()
+  }
+
   it('answers garbage bytes with INVALID_MESSAGE', async () => {
     const before = snapshot()
     const bytes = new Uint8Array([0xff, 0xfe, 0x00, 0x41, 0x42])
@@ -87,6 +92,9 @@ describe('bad input on every protocol: a clear error, and nothing changes', () =
       { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: -1, seq: 0 }] },
       { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: 1, seq: 0, peerId: registry.peerId }] },
       { op: 'register', services: Array.from({ length: 17 }, (_, i) => ({ name: `s${i}`, addrs: [], incarnation: 1, seq: 0 })) },
+      { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: 1, seq: 0 }, { name: 'ok', addrs: [], incarnation: 1, seq: 1 }] },
+      { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: 1, seq: Number.MAX_SAFE_INTEGER }] },
+      { op: 'register', services: [{ name: 'ok', addrs: [], incarnation: Number.MAX_SAFE_INTEGER, seq: 0 }] },
       { op: 'lookup', name: 'A B' },
       { op: 'suspect', peerId: 'not a peer id' },
       [1, 2, 3],
@@ -146,6 +154,27 @@ describe('bad input on every protocol: a clear error, and nothing changes', () =
     const answer = await rawRequest(client, registry, request({ op: 'deregister', names: ['demo'] }))
     expect(answer).toMatchObject({ ok: false, error: { code: 'NOT_REGISTERED' } })
     expect(snapshot()).toEqual(before)
+  })
+
+  it('refuses a registration whose addr is not a multiaddr, and applies none of it', async () => {
+    const before = entries()
+    const good = { name: 'alpha', addrs: ['/ip4/127.0.0.1/tcp/1'], incarnation: 1, seq: 0 }
+    for (const addrs of [['/ip4/999.1.1.1/tcp/1'], ['/foo'], ['/ip4/1.2.3.4/tcp/99999']]) {
+      const answer = await rawRequest(client, registry, request({ op: 'register', services: [good, { name: 'beta', addrs, incarnation: 1, seq: 0 }] }))
+      expect(answer, addrs[0]).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE', message: expect.stringMatching(/services\.1\.addrs\.0/) } })
+    }
+    expect(entries()).toEqual(before)
+    expect((await rawRequest(client, registry, request({ op: 'list' }))).result.services.map((s: any) => s.name)).toEqual(['demo'])
+  })
+
+  it('refuses a registration with one stale name, and applies none of it', async () => {
+    const ok = await rawRequest(client, registry, request({ op: 'register', services: [{ name: 'beta', addrs: [], incarnation: 5, seq: 0 }] }))
+    expect(ok.ok).toBe(true)
+    const before = entries()
+    const answer = await rawRequest(client, registry, request({ op: 'register', services: [{ name: 'alpha', addrs: [], incarnation: 5, seq: 0 }, { name: 'beta', addrs: [], incarnation: 4, seq: 0 }] }))
+    expect(answer).toMatchObject({ ok: false, error: { code: 'REGISTRATION_REJECTED', message: expect.stringMatching(/beta/) } })
+    expect(entries()).toEqual(before)
+    expect(registry.catalog.get('alpha', client.peerId.toString())).toBeUndefined()
   })
 
   it('takes the peer id from the connection, never from the message', async () => {

@@ -1,4 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { RegistryHub } from '../../src/services/registry/hub.js'
+import { MAX_VERSION, providerRecord } from '../../src/node/schemas.js'
 import { TestCluster, eventually } from '../helpers/nodes.js'
 
 describe('registry restart', () => {
@@ -52,5 +56,26 @@ describe('registry restart', () => {
     const second = await cluster.registry({ dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
     const down = await cluster.waitFor(second, e => e.event === 'provider-down' && e.name === 'log')
     expect(down).toMatchObject({ peerId: logId })
+  })
+
+  it('keeps a registration at the highest accepted version through bumps and a restart', async () => {
+    const dataDir = await cluster.tempDir()
+    const first = await cluster.registry({ dataDir })
+    const hub = first.registry as RegistryHub
+    const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const top = { name: 'alpha', addrs: [], requires: [], version: '1', meta: {}, incarnation: MAX_VERSION, seq: MAX_VERSION }
+    await hub.handle({ op: 'register', services: [top] }, peerId)
+    // Each bump (a changed body, a leave) stays within the record schema.
+    await hub.handle({ op: 'register', services: [{ ...top, version: '2' }] }, peerId)
+    await hub.handle({ op: 'deregister', names: ['alpha'] }, peerId)
+    // Past the ceiling is refused even without the wire schema (a bump would leave the schema).
+    await expect(hub.handle({ op: 'register', services: [{ ...top, name: 'beta', seq: Number.MAX_SAFE_INTEGER }] }, peerId)).rejects.toThrow(/seq/)
+    const entry = first.catalog.get('alpha', peerId)
+    expect(entry).toMatchObject({ status: 'leaving' })
+    expect(providerRecord.safeParse(entry).success).toBe(true)
+    await first.stop()
+    const second = await cluster.registry({ dataDir })
+    expect(await cluster.waitFor(second, e => e.event === 'catalog-loaded')).toMatchObject({ entries: 1 })
+    expect(second.registry!.list().services.map(s => `${s.name}:${s.status}`)).toEqual(['alpha:leaving'])
   })
 })

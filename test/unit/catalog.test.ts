@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Catalog, compareVersion, type Change } from '../../src/node/catalog.js'
-import type { ProviderRecord, Registration } from '../../src/node/schemas.js'
+import { MAX_VERSION, providerRecord, registration, type ProviderRecord, type Registration } from '../../src/node/schemas.js'
 
 const A = '12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
 const B = '12D3KooWBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'
@@ -151,5 +151,32 @@ describe('catalog: the merge rule (patches and announcements)', () => {
     expect(compareVersion({ incarnation: 1, seq: 9 }, { incarnation: 2, seq: 0 })).toBe(-1)
     expect(compareVersion({ incarnation: 2, seq: 1 }, { incarnation: 2, seq: 0 })).toBe(1)
     expect(compareVersion({ incarnation: 2, seq: 1 }, { incarnation: 2, seq: 1 })).toBe(0)
+  })
+})
+
+describe('catalog: counters stay in range', () => {
+  const MAX = Number.MAX_SAFE_INTEGER
+
+  it('refuses a registration whose version leaves no room for the registry\'s bumps', () => {
+    const c = new Catalog()
+    expect(() => c.register(A, reg({ seq: MAX }), 1)).toThrow(/seq/)
+    expect(() => c.register(A, reg({ incarnation: MAX }), 1)).toThrow(/incarnation/)
+    expect(c.size).toBe(0)
+    expect(() => c.register(A, reg({ seq: MAX_VERSION, incarnation: MAX_VERSION }), 1)).not.toThrow()
+  })
+
+  it('never produces a record the schema rejects: a bump at the top saturates', () => {
+    const c = new Catalog()
+    c.load([rec({ seq: MAX }), rec({ name: 'grading', seq: MAX })], 1)
+    const changes = [...c.setPeerStatus(A, 'down', 'heartbeat-timeout', 2), ...c.deregister(A, ['grading'], 3)]
+    expect(changes.length).toBeGreaterThan(0)
+    for (const r of c.all()) expect(providerRecord.safeParse(r).success, JSON.stringify(r)).toBe(true)
+  })
+
+  it('the registration schema documents the ceiling', () => {
+    const base = { name: 'log', addrs: [], incarnation: 1, seq: 0 }
+    expect(registration.safeParse({ ...base, seq: MAX_VERSION }).success).toBe(true)
+    expect(registration.safeParse({ ...base, seq: MAX_VERSION + 1 }).success).toBe(false)
+    expect(registration.safeParse({ ...base, incarnation: MAX }).success).toBe(false)
   })
 })

@@ -40,6 +40,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     'mesh-degree': Flags.integer({ description: 'Connections to keep to random non-registry peers, so gossip survives the registry. [default: 4]', min: 0, max: 64, helpValue: 'N' }),
     db: Flags.string({ description: 'grading: the SQLite database file; instances on one machine may share it. [default: <data dir>/grading.db]', helpValue: 'FILE' }),
     'http-port': Flags.integer({ description: 'webui: the HTTP port (0 picks a free one). [default: 8080]', min: 0, max: 65535, helpValue: 'PORT' }),
+    acl: Flags.string({ env: 'GDS_ACL', description: 'Registry: JSON file mapping a service name (or "*") to the peer ids (or "*") allowed to provide it. [default: open]', helpValue: 'FILE' }),
     'log-level': Flags.string({ env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' })
   }
 
@@ -55,6 +56,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       listen: flags.listen,
       dataDir: flags['data-dir'],
       swarmKeyFile: flags['swarm-key'],
+      aclFile: flags.acl,
       heartbeatIntervalMs: flags['heartbeat-interval'],
       heartbeatTimeoutMs: flags['heartbeat-timeout'],
       failureThreshold: flags['failure-threshold'],
@@ -73,7 +75,8 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       node.on('event', emit)
       const stopped = stopOnSignal(async signal => node.stop(signal))
       await node.start()
-      await stopped
+      // A refusal by the registry's access policy is final: the node has stopped; exit 1 with it.
+      await Promise.race([stopped, node.failed])
     }, formatEvent)
   }
 }

@@ -3,7 +3,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { z } from 'zod'
 import type { Catalog, Change } from '../../node/catalog.js'
-import { NotRegisteredError } from '../../node/errors.js'
+import { readFile } from 'node:fs/promises'
+import { InvalidConfigError, NotAllowedError, NotRegisteredError } from '../../node/errors.js'
 import { eventForChange } from '../../node/events.js'
 import type { Transition } from '../../node/heartbeat.js'
 import type { Hub, HubComponents } from '../../node/hub.js'
@@ -12,6 +13,7 @@ import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME
 import { MESH_SEED_PEERS, providerRecord, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
 import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
 import { shuffle } from '../../node/mesh.js'
+import { mayProvide, parseAcl, type Acl } from './acl.js'
 import { Notifier } from './notifier.js'
 import { PatchBatcher } from './patch-batcher.js'
 import { Prober } from './prober.js'
@@ -45,6 +47,8 @@ export class RegistryHub implements Hub {
   private reapTimer?: NodeJS.Timeout
   private writing: Promise<void> = Promise.resolve()
   private stopped = false
+  /** Who may provide which name (--acl); undefined: open. */
+  private acl?: Acl
   private readonly onDisconnect = (e: CustomEvent<{ toString: () => string }>): void => {
     this.prober.trigger(e.detail.toString(), 'connection-closed')
   }
@@ -69,6 +73,8 @@ export class RegistryHub implements Hub {
   }
 
   async start (): Promise<void> {
+    if (this.opts.aclFile !== undefined) this.acl = await loadAcl(this.opts.aclFile)
+    this.warnIfOpen()
     await this.load()
     await serveMux(this.opts.libp2p, REGISTRY_PROTOCOL, async (req, connection) => this.handle(req, connection.remotePeer.toString()), {
       requestSchema: registryRequest,
@@ -98,6 +104,15 @@ export class RegistryHub implements Hub {
     await this.persistNow()
   }
 
+  /** Open mode (no --acl, no --swarm-key) reachable beyond loopback: anyone may provide any name. */
+  private warnIfOpen (): void {
+    if (this.acl !== undefined || this.opts.swarmKeyFile !== undefined) return
+    const wide = this.opts.libp2p.getMultiaddrs().map(String).filter(a => !/^\/(ip4\/127\.|ip6\/::1\/)/.test(a))
+    if (wide.length === 0) return
+    this.opts.log.warn({ addrs: wide.slice(0, 4) },
+      'the registry listens beyond loopback in open mode: any peer that can connect may provide any name (use --acl FILE, --swarm-key FILE or both)')
+  }
+
   /** A call through the balancer failed on this peer: probe it now. */
   suspect (peerId: string): boolean {
     return this.prober.trigger(peerId, 'suspect-report')
@@ -117,6 +132,11 @@ export class RegistryHub implements Hub {
     const now = this.opts.now()
     switch (req.op) {
       case 'register': {
+        // Validate the whole request, then apply: a refused registration changes nothing.
+        for (const reg of req.services) {
+          if (!mayProvide(this.acl, reg.name, peerId)) throw new NotAllowedError(reg.name, peerId)
+          this.catalog.check(peerId, reg)
+        }
         const changes: Change[] = []
         const records: ProviderRecord[] = []
         for (const reg of req.services) {
@@ -273,4 +293,14 @@ export class RegistryHub implements Hub {
     }
     this.opts.emit({ event: 'catalog-loaded', entries: parsed.data.records.length, path: this.path })
   }
+}
+
+async function loadAcl (file: string): Promise<Acl> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err: any) {
+    throw new InvalidConfigError(`ACL file ${file}: cannot read it (${err?.code ?? err?.message ?? err})`)
+  }
+  return parseAcl(text, file)
 }
