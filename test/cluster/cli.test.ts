@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { join, relative } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ProcessCluster, ROOT, runCli } from '../helpers/cli.js'
@@ -19,6 +20,35 @@ describe('the CLI contract (real processes)', () => {
     const json = await runCli(['status', '--json', '--registry', NOBODY, '--timeout', '1000'])
     expect(json.code).toBe(2)
     expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'REGISTRY_UNREACHABLE' } })
+  })
+
+  it('connection errors name the cause and what to check: swarm key missing or wrong, not gds, a bad /p2p/ id', async () => {
+    const dir = await cluster.dir()
+    for (const k of ['k1', 'k2']) expect((await runCli(['swarm-key', 'generate', '-o', join(dir, k)])).code).toBe(0)
+    const reg = cluster.start(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', await cluster.dir(), '--swarm-key', join(dir, 'k1')])
+    const addr = (await reg.waitFor(e => e.event === 'listening', 'listening')).addrs[0] as string
+    const plain = addr.replace(/\/p2p\/.*$/, '')
+    const none = await runCli(['status', '--registry', plain, '--timeout', '1500'])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toMatch(/private network \(swarm key\) and this command has none: pass --swarm-key/)
+    const wrong = await runCli(['status', '--registry', plain, '--timeout', '1500', '--swarm-key', join(dir, 'k2')])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toMatch(/another private network \(another swarm key: check --swarm-key\)/)
+    const server = createServer(s => { s.end('hello, not gds\n') })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as AddressInfo).port
+      const notGds = await runCli(['status', '--registry', `/ip4/127.0.0.1/tcp/${port}`, '--timeout', '1500'])
+      expect(notGds.code).toBe(2)
+      expect(notGds.stderr).toMatch(/the port is not a gds registry/)
+      expect(notGds.stderr).not.toMatch(/Missing newline|Message length/)
+    } finally { server.close() }
+    for (const id of ['abc', 'QmBad']) {
+      const bad = await runCli(['status', '--json', '--registry', `${plain}/p2p/${id}`])
+      expect(bad.code).toBe(1)
+      expect(JSON.parse(bad.stdout).error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/after \/p2p\/ is not a peer id/) })
+    }
+    for (const r of [none, wrong]) { expect(r.stderr.trim().split('\n')).toHaveLength(1); noStack(r.stderr) }
   })
 
   it('node start: usage mistakes exit 1 with a message that says what to do', async () => {
