@@ -51,6 +51,25 @@ describe('the CLI contract (real processes)', () => {
     for (const r of [none, wrong]) { expect(r.stderr.trim().split('\n')).toHaveLength(1); noStack(r.stderr) }
   })
 
+  it('usage errors (bad flag value, unknown flag, missing or malformed argument) are USAGE, exit 1, and a JSON object on stdout under --json', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['grades', 'add', '1', '-t', 'T', '--type', 'quiz', '--score', '140'], /bad value for --score: .*100/],
+      [['status', '--nosuch'], /Nonexistent flag: --nosuch/],
+      [['grades', 'add'], /Missing 1 required arg/],
+      [['grades', 'show', 'abc'], /Expected an integer but received: abc/]
+    ]
+    for (const [args, message] of cases) {
+      const json = await runCli([...args, '--json', '--registry', NOBODY])
+      expect(json.code, args.join(' ')).toBe(1)
+      expect(JSON.parse(json.stdout), args.join(' ')).toMatchObject({ error: { name: 'UsageError', code: 'USAGE', message: expect.stringMatching(message) } })
+      const human = await runCli([...args, '--registry', NOBODY])
+      expect(human.code).toBe(1)
+      expect(human.stdout).toBe('')
+      expect(human.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1)
+      expect(human.stderr).toMatch(message)
+    }
+  })
+
   it('node start: usage mistakes exit 1 with a message that says what to do', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['node', 'start'], /role/i],
