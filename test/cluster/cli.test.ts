@@ -70,6 +70,23 @@ describe('the CLI contract (real processes)', () => {
     }
   })
 
+  it('help: "gds help <command>" and -h show the command\'s help; an extra argument says so; node start lists every role', async () => {
+    for (const args of [['help', 'status'], ['status', '-h'], ['status', '--help']]) {
+      const r = await runCli(args)
+      expect(r.code, args.join(' ')).toBe(0)
+      expect(r.stdout, args.join(' ')).toMatch(/USAGE\s+\$ gds status/)
+    }
+    const nested = await runCli(['help', 'node', 'start'])
+    expect(nested.code).toBe(0)
+    expect(nested.stdout.replace(/\s+/g, ' ')).toMatch(/registry, service, log, grading, webui, or a path/)
+    const extra = await runCli(['status', 'extra-arg'])
+    expect(extra.code).toBe(1)
+    expect(extra.stderr.trim()).toBe('Error: unexpected argument extra-arg (gds status takes none; see "gds status --help")')
+    const json = await runCli(['status', 'extra-arg', '--json'])
+    expect(json.code).toBe(1)
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'USAGE' } })
+  })
+
   it('node start: usage mistakes exit 1 with a message that says what to do', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['node', 'start'], /role/i],
