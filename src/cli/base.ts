@@ -1,6 +1,6 @@
 import { format } from 'node:util'
 import { Command, Flags } from '@oclif/core'
-import { isGdsError } from '../node/errors.js'
+import { isGdsError, UsageError } from '../node/errors.js'
 import { LineBatcher } from './line-batcher.js'
 import { Feed, jsonLine } from './output.js'
 
@@ -47,6 +47,19 @@ export abstract class GdsCommand<T = void> extends Command {
   /** oclif would print a --json result itself, pretty and coloured: gds prints one line, below. */
   protected override logJson (): void {}
 
+  /**
+   * oclif's parse, its failures as a UsageError (a bad flag or argument is the user's mistake,
+   * not INTERNAL), so they print as one line, or as a JSON error object on stdout under --json.
+   */
+  protected override async parse (...args: Parameters<Command['parse']>): Promise<any> {
+    try {
+      return await super.parse(...args)
+    } catch (err: any) {
+      if (err?.code === 'EEXIT' || isGdsError(err)) throw err
+      throw new UsageError(usageMessage(String(err?.message ?? err), this.id), { cause: err })
+    }
+  }
+
   protected override async _run<R> (): Promise<R> {
     const flush = (): void => { this.out.flush() }
     // stdout is synchronous for files and pipes on Linux, so what is pending at exit still goes out.
@@ -88,4 +101,11 @@ export abstract class GdsCommand<T = void> extends Command {
       line(json ? jsonLine(this.toJson(answer)) : this.render(answer))
     }
   }
+}
+
+/** oclif's multi-line parse message as one sentence, with where to read more. */
+export function usageMessage (text: string, id?: string): string {
+  const lines = text.split('\n').map(l => l.trim()).filter(l => l !== '' && !/^See more help/i.test(l))
+  const sentence = lines.join(' ').replace(/\s+/g, ' ').replace(/^Parsing (--\S+) /, 'bad value for $1: ')
+  return id === undefined ? sentence : `${sentence} (see "gds ${id.replaceAll(':', ' ')} --help")`
 }

@@ -1,8 +1,8 @@
 import '../polyfills.js'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { z } from 'zod'
 import { DEFAULT_REGISTRY_ADDR } from './config.js'
-import { InvalidConfigError, RegistryUnreachableError } from './errors.js'
+import { RegistryUnreachableError } from './errors.js'
 import { createClientLibp2p, type ClientLibp2p } from './libp2p.js'
 import { MuxClient } from './mux.js'
 import { MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL, WATCH_PROTOCOL } from './protocols.js'
@@ -10,7 +10,7 @@ import { Channel } from './framing.js'
 import { listResult, lookupResult, suspectResult, watchMessage, type WatchMessage, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache } from './caller.js'
-import { checkPinned } from './registry-pin.js'
+import { checkPinned, parseRegistryAddr } from './registry-pin.js'
 import { readSwarmKey } from './swarm-key.js'
 
 export interface RegistryClientOptions {
@@ -33,7 +33,7 @@ export class RegistryClient {
    */
   private readonly requests: MuxClient
 
-  private constructor (private readonly p2p: ClientLibp2p, private readonly addr: Multiaddr, private readonly timeoutMs: number) {
+  private constructor (private readonly p2p: ClientLibp2p, private readonly addr: Multiaddr, private readonly timeoutMs: number, private readonly hasSwarmKey = false) {
     this.requests = new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs })
     // A client is the top of its own stack: the clock and randomness are read here, not below.
     this.caller = new Caller({
@@ -47,14 +47,10 @@ export class RegistryClient {
 
   static async connect (opts: RegistryClientOptions = {}): Promise<RegistryClient> {
     const text = opts.registry ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR
-    let addr: Multiaddr
-    try {
-      addr = multiaddr(text)
-    } catch (err: any) {
-      throw new InvalidConfigError(`"${text}" is not a multiaddr (example: /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...)`)
-    }
-    const p2p = await createClientLibp2p({ swarmKey: await readSwarmKey(opts.swarmKeyFile) })
-    const client = new RegistryClient(p2p, addr, opts.timeoutMs ?? 3_000)
+    const addr = parseRegistryAddr(text)
+    const swarmKey = await readSwarmKey(opts.swarmKeyFile)
+    const p2p = await createClientLibp2p({ swarmKey })
+    const client = new RegistryClient(p2p, addr, opts.timeoutMs ?? 3_000, swarmKey !== undefined)
     try {
       await client.dial()
     } catch (err) {
@@ -90,7 +86,7 @@ export class RegistryClient {
     try {
       stream = await this.p2p.dialProtocol(this.addr, WATCH_PROTOCOL, { signal: AbortSignal.timeout(this.timeoutMs) })
     } catch (err: any) {
-      throw new RegistryUnreachableError(`cannot watch the registry at ${this.addr.toString()}: ${describeDialError(err)}`, { cause: err })
+      throw new RegistryUnreachableError(`cannot watch the registry at ${this.addr.toString()}: ${describeDialError(err, this.hasSwarmKey)}`, { cause: err })
     }
     const ch = new Channel(stream, MAX_REGISTRY_FRAME)
     const onAbort = (): void => { ch.abort(new Error('watch cancelled')) }
@@ -125,7 +121,7 @@ export class RegistryClient {
     try {
       remote = (await this.p2p.dial(this.addr, { signal: AbortSignal.timeout(this.timeoutMs) })).remotePeer
     } catch (err: any) {
-      throw new RegistryUnreachableError(`cannot reach the registry at ${this.addr.toString()}: ${describeDialError(err)}`, { cause: err })
+      throw new RegistryUnreachableError(`cannot reach the registry at ${this.addr.toString()}: ${describeDialError(err, this.hasSwarmKey)}`, { cause: err })
     }
     checkPinned(this.addr, remote)
   }
@@ -142,12 +138,24 @@ export class RegistryClient {
   }
 }
 
-/** A dial error as a sentence a user can act on. */
-export function describeDialError (err: any): string {
-  const text = `${err?.message ?? err} ${err?.errors?.map((e: any) => e?.message).join(' ') ?? ''}`
+/**
+ * A dial error as a sentence a user can act on: what happened and what to check. `swarmKey`
+ * says whether this side dialled with a private-network key (undefined: not known here).
+ */
+export function describeDialError (err: any, swarmKey?: boolean): string {
+  const text = `${err?.name ?? ''} ${err?.message ?? err} ${err?.errors?.map((e: any) => e?.message).join(' ') ?? ''}`
   if (/does not match expected remote identity/i.test(text)) return 'the peer there is not the pinned registry (it has another peer id; check the /p2p/ part of the address)'
   if (/ECONNREFUSED/.test(text)) return 'connection refused (is a registry running there? start one with "gds node start --role registry")'
-  if (/abort|timeout/i.test(text)) return 'no answer in time'
-  if (/EncryptionFailed|ECONNRESET/.test(text)) return 'the handshake failed (a different --swarm-key?)'
+  const keyHint = swarmKey === true
+    ? 'the registry is on another private network (another swarm key: check --swarm-key), or the port is not a gds registry'
+    : swarmKey === false
+      ? 'the registry is on a private network (swarm key) and this command has none: pass --swarm-key; or the port is not a gds registry'
+      : 'a different or missing --swarm-key, or the port is not a gds registry'
+  if (/abort|timeout/i.test(text)) return `no answer in time: the handshake did not finish (${keyHint}; or nothing answers at that address)`
+  // What a peer that does not speak our handshake makes the first read fail with: pnet's random
+  // bytes read as a length prefix, a non-multistream line, a reset.
+  if (/EncryptionFailed|ECONNRESET|Message length too long|Missing newline|multistream|protocol selection|Invalid (message|length)|EOF|unexpected end/i.test(text)) {
+    return `the handshake failed (${keyHint})`
+  }
   return err?.message ?? String(err)
 }

@@ -199,6 +199,14 @@ export class ClusterStartError extends GdsError {
   }
 }
 
+/** A command line that does not parse: an unknown flag, a missing or malformed value. Exit 1. */
+export class UsageError extends GdsError {
+  constructor (message: string, opts: { cause?: unknown } = {}) {
+    super(message, 'USAGE', opts)
+    this.name = 'UsageError'
+  }
+}
+
 /** Anything that is not a gds error (a bug, a library's own error): code INTERNAL. */
 export class InternalError extends GdsError {
   constructor (message: string, opts: { cause?: unknown } = {}) {
@@ -224,7 +232,7 @@ const CLASSES: Record<string, new (...args: any[]) => GdsError> = {
   RegistryUnreachableError, InvalidMessageError, FrameTooLargeError, RegistrationRejectedError, NotRegisteredError, NotAllowedError,
   InvalidConfigError, ListenError, KeyFileError, ServiceNotFoundError, MethodNotFoundError, InvalidParamsError,
   OverloadedError, NotFoundError, InvalidStrategyError, RequestTimeoutError, PeerUnavailableError, UnauthorizedError,
-  UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, InternalError
+  UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, UsageError, InternalError
 }
 
 /**

@@ -1,7 +1,31 @@
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { UnauthorizedError } from './errors.js'
+import { InvalidConfigError, UnauthorizedError } from './errors.js'
+
+const EXAMPLE = '(example: /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...)'
+
+/**
+ * A registry address as given by a user, checked whole: a multiaddr, and its `/p2p/` part (if
+ * any) a peer id. A bad address is a usage error (InvalidConfigError), never a dial failure.
+ */
+export function parseRegistryAddr (text: string, label = '--registry'): Multiaddr {
+  let addr: Multiaddr
+  try {
+    addr = multiaddr(text)
+  } catch (err: any) {
+    throw new InvalidConfigError(`${label} "${text}" is not a multiaddr ${EXAMPLE}: ${err?.message ?? err}`)
+  }
+  const id = addr.getComponents().find(c => c.name === 'p2p')?.value
+  if (id !== undefined) {
+    try {
+      peerIdFromString(id)
+    } catch {
+      throw new InvalidConfigError(`${label} "${text}": "${id}" after /p2p/ is not a peer id (a peer id looks like 12D3KooW..., as "gds status" or the registry's "listening" line prints it)`)
+    }
+  }
+  return addr
+}
 
 /** The registry identity pinned by the `/p2p/<id>` part of its address, if it has one. */
 export function pinnedRegistry (addr: Multiaddr): PeerId | undefined {

@@ -1,14 +1,14 @@
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { backoffDelay } from './backoff.js'
 import { describeDialError } from './client.js'
 import { isAvailable, type Catalog, type Change } from './catalog.js'
-import { InvalidConfigError, RegistryUnreachableError, UnauthorizedError } from './errors.js'
+import { RegistryUnreachableError, UnauthorizedError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type Via } from './events.js'
 import type { Logger } from './logger.js'
 import { MuxClient } from './mux.js'
-import { checkPinned, pinnedRegistry } from './registry-pin.js'
+import { checkPinned, parseRegistryAddr, pinnedRegistry } from './registry-pin.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
 import { Channel } from './framing.js'
 import { deregisterResult, heartbeatProbe, lookupResult, notifyPatch, registerResult, suspectResult, type ProviderRecord, type Registration } from './schemas.js'
@@ -69,11 +69,7 @@ export class RegistrySession {
 
   constructor (private readonly opts: SessionOptions) {
     this.requests = new MuxClient(opts.libp2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT })
-    try {
-      this.addr = multiaddr(opts.registry)
-    } catch (err: any) {
-      throw new InvalidConfigError(`--registry "${opts.registry}" is not a multiaddr (example: /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...): ${err?.message ?? err}`)
-    }
+    this.addr = parseRegistryAddr(opts.registry)
     this.registryId = pinnedRegistry(this.addr)
   }
 

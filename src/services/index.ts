@@ -7,8 +7,8 @@ import type { HubFactory } from '../node/hub.js'
 import type { ServiceDefinition } from '../node/service.js'
 import { plainService } from './service/index.js'
 
-/** Built-in roles a user can name with --role. */
-export const BUILT_IN_ROLES = ['registry', 'service', 'log', 'grading', 'webui'] as const
+import { BUILT_IN_ROLES } from './roles.js'
+export { BUILT_IN_ROLES }
 
 function looksLikePath (role: string): boolean {
   return role.startsWith('.') || isAbsolute(role) || /\.(m?js|cjs)$/.test(role)

@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { join, relative } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ProcessCluster, ROOT, runCli } from '../helpers/cli.js'
@@ -19,6 +20,71 @@ describe('the CLI contract (real processes)', () => {
     const json = await runCli(['status', '--json', '--registry', NOBODY, '--timeout', '1000'])
     expect(json.code).toBe(2)
     expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'REGISTRY_UNREACHABLE' } })
+  })
+
+  it('connection errors name the cause and what to check: swarm key missing or wrong, not gds, a bad /p2p/ id', async () => {
+    const dir = await cluster.dir()
+    for (const k of ['k1', 'k2']) expect((await runCli(['swarm-key', 'generate', '-o', join(dir, k)])).code).toBe(0)
+    const reg = cluster.start(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', await cluster.dir(), '--swarm-key', join(dir, 'k1')])
+    const addr = (await reg.waitFor(e => e.event === 'listening', 'listening')).addrs[0] as string
+    const plain = addr.replace(/\/p2p\/.*$/, '')
+    const none = await runCli(['status', '--registry', plain, '--timeout', '1500'])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toMatch(/private network \(swarm key\) and this command has none: pass --swarm-key/)
+    const wrong = await runCli(['status', '--registry', plain, '--timeout', '1500', '--swarm-key', join(dir, 'k2')])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toMatch(/another private network \(another swarm key: check --swarm-key\)/)
+    const server = createServer(s => { s.end('hello, not gds\n') })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as AddressInfo).port
+      const notGds = await runCli(['status', '--registry', `/ip4/127.0.0.1/tcp/${port}`, '--timeout', '1500'])
+      expect(notGds.code).toBe(2)
+      expect(notGds.stderr).toMatch(/the port is not a gds registry/)
+      expect(notGds.stderr).not.toMatch(/Missing newline|Message length/)
+    } finally { server.close() }
+    for (const id of ['abc', 'QmBad']) {
+      const bad = await runCli(['status', '--json', '--registry', `${plain}/p2p/${id}`])
+      expect(bad.code).toBe(1)
+      expect(JSON.parse(bad.stdout).error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/after \/p2p\/ is not a peer id/) })
+    }
+    for (const r of [none, wrong]) { expect(r.stderr.trim().split('\n')).toHaveLength(1); noStack(r.stderr) }
+  })
+
+  it('usage errors (bad flag value, unknown flag, missing or malformed argument) are USAGE, exit 1, and a JSON object on stdout under --json', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['grades', 'add', '1', '-t', 'T', '--type', 'quiz', '--score', '140'], /bad value for --score: .*100/],
+      [['status', '--nosuch'], /Nonexistent flag: --nosuch/],
+      [['grades', 'add'], /Missing 1 required arg/],
+      [['grades', 'show', 'abc'], /Expected an integer but received: abc/]
+    ]
+    for (const [args, message] of cases) {
+      const json = await runCli([...args, '--json', '--registry', NOBODY])
+      expect(json.code, args.join(' ')).toBe(1)
+      expect(JSON.parse(json.stdout), args.join(' ')).toMatchObject({ error: { name: 'UsageError', code: 'USAGE', message: expect.stringMatching(message) } })
+      const human = await runCli([...args, '--registry', NOBODY])
+      expect(human.code).toBe(1)
+      expect(human.stdout).toBe('')
+      expect(human.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1)
+      expect(human.stderr).toMatch(message)
+    }
+  })
+
+  it('help: "gds help <command>" and -h show the command\'s help; an extra argument says so; node start lists every role', async () => {
+    for (const args of [['help', 'status'], ['status', '-h'], ['status', '--help']]) {
+      const r = await runCli(args)
+      expect(r.code, args.join(' ')).toBe(0)
+      expect(r.stdout, args.join(' ')).toMatch(/USAGE\s+\$ gds status/)
+    }
+    const nested = await runCli(['help', 'node', 'start'])
+    expect(nested.code).toBe(0)
+    expect(nested.stdout.replace(/\s+/g, ' ')).toMatch(/registry, service, log, grading, webui, or a path/)
+    const extra = await runCli(['status', 'extra-arg'])
+    expect(extra.code).toBe(1)
+    expect(extra.stderr.trim()).toBe('Error: unexpected argument extra-arg (gds status takes none; see "gds status --help")')
+    const json = await runCli(['status', 'extra-arg', '--json'])
+    expect(json.code).toBe(1)
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'USAGE' } })
   })
 
   it('node start: usage mistakes exit 1 with a message that says what to do', async () => {

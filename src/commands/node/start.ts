@@ -7,6 +7,7 @@ import { Feed } from '../../cli/output.js'
 import { stopOnSignal } from '../../cli/signals.js'
 import { createConfig, DEFAULT_TIMINGS } from '../../node/config.js'
 import type { TimedEvent } from '../../node/events.js'
+import { BUILT_IN_ROLES } from '../../services/roles.js'
 
 export default class NodeStart extends GdsCommand<Feed<TimedEvent>> {
   static override summary = 'Start a gds node: the registry hub, a built-in role, or your own service module.'
@@ -27,7 +28,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
 
   static override flags = {
     ...registryFlags,
-    role: Flags.string({ description: 'registry, service, or a path to a module that default-exports defineService(...).', required: true, helpValue: 'ROLE' }),
+    role: Flags.string({ description: `${BUILT_IN_ROLES.join(', ')}, or a path to a module that default-exports defineService(...).`, required: true, helpValue: 'ROLE' }),
     name: Flags.string({ char: 'n', description: 'Name to register under (role service). [default: the role]', helpValue: 'NAME' }),
     requires: Flags.string({ description: 'Service names this node needs (repeat or comma-separate).', multiple: true, helpValue: 'NAME' }),
     listen: Flags.string({ char: 'l', description: 'Multiaddr to listen on (repeatable). [default: registry /ip4/0.0.0.0/tcp/4001, others /ip4/0.0.0.0/tcp/0]', multiple: true, helpValue: 'MULTIADDR' }),
