@@ -97,6 +97,13 @@ export class RegistrySession {
     clearTimeout(this.retryTimer)
     clearInterval(this.reapTimer)
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    // A registration in flight may still land (a node stopped right after it started): wait for
+    // it, briefly, so what it registers is deregistered, not left to look like a crash.
+    if (this.connecting !== undefined) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([this.connecting, new Promise(resolve => { timer = setTimeout(resolve, DEREGISTER_TIMEOUT_MS) })])
+      clearTimeout(timer)
+    }
     const names = this.opts.registrations().map(r => r.name)
     if (this.connected && this.registryId !== undefined && names.length > 0) {
       await this.requests.request(this.registryId, { op: 'deregister', names }, deregisterResult, { timeoutMs: DEREGISTER_TIMEOUT_MS }).catch((err: any) => {
@@ -143,8 +150,9 @@ export class RegistrySession {
       const result = regs.length === 0
         ? { records: [], providers: [], peers: [] }
         : await this.requests.request(connection.remotePeer, { op: 'register', services: regs }, registerResult)
-      if (this.stopped) return
+      // The registry holds our entries now, stopping or not: stop() deregisters them.
       this.connected = true
+      if (this.stopped) return
       this.attempt = 0
       this.opts.onRegistered?.(result.records, result.peers)
       const required = [...new Set(regs.flatMap(r => r.requires))]

@@ -37,8 +37,12 @@ export class StubLibp2p {
     return local
   }
 
+  /** Who a plain dial reaches (the registry, say); without it dials fail. */
+  dialsReach?: PeerId
+
   async dial (): Promise<Connection> {
-    throw this.refuse ?? new Error('no dialing in this test')
+    if (this.refuse !== undefined || this.dialsReach === undefined) throw this.refuse ?? new Error('no dialing in this test')
+    return connectionFrom(this.dialsReach)
   }
 
   async handle (protocol: string | string[], handler: StreamHandler): Promise<void> {

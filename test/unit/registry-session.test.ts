@@ -4,7 +4,7 @@ import { Catalog } from '../../src/node/catalog.js'
 import type { NodeEvent } from '../../src/node/events.js'
 import { Channel } from '../../src/node/framing.js'
 import type { Logger } from '../../src/node/logger.js'
-import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_NOTIFY_FRAME, NOTIFY_PROTOCOL } from '../../src/node/protocols.js'
+import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
 import { RegistrySession } from '../../src/node/registry-session.js'
 import { heartbeatAck, type ProviderRecord } from '../../src/node/schemas.js'
 import { eventually } from '../helpers/nodes.js'
@@ -90,5 +90,46 @@ describe('a registry session, over in-memory streams', () => {
     await eventually(() => { expect(stream.status).not.toBe('open') })
     expect(warnings).toEqual(['bad patch from the registry'])
     expect(JSON.stringify(catalog.all())).toEqual(before)
+  })
+})
+
+describe('a registry session stopped while its registration is in flight', () => {
+  it('waits for the answer and deregisters, so the registry does not see a crash', async () => {
+    const registry = await newPeerId()
+    const libp2p = new StubLibp2p()
+    libp2p.dialsReach = registry
+    const ops: string[] = []
+    const answerRegister = Promise.withResolvers<void>()
+    libp2p.answer(REGISTRY_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_REGISTRY_FRAME)
+      for (;;) {
+        const { id, req } = await ch.readJson() as { id: number, req: { op: string, names?: string[] } }
+        ops.push(req.op)
+        if (req.op === 'register') {
+          await answerRegister.promise
+          await ch.write({ id, ok: true, result: { records: [], providers: [], peers: [] } })
+        } else await ch.write({ id, ok: true, result: { removed: req.names } })
+      }
+    })
+    const session = new RegistrySession({
+      libp2p,
+      log: { warn: () => {}, debug: () => {}, info: () => {} } as unknown as Logger,
+      now: () => 5_000,
+      random: () => 0,
+      catalog: new Catalog(),
+      registry: `/ip4/127.0.0.1/tcp/4001/p2p/${registry.toString()}`,
+      registrations: () => [{ name: 'log', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }],
+      reconnectMinMs: 60_000,
+      reconnectMaxMs: 120_000,
+      reapAfterMs: 60_000,
+      load: () => 0,
+      emit: () => {}
+    })
+    await session.start()
+    await eventually(() => { expect(ops).toEqual(['register']) })
+    const stopped = session.stop()
+    answerRegister.resolve()
+    await stopped
+    expect(ops).toEqual(['register', 'deregister'])
   })
 })
