@@ -121,14 +121,22 @@ export class Balancer {
       }
     }
     if (last !== undefined) throw last
-    throw new ServiceNotFoundError(service, tried.size === 0 ? 'no provider is up' : 'every provider failed')
+    throw tried.size === 0 ? this.unavailable(service) : new ServiceNotFoundError(service, 'every provider failed')
   }
 
   /** The provider a call would go to now (for streams, which are not retried mid-way). */
   pick (service: string, strategyName: StrategyName = CALL_DEFAULTS.strategy): ProviderRecord {
     const p = this.choose(service, this.strategy(service, strategyName), new Set())
-    if (p === undefined) throw new ServiceNotFoundError(service)
+    if (p === undefined) throw this.unavailable(service)
     return p
+  }
+
+  /** Why no provider can take a call: nobody registered the name, or its providers are all down. */
+  private unavailable (service: string): ServiceNotFoundError {
+    const n = this.deps.providers(service).length
+    return new ServiceNotFoundError(service, n === 0
+      ? `no service named ${service} is registered`
+      : `${service} has ${n} provider${n === 1 ? '' : 's'}, none up`)
   }
 
   private choose (service: string, strategy: Strategy, tried: Set<string>): ProviderRecord | undefined {

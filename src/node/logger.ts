@@ -33,13 +33,33 @@ export class LogTap {
  * `--json` events) at `level`, and, with a tap, every entry from `info` up to the shipper.
  * Components take a child logger: `log.child({ component: 'registry' })`.
  */
-export function createLogger (level: LogLevel, bindings: Record<string, unknown> = {}, tap?: LogTap): Logger {
-  const stderr = pino.destination({ fd: 2, sync: true })
+export function createLogger (level: LogLevel, bindings: Record<string, unknown> = {}, tap?: LogTap, opts0: { human?: boolean } = {}): Logger {
+  const raw = pino.destination({ fd: 2, sync: true })
+  // In human mode a log line on stderr is a human line too; --json keeps pino's JSON lines.
+  const stderr = opts0.human === true ? { write: (line: string) => { raw.write(`${humanLogLine(line)}\n`) } } : raw
   const opts = { base: { pid: process.pid, ...bindings }, formatters: { level: (label: string) => ({ level: label }) } }
   if (tap === undefined) return pino({ ...opts, level }, stderr)
   const streams = [{ level: SHIP_LEVEL, stream: { write: (line: string) => { tap.write(line) } } }]
   if (level !== 'silent') streams.push({ level, stream: stderr as any })
   return pino({ ...opts, level: lowest(level, SHIP_LEVEL) }, pino.multistream(streams as any))
+}
+
+const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'role', 'name'])
+
+/** A pino JSON line as `HH:MM:SS.mmm LEVEL msg key=value ...` (a line that is not JSON stays as it is). */
+export function humanLogLine (line: string): string {
+  let rec: Record<string, unknown>
+  try {
+    rec = JSON.parse(line)
+  } catch {
+    return line.trimEnd()
+  }
+  if (rec === null || typeof rec !== 'object') return line.trimEnd()
+  const time = typeof rec.time === 'number' ? new Date(rec.time).toISOString().slice(11, 23) : ''
+  const level = String(rec.level ?? '').toUpperCase()
+  const rest = Object.entries(rec).filter(([k]) => !HIDDEN.has(k))
+    .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
+  return [time, level, String(rec.msg ?? ''), ...rest].filter(p => p !== '').join(' ')
 }
 
 function lowest (a: LogLevel, b: LogLevel): LogLevel {

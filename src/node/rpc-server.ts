@@ -5,7 +5,7 @@ import { MAX_CALLS_PER_STREAM, MAX_INBOUND_RPC_STREAMS, MAX_RPC_FRAME, RPC_PROTO
 import { validate } from './framing.js'
 import { rpcRequest, type RpcRequest } from './schemas.js'
 import { StreamServer, type Answer } from './stream-server.js'
-import type { MethodDefinition, ServiceDefinition } from './service.js'
+import { methodOf, type MethodDefinition, type ServiceDefinition } from './service.js'
 
 type RpcCall = Exclude<RpcRequest, { cancel: true }>
 
@@ -88,8 +88,8 @@ export class RpcServer {
     const s = this.services.get(service)
     if (s === undefined) throw new ServiceNotFoundError(service, 'this peer does not provide it')
     const m = s.methods?.[method]
-    if (m === undefined) throw new MethodNotFoundError(service, method, Object.keys(s.methods ?? {}))
-    return m
+    if (m === undefined || !Object.hasOwn(s.methods ?? {}, method)) throw new MethodNotFoundError(service, method, Object.keys(s.methods ?? {}))
+    return methodOf(m)
   }
 
   private check (m: MethodDefinition, params: unknown, service: string, method: string): unknown {

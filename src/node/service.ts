@@ -60,13 +60,19 @@ export interface ServiceDefinition {
   version?: string
   requires?: string[]
   meta?: Record<string, string>
-  methods?: Record<string, MethodDefinition<any, any>>
+  /** Each a MethodDefinition, or a plain handler function (no params schema): `say: async p => ...`. */
+  methods?: Record<string, MethodDefinition<any, any> | MethodDefinition<any, any>['handler']>
   start?: (ctx: ServiceContext) => Promise<void> | void
   stop?: () => Promise<void> | void
 }
 
 export function defineService<T extends ServiceDefinition> (definition: T): T {
   return definition
+}
+
+/** A method as the definition gives it, a plain function being `{ handler: fn }`. */
+export function methodOf (m: MethodDefinition<any, any> | MethodDefinition<any, any>['handler']): MethodDefinition {
+  return typeof m === 'function' ? { handler: m } : m
 }
 
 /** Types a method's handler from its schemas. */

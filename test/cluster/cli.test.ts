@@ -53,7 +53,8 @@ describe('the CLI contract (real processes)', () => {
 
   it('usage errors (bad flag value, unknown flag, missing or malformed argument) are USAGE, exit 1, and a JSON object on stdout under --json', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['grades', 'add', '1', '-t', 'T', '--type', 'quiz', '--score', '140'], /bad value for --score: .*100/],
+      [['grades', 'add', '1', '-t', 'T', '--type', 'quiz', '--score', '140'], /bad value for --score: the score is at most 100/],
+      [['grades', 'add', '1', '-t', 'T', '--type', 'quiz', '--score', 'abc'], /bad value for --score: the score is a number/],
       [['status', '--nosuch'], /Nonexistent flag: --nosuch/],
       [['grades', 'add'], /Missing 1 required arg/],
       [['grades', 'show', 'abc'], /Expected an integer but received: abc/]

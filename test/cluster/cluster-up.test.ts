@@ -53,8 +53,9 @@ describe('gds cluster up (real processes)', () => {
     }
     expect(portal).toContain('Bob Squarepants')
 
-    const added = await runCli(['grades', 'add', '2', '--title', 'Pop quiz', '--type', 'quiz', '--score', '88', '--json', ...r])
-    expect(added.code).toBe(0)
+    const added = await runCli(['grades', 'add', '2', '--title', 'Pop quiz', '--type', 'quiz', '--score', '91.5', '--json', ...r])
+    expect(added.code, added.stderr).toBe(0)
+    expect(JSON.parse(added.stdout).score).toBe(91.5)
     const gradeId = JSON.parse(added.stdout).id
     const shown = JSON.parse((await runCli(['grades', 'show', '2', '--json', ...r])).stdout)
     expect(shown.grades.map((g: any) => g.id)).toContain(gradeId)

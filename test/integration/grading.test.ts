@@ -1,13 +1,13 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { gradingService } from '../../src/services/grading/index.js'
-import type { ServiceDefinition } from '../../src/node/service.js'
+import { methodOf, type ServiceDefinition } from '../../src/node/service.js'
 import type { Student, StudentSummary } from '../../src/services/grading/store.js'
 import { TestCluster, eventually } from '../helpers/nodes.js'
 
 /** Wraps a definition so each instance counts the calls it served. */
 function counted (def: ServiceDefinition, counter: { n: number }): ServiceDefinition {
-  const methods = Object.fromEntries(Object.entries(def.methods ?? {}).map(([k, m]) => [k, { ...m, handler: (p: any, c: any) => { counter.n++; return m.handler(p, c) } }]))
+  const methods = Object.fromEntries(Object.entries(def.methods ?? {}).map(([k, m]) => [k, methodOf(m)] as const).map(([k, m]) => [k, { ...m, handler: (p: any, c: any) => { counter.n++; return m.handler(p, c) } }]))
   return { ...def, methods }
 }
 

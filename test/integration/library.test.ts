@@ -56,4 +56,19 @@ describe('the public API (import from "gds")', () => {
       await client.close()
     }
   })
+
+  it('a plain function is a method (the shorthand of { handler })', async () => {
+    const registry = await startNode({ registryRole: true, listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: await dir(), ...TEST_TIMINGS })
+    nodes.push(registry)
+    const addr = pickAddr(registry.addrs)
+    const echo = defineService({ name: 'echo', methods: { say: async (p: any) => ({ said: p?.text }) } })
+    nodes.push(await startNode({ services: [echo], registry: addr, listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: await dir(), ...TEST_TIMINGS }))
+    const client = await connect({ registry: addr })
+    try {
+      await expect.poll(async () => client.call('echo', 'say', { text: 'hi' }).catch(e => e.message), { timeout: 10_000 }).toEqual({ said: 'hi' })
+      await expect(client.call('echo', 'toString', {})).rejects.toMatchObject({ code: 'METHOD_NOT_FOUND' })
+    } finally {
+      await client.close()
+    }
+  })
 })

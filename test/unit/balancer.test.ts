@@ -38,6 +38,12 @@ describe('balancer failover', () => {
     providers: () => providers, reportSuspect: id => { suspects.push(id) }, now: () => 0, random: () => 0
   })
 
+  it('no provider: tells a name nobody registered from one whose providers are all down', async () => {
+    await expect(make([]).call('nosuch', {}, async () => 'ok')).rejects.toMatchObject({ code: 'SERVICE_NOT_FOUND', message: 'service "nosuch" is not available: no service named nosuch is registered' })
+    await expect(make([p('a', 'down'), p('b', 'down')]).call('s', {}, async () => 'ok')).rejects.toMatchObject({ message: 'service "s" is not available: s has 2 providers, none up' })
+    expect(() => make([]).pick('nosuch')).toThrow(/no service named nosuch is registered/)
+  })
+
   it('moves on to the next provider when one is unreachable, and reports it', async () => {
     const suspects: string[] = []
     const b = make([p('a'), p('b')], suspects)

@@ -3,6 +3,7 @@ import { GdsCommand } from '../../cli/base.js'
 import { registryFlags } from '../../cli/flags.js'
 import { callGrading } from '../../cli/grading.js'
 import { withClient } from '../../cli/with-client.js'
+import { gradingParams } from '../../services/grading/index.js'
 import { GRADE_TYPES, type Grade } from '../../services/grading/store.js'
 
 /** The grade, and whose (the JSON is the grade alone). */
@@ -17,7 +18,18 @@ export default class GradesAdd extends GdsCommand<Added> {
     ...registryFlags,
     title: Flags.string({ char: 't', description: 'What was graded.', required: true }),
     type: Flags.string({ description: 'Kind of grade.', required: true, options: [...GRADE_TYPES] }),
-    score: Flags.integer({ description: 'Score from 0 to 100.', required: true, min: 0, max: 100 })
+    // One rule with the portal: the grading service's own schema parses the flag.
+    score: Flags.custom<number>({
+      description: 'Score from 0 to 100 (decimals allowed, e.g. 91.5).',
+      required: true,
+      helpValue: 'SCORE',
+      parse: async (input: string) => {
+        const n = input.trim() === '' ? Number.NaN : Number(input)
+        const r = gradingParams.addGrade.shape.score.safeParse(Number.isFinite(n) ? n : input)
+        if (!r.success) throw new Error(`${r.error.issues[0]?.message ?? 'the score is a number'} (got ${input})`)
+        return r.data
+      }
+    })()
   }
 
   async run (): Promise<Added> {

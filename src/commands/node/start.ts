@@ -69,7 +69,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       logLevel: flags['log-level'] as 'warn'
     })
     const logTap = new LogTap()
-    const log = createLogger(config.logLevel, { role: config.role, name: config.name }, logTap)
+    const log = createLogger(config.logLevel, { role: config.role, name: config.name }, logTap, { human: !this.jsonEnabled() })
     const node = new GdsNode({ config, ...await resolveRole(config), log, logTap })
     // The node's events, one line each, until a signal has stopped it.
     return new Feed(async emit => {
