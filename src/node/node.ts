@@ -61,8 +61,6 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
    * policy refused its names); never resolves. `gds node start` exits 1 with it.
    */
   readonly failed: Promise<never> = this.fatal.promise
-  // Nobody need wait on `failed` (tests, library users): its rejection is not an unhandled one.
-  private readonly failedSeen = this.fatal.promise.catch(() => {})
   private libp2p?: GdsLibp2p
   private unlock?: () => Promise<void>
   private gossip?: CatalogGossip
@@ -86,6 +84,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     this.random = opts.random ?? Math.random
     this.incarnation = this.now()
     this.logTap = opts.logTap
+    // Nobody need wait on `failed` (tests, library users): its rejection is not an unhandled one.
+    this.failed.catch(() => {})
   }
 
   get isRegistry (): boolean { return this.makeHub !== undefined }
