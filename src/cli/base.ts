@@ -1,6 +1,7 @@
 import { format } from 'node:util'
 import { Command, Flags } from '@oclif/core'
 import { isGdsError, UsageError } from '../node/errors.js'
+import { safeLines, safeText } from '../node/safe-text.js'
 import { LineBatcher } from './line-batcher.js'
 import { Feed, jsonLine } from './output.js'
 
@@ -41,7 +42,7 @@ export abstract class GdsCommand<T = void> extends Command {
 
   /** A human line (none under --json, as oclif's), in order with what the command prints. */
   override log (message = '', ...args: unknown[]): void {
-    if (!this.jsonEnabled()) this.out.push(format(message, ...args))
+    if (!this.jsonEnabled()) this.out.push(safeLines(format(message, ...args)))
   }
 
   /** oclif would print a --json result itself, pretty and coloured: gds prints one line, below. */
@@ -85,14 +86,15 @@ export abstract class GdsCommand<T = void> extends Command {
     const code = err.name === 'RegistryUnreachableError' ? EXIT.unreachable : EXIT.failed
     const wire = gds ? err.toWire() : { name: err.name, code: 'INTERNAL', message: err.message }
     if (this.jsonEnabled()) this.out.push(jsonLine({ error: wire }))
-    else this.logToStderr(`Error: ${err.message}`)
+    else this.logToStderr(`Error: ${safeText(err.message)}`)
     this.out.flush()
     this.exit(code)
   }
 
   private async print (result: T): Promise<void> {
     const json = this.jsonEnabled()
-    const line = (text: string | undefined): void => { if (text !== undefined) this.out.push(text) }
+    // Human text is neutralised here, once for every command: names and messages come from peers.
+    const line = (text: string | undefined): void => { if (text !== undefined) this.out.push(json ? text : safeLines(text)) }
     if (result instanceof Feed) {
       const render = json ? jsonLine : result.render
       await result.produce(item => { line(render(item)) })

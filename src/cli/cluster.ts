@@ -17,6 +17,8 @@ export function clusterLine (e: ClusterItem, defaultRegistry: boolean): string |
     case 'member-exited':
       return e.expected ? undefined : `${e.name.padEnd(10)} exited (${e.signal ?? `code ${e.code}`})${e.lastError === undefined ? '' : `: ${e.lastError}`}`
     case 'member-event':
+      // A portal beyond loopback has a token: its sign-in link is for the person who started it.
+      if (e.detail.event === 'serving' && e.detail.login !== undefined) return `${e.name.padEnd(10)} sign in (once per browser): ${e.detail.login}`
       // The registry sees every status change; the members' own events would repeat them.
       return e.name === 'registry' && e.detail.event.startsWith('provider-') ? `${'registry'.padEnd(10)} ${formatEvent(e.detail).slice(13)}` : undefined
     case 'cluster-up': {

@@ -1,6 +1,7 @@
 import type { TimedEvent } from '../node/events.js'
 import type { LogEntry } from '../node/log-shipper.js'
 import type { ProviderRecord } from '../node/schemas.js'
+import { safeText } from '../node/safe-text.js'
 
 /** 12D3KooWAbc…wxyz: enough to tell peers apart in a table. */
 export function shortId (peerId: string): string {
@@ -26,9 +27,9 @@ export function formatEvent (e: TimedEvent): string {
     case 'registry-lost':
       return `${t} lost the registry ${shortId(e.registry)} (${e.reason}); serving with the last known catalogue and reconnecting`
     case 'registry-retry':
-      return `${t} registry not reachable (${e.error}); retry ${e.attempt} in ${e.delayMs} ms`
+      return `${t} registry not reachable (${safeText(e.error)}); retry ${e.attempt} in ${e.delayMs} ms`
     case 'registration-refused':
-      return `${t} the registry refused this node: ${e.error}`
+      return `${t} the registry refused this node: ${safeText(e.error)}`
     case 'catalog-loaded':
       return `${t} loaded ${e.entries} catalogue entries from ${e.path}`
     case 'provider-up':
@@ -42,7 +43,7 @@ export function formatEvent (e: TimedEvent): string {
     case 'ready':
       return `${t} ready (Ctrl-C to stop)`
     case 'serving':
-      return `${t} ${e.service} serving ${e.url}`
+      return `${t} ${e.service} serving ${e.url}${e.login === undefined ? '' : `\n    sign in (once per browser): ${e.login}`}`
     case 'stopping':
       return `${t} stopping (${e.reason})`
     case 'stopped':
@@ -53,10 +54,10 @@ export function formatEvent (e: TimedEvent): string {
 /** Fields every entry has, shown in their own columns rather than as key=value. */
 const ENTRY_COLUMNS = new Set(['ts', 'level', 'service', 'peerId', 'msg', 'inc', 'seq', 'pid', 'role'])
 
-/** One human line for a cluster log entry; its other fields follow as key=value. */
+/** One human line for a cluster log entry; its other fields follow as key=value. One line even if a sender put a newline in. */
 export function formatEntry (e: LogEntry): string {
   const fields = Object.entries(e).filter(([k]) => !ENTRY_COLUMNS.has(k)).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-  return `${clock(e.ts)} ${e.level.toUpperCase().padEnd(5)} ${e.service.padEnd(10)} ${shortId(e.peerId)} ${e.msg}${fields.length > 0 ? '  ' + fields.join(' ') : ''}`
+  return safeText(`${clock(e.ts)} ${e.level.toUpperCase().padEnd(5)} ${e.service.padEnd(10)} ${shortId(e.peerId)} ${e.msg}${fields.length > 0 ? '  ' + fields.join(' ') : ''}`)
 }
 
 /** The loopback address if there is one (what a second terminal on this machine wants). */
@@ -80,7 +81,9 @@ export function statusTable (services: ProviderRecord[], now: number): string {
   return table(['NAME', 'PEER', 'STATUS', 'REQUIRES', 'RTT', 'LAST SEEN'], rows)
 }
 
-export function table (header: string[], rows: string[][]): string {
+/** Cells are neutralised before they are measured, so a name with control characters neither acts nor skews the columns. */
+export function table (header: string[], rows0: string[][]): string {
+  const rows = rows0.map(r => r.map(safeText))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)))
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
   return [line(header), ...rows.map(line)].join('\n')

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { InvalidConfigError } from './errors.js'
@@ -44,12 +45,26 @@ export interface GdsConfig {
   dbPath?: string
   /** webui: the HTTP port. @default 8080 */
   httpPort: number
+  /**
+   * webui: the address the HTTP server binds. Loopback keeps the portal to this machine; any
+   * other address (0.0.0.0 included) requires `httpToken`. @default 127.0.0.1
+   */
+  httpHost: string
+  /**
+   * webui: the token a browser signs in with (then a cookie) or a script sends as
+   * `Authorization: Bearer`. Required beyond loopback: when not given there, one is generated
+   * once into `<dataDir>/http-token` and printed at start. Given on loopback, it is required
+   * there too (other users of a shared machine reach loopback). @default none
+   */
+  httpToken?: string
   /** pino level for the stderr log. @default warn */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 }
 
 export const REGISTRY_PORT = 4001
 export const DEFAULT_HTTP_PORT = 8080
+/** Loopback: nothing off this machine can reach the portal unless asked for (`--http-host`). */
+export const DEFAULT_HTTP_HOST = '127.0.0.1'
 export const DEFAULT_REGISTRY_ADDR = `/ip4/127.0.0.1/tcp/${REGISTRY_PORT}`
 
 /** Timings a LAN cluster wants (memberlist's DefaultLANConfig has the same shape). */
@@ -86,6 +101,9 @@ export function stateDir (env: NodeJS.ProcessEnv = process.env): string {
   return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.local', 'state'), 'gds')
 }
 
+/** A token that is also a valid cookie value (RFC 6265 cookie-octet), long enough not to be guessed. */
+export const HTTP_TOKEN_PATTERN = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{16,256}$/
+
 export type ConfigInput = Partial<GdsConfig> & { role: string }
 
 export function createConfig (input: ConfigInput, env: NodeJS.ProcessEnv = process.env): GdsConfig {
@@ -100,6 +118,7 @@ export function createConfig (input: ConfigInput, env: NodeJS.ProcessEnv = proce
     meshDegree: 4,
     logLevel: 'warn',
     httpPort: DEFAULT_HTTP_PORT,
+    httpHost: DEFAULT_HTTP_HOST,
     dataDir: join(stateDir(env), name),
     ...stripUndefined(input),
     role: input.role,
@@ -126,6 +145,10 @@ export function validateConfig (c: GdsConfig): void {
   }
   if (!Number.isInteger(c.meshDegree) || c.meshDegree < 0 || c.meshDegree > 64) throw new InvalidConfigError(`mesh degree must be a whole number from 0 to 64 (got ${c.meshDegree})`)
   if (!Number.isInteger(c.httpPort) || c.httpPort < 0 || c.httpPort > 65535) throw new InvalidConfigError(`--http-port must be a port number from 0 to 65535 (got ${c.httpPort})`)
+  if (isIP(c.httpHost) === 0 && c.httpHost !== 'localhost') throw new InvalidConfigError(`--http-host must be an IP address such as 127.0.0.1 or 0.0.0.0, or localhost (got "${c.httpHost}")`)
+  if (c.httpToken !== undefined && !HTTP_TOKEN_PATTERN.test(c.httpToken)) {
+    throw new InvalidConfigError('--http-token must be 16 to 256 printable ASCII characters without spaces, quotes, commas, semicolons or backslashes')
+  }
   if (c.reconnectMinMs > c.reconnectMaxMs) throw new InvalidConfigError('reconnectMinMs must not exceed reconnectMaxMs')
   for (const n of [c.name, ...c.requires]) {
     if (!SERVICE_NAME_PATTERN.test(n)) {

@@ -17,7 +17,7 @@ export type NodeEvent =
   | { event: 'provider-removed', name: string, peerId: string, via: Via }
   | { event: 'degraded', missing: string[] }
   | { event: 'ready' }
-  | { event: 'serving', service: string, url: string }
+  | { event: 'serving', service: string, url: string, login?: string }
   | { event: 'stopping', reason: string }
   | { event: 'stopped' }
 

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino'
+import { safeText } from './safe-text.js'
 
 export type { Logger }
 
@@ -46,20 +47,20 @@ export function createLogger (level: LogLevel, bindings: Record<string, unknown>
 
 const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'role', 'name'])
 
-/** A pino JSON line as `HH:MM:SS.mmm LEVEL msg key=value ...` (a line that is not JSON stays as it is). */
+/** A pino JSON line as `HH:MM:SS.mmm LEVEL msg key=value ...`, neutralised (a line that is not JSON stays as it is). */
 export function humanLogLine (line: string): string {
   let rec: Record<string, unknown>
   try {
     rec = JSON.parse(line)
   } catch {
-    return line.trimEnd()
+    return safeText(line.trimEnd())
   }
-  if (rec === null || typeof rec !== 'object') return line.trimEnd()
+  if (rec === null || typeof rec !== 'object') return safeText(line.trimEnd())
   const time = typeof rec.time === 'number' ? new Date(rec.time).toISOString().slice(11, 23) : ''
   const level = String(rec.level ?? '').toUpperCase()
   const rest = Object.entries(rec).filter(([k]) => !HIDDEN.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
-  return [time, level, String(rec.msg ?? ''), ...rest].filter(p => p !== '').join(' ')
+  return safeText([time, level, String(rec.msg ?? ''), ...rest].filter(p => p !== '').join(' '))
 }
 
 function lowest (a: LogLevel, b: LogLevel): LogLevel {

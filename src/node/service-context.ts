@@ -31,6 +31,6 @@ export function serviceContext (parts: ServiceContextParts, service: string): Se
       events.on('event', f)
       return () => { events.off('event', f) }
     },
-    serving: url => { emit({ event: 'serving', service, url }) }
+    serving: (url, login) => { emit({ event: 'serving', service, url, ...(login === undefined ? {} : { login }) }) }
   }
 }

@@ -44,9 +44,10 @@ export interface ServiceContext {
   call: <T = unknown>(service: string, method: string, params?: unknown, opts?: CallOptions) => Promise<T>
   /**
    * Tells whoever runs the node where this service is reached outside gds (its web page, say):
-   * a `serving` event, printed by `gds node start`.
+   * a `serving` event, printed by `gds node start` (only there: never logged). `login` is a URL
+   * that signs a browser in, token included, for whoever started the node.
    */
-  serving: (url: string) => void
+  serving: (url: string, login?: string) => void
   /** Calls a streaming method; the iterator ends when the provider ends the stream. */
   stream: <T = unknown>(service: string, method: string, params?: unknown, opts?: CallOptions) => AsyncIterable<T>
 }

@@ -38,7 +38,7 @@ async function resolveService (config: GdsConfig): Promise<ServiceDefinition> {
   }
   if (config.role === 'webui') {
     const { webuiService } = await import('./webui/index.js')
-    return withRequires(webuiService({ httpPort: config.httpPort, registry: config.registry }), config.requires)
+    return withRequires(webuiService({ httpPort: config.httpPort, host: config.httpHost, token: config.httpToken, dataDir: config.dataDir, registry: config.registry }), config.requires)
   }
   if (config.role === 'grading') {
     const { gradingService } = await import('./grading/index.js')

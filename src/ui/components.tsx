@@ -4,6 +4,7 @@ import type { FeedConnection } from '../node/catalog-feed.js'
 import type { NodeEvent } from '../node/events.js'
 import type { WatchView } from '../node/watch-view.js'
 import { shortId } from '../cli/format.js'
+import { safeText } from '../node/safe-text.js'
 import { ago, dependencies, sparkline, type Row, type SortKey } from './model.js'
 
 const COLOR = { up: 'green', suspect: 'yellow', down: 'red', leaving: 'red' } as const
@@ -22,9 +23,10 @@ export function Header (p: { readonly registry: string, readonly view: WatchView
   )
 }
 
-/** Fits `text` into `w` columns (plus a space); w = 0 hides the column. */
-function cell (text: string, w: number): string {
+/** Fits `text` into `w` columns (plus a space), neutralised first; w = 0 hides the column. */
+function cell (text0: string, w: number): string {
   if (w === 0) return ''
+  const text = safeText(text0)
   return text.length > w ? `${text.slice(0, w - 1)}… ` : text.padEnd(w + 1)
 }
 
@@ -56,12 +58,12 @@ export function DependencyPanel (p: { readonly view: WatchView, readonly name: s
   const d = dependencies(p.view, p.name)
   return (
     <Box flexDirection='column' marginTop={1} borderStyle='round' paddingX={1}>
-      <Text bold>{p.name}</Text>
+      <Text bold>{safeText(p.name)}</Text>
       {d.requires.length === 0 ? <Text dimColor>requires nothing</Text> : null}
       {d.requires.map(r => (
-        <Text key={r.name}>requires {r.name}: {r.providers.length === 0 ? <Text color='red'>no provider up</Text> : <Text color='green'>{r.providers.map(x => shortId(x.peerId)).join(', ')}</Text>}</Text>
+        <Text key={r.name}>requires {safeText(r.name)}: {r.providers.length === 0 ? <Text color='red'>no provider up</Text> : <Text color='green'>{r.providers.map(x => shortId(x.peerId)).join(', ')}</Text>}</Text>
       ))}
-      <Text>required by: {d.dependents.length === 0 ? <Text dimColor>nobody</Text> : d.dependents.join(', ')}</Text>
+      <Text>required by: {d.dependents.length === 0 ? <Text dimColor>nobody</Text> : safeText(d.dependents.join(', '))}</Text>
     </Box>
   )
 }
@@ -83,7 +85,7 @@ export function EventLog (p: { readonly events: ReadonlyArray<NodeEvent & { ts: 
       {p.events.length === 0 ? <Text dimColor>none yet</Text> : null}
       {p.events.slice(0, p.max).map((e, i) => (
         <Text key={`${e.ts}-${i}`} color={e.event === 'provider-down' ? 'red' : e.event === 'provider-suspect' ? 'yellow' : e.event === 'provider-up' ? 'green' : undefined}>
-          {new Date(e.ts).toISOString().slice(11, 19)} {describe(e)}
+          {new Date(e.ts).toISOString().slice(11, 19)} {safeText(describe(e))}
         </Text>
       ))}
     </Box>

@@ -8,12 +8,13 @@ import { REGISTRY_PORT, stateDir } from '../../node/config.js'
 import type { MemberSpec } from '../../cluster/supervisor.js'
 
 /** What `cluster up` starts besides the registry: the log, N grading instances sharing one database, the web UI. */
-export function members (grading: number, dataDir: string, httpPort: number): MemberSpec[] {
+export function members (grading: number, dataDir: string, httpPort: number, host: string): MemberSpec[] {
   const db = join(dataDir, 'grading.db')
   return [
     { role: 'log', name: 'log' },
     ...Array.from({ length: grading }, (_, i) => ({ role: 'grading', name: grading === 1 ? 'grading' : `grading-${i + 1}`, args: ['--db', db] })),
-    { role: 'webui', name: 'webui', args: ['--http-port', String(httpPort)] }
+    // The web UI binds --host like every member: beyond loopback it then asks for a token.
+    { role: 'webui', name: 'webui', args: ['--http-port', String(httpPort), '--http-host', host] }
   ]
 }
 
@@ -28,7 +29,7 @@ first, the registry last). Look at it from another terminal with "gds status".`
   static override flags = {
     'data-dir': Flags.string({ char: 'd', description: 'Folder for every member\'s data. [default: $XDG_STATE_HOME/gds/cluster]', helpValue: 'DIR' }),
     port: Flags.integer({ char: 'p', description: 'Registry port.', default: REGISTRY_PORT, min: 0, max: 65535 }),
-    host: Flags.string({ description: 'IPv4 address every member listens on.', default: '127.0.0.1' }),
+    host: Flags.string({ description: 'IPv4 address every member listens on, the web UI included (beyond loopback it prints a sign-in link).', default: '127.0.0.1' }),
     'http-port': Flags.integer({ description: 'Port of the web UI.', default: 8080, min: 1, max: 65535 }),
     grading: Flags.integer({ description: 'Grading instances (they share one database), to see load balancing and failover.', default: 1, min: 1, max: 16 })
   }
@@ -37,7 +38,7 @@ first, the registry last). Look at it from another terminal with "gds status".`
     const { flags } = await this.parse(ClusterUp)
     const { Supervisor } = await import('../../cluster/supervisor.js')
     const dataDir = flags['data-dir'] ?? join(stateDir(), 'cluster')
-    const roles = members(flags.grading, dataDir, flags['http-port'])
+    const roles = members(flags.grading, dataDir, flags['http-port'], flags.host)
     const supervisor = new Supervisor({ dataDir, host: flags.host, registryPort: flags.port, members: roles })
     const defaultRegistry = flags.port === REGISTRY_PORT && flags.host === '127.0.0.1'
     return new Feed(async emit => {

@@ -5,7 +5,7 @@ import { registryFlags, splitList } from '../../cli/flags.js'
 import { formatEvent } from '../../cli/format.js'
 import { Feed } from '../../cli/output.js'
 import { stopOnSignal } from '../../cli/signals.js'
-import { createConfig, DEFAULT_TIMINGS } from '../../node/config.js'
+import { createConfig, DEFAULT_HTTP_HOST, DEFAULT_TIMINGS } from '../../node/config.js'
 import type { TimedEvent } from '../../node/events.js'
 import { BUILT_IN_ROLES } from '../../services/roles.js'
 
@@ -41,6 +41,8 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     'mesh-degree': Flags.integer({ description: 'Connections to keep to random non-registry peers, so gossip survives the registry. [default: 4]', min: 0, max: 64, helpValue: 'N' }),
     db: Flags.string({ description: 'grading: the SQLite database file; instances on one machine may share it. [default: <data dir>/grading.db]', helpValue: 'FILE' }),
     'http-port': Flags.integer({ description: 'webui: the HTTP port (0 picks a free one). [default: 8080]', min: 0, max: 65535, helpValue: 'PORT' }),
+    'http-host': Flags.string({ env: 'GDS_HTTP_HOST', description: `webui: the address to bind; beyond loopback a token is required. [default: ${DEFAULT_HTTP_HOST}]`, helpValue: 'ADDRESS' }),
+    'http-token': Flags.string({ env: 'GDS_HTTP_TOKEN', description: 'webui: the sign-in token (16+ characters); beyond loopback one is generated into the data dir and printed if not given. [default: none on loopback]', helpValue: 'TOKEN' }),
     acl: Flags.string({ env: 'GDS_ACL', description: 'Registry: JSON file mapping a service name (or "*") to the peer ids (or "*") allowed to provide it. [default: open]', helpValue: 'FILE' }),
     'log-level': Flags.string({ env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' })
   }
@@ -66,6 +68,8 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       meshDegree: flags['mesh-degree'],
       dbPath: flags.db,
       httpPort: flags['http-port'],
+      httpHost: flags['http-host'],
+      httpToken: flags['http-token'],
       logLevel: flags['log-level'] as 'warn'
     })
     const logTap = new LogTap()

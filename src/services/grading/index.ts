@@ -1,10 +1,15 @@
 import { z } from 'zod'
 import { defineMethod, defineService, type ServiceContext, type ServiceDefinition } from '../../node/service.js'
 import { NotStartedError } from '../../node/errors.js'
+import { CONTROL_CHARS, firstControlChar } from '../../node/safe-text.js'
 import { GRADE_TYPES, GradeStore } from './store.js'
 
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
-const name = z.string().trim().min(1, 'a name cannot be empty').max(64, 'a name is at most 64 characters')
+/** Text a person typed, refused with control characters (they would act on every terminal that prints it). */
+const printable = (schema: z.ZodString, what: string) => schema.refine(v => !CONTROL_CHARS.test(v), {
+  error: iss => `${what} cannot contain control characters (found ${firstControlChar(String(iss.input)) ?? 'one'}); use printable text`
+})
+const name = printable(z.string().trim().min(1, 'a name cannot be empty').max(64, 'a name is at most 64 characters'), 'a name')
 
 /** Params of every grading method: what the rpc server checks before a handler runs. */
 export const gradingParams = {
@@ -14,7 +19,7 @@ export const gradingParams = {
   removeStudent: z.strictObject({ id }),
   addGrade: z.strictObject({
     studentId: id,
-    title: z.string().trim().min(1, 'a title cannot be empty').max(100, 'a title is at most 100 characters'),
+    title: printable(z.string().trim().min(1, 'a title cannot be empty').max(100, 'a title is at most 100 characters'), 'a title'),
     type: z.enum(GRADE_TYPES, { error: `the type is one of ${GRADE_TYPES.join(', ')}` }),
     score: z.number({ error: 'the score is a number' }).min(0, 'the score is at least 0').max(100, 'the score is at most 100')
   }),

@@ -17,8 +17,22 @@ function byName (view: WatchView): Map<string, ProviderRecord[]> {
 
 const COLORS = { up: '#17a34a', suspect: '#d99a00', down: '#d92d20' }
 
-/** The dependency graph as SVG: services in columns by dependency depth, arrows for "requires". */
-export function graphSvg (view: WatchView): Html {
+export const BOX = { W: 150, H: 44, GX: 70, GY: 24 }
+type Point = readonly [number, number]
+export interface GraphLayout {
+  width: number
+  height: number
+  boxes: Map<string, { x: number, y: number }>
+  /** Each "requires" as a polyline from the dependent's left side to the dependency's right side. */
+  edges: Array<{ from: string, to: string, points: Point[] }>
+}
+
+/**
+ * Services in columns by dependency depth (a dependency left of its dependents). An edge to the
+ * next column is a straight line across the gap; one that skips columns (webui → log, past
+ * grading) runs along a lane below the columns it skips, so it never passes under a box.
+ */
+export function graphLayout (view: WatchView): GraphLayout {
   const names = byName(view)
   const requires = new Map<string, Set<string>>()
   for (const [n, inst] of names) requires.set(n, new Set(inst.flatMap(i => i.requires)))
@@ -35,15 +49,33 @@ export function graphSvg (view: WatchView): Html {
   for (const n of requires.keys()) visit(n, new Set())
   const columns = new Map<number, string[]>()
   for (const [n, d] of [...depth.entries()].sort(([a], [b]) => a.localeCompare(b))) columns.set(d, [...(columns.get(d) ?? []), n])
-  const W = 150; const H = 44; const GX = 70; const GY = 24
+  const { W, H, GX, GY } = BOX
   const pos = new Map<string, { x: number, y: number }>()
   for (const [d, col] of columns) col.forEach((n, i) => pos.set(n, { x: 10 + d * (W + GX), y: 10 + i * (H + GY) }))
-  const width = 20 + Math.max(1, columns.size) * (W + GX) - GX
-  const height = 20 + Math.max(1, ...[...columns.values()].map(c => c.length)) * (H + GY) - GY
-  const edges = [...requires.entries()].flatMap(([from, deps]) => [...deps].map(to => {
+  const bottom = (d: number): number => 10 + (columns.get(d)?.length ?? 0) * (H + GY) - GY
+  let lanes = 0
+  let lowest = 0
+  const edges = [...requires.entries()].flatMap(([from, deps]) => [...deps].sort().map(to => {
     const a = pos.get(from)!; const b = pos.get(to)!
-    return html`<line x1="${a.x}" y1="${a.y + H / 2}" x2="${b.x + W}" y2="${b.y + H / 2}" stroke="#8a93a8" stroke-width="1.5" marker-end="url(#arrow)"/>`
+    const start: Point = [a.x, a.y + H / 2]; const end: Point = [b.x + W, b.y + H / 2]
+    const skipped = Array.from({ length: Math.max(0, depth.get(from)! - depth.get(to)! - 1) }, (_, i) => depth.get(to)! + 1 + i)
+    if (skipped.length === 0) return { from, to, points: [start, end] }
+    const lane = Math.max(...skipped.map(bottom)) + 14 + 8 * lanes++
+    lowest = Math.max(lowest, lane)
+    const out = a.x - GX / 2; const into = b.x + W + GX / 2
+    return { from, to, points: [start, [out, start[1]], [out, lane], [into, lane], [into, end[1]], end] as Point[] }
   }))
+  const width = 20 + Math.max(1, columns.size) * (W + GX) - GX
+  const height = Math.max(20 + Math.max(1, ...[...columns.values()].map(c => c.length)) * (H + GY) - GY, lowest + 10)
+  return { width, height, boxes: pos, edges }
+}
+
+/** The dependency graph as SVG: services in columns by dependency depth, arrows for "requires". */
+export function graphSvg (view: WatchView): Html {
+  const names = byName(view)
+  const { width, height, boxes: pos, edges: lines } = graphLayout(view)
+  const { W, H } = BOX
+  const edges = lines.map(e => html`<polyline data-edge="${e.from}->${e.to}" points="${e.points.map(p => p.join(',')).join(' ')}" fill="none" stroke="#8a93a8" stroke-width="1.5" marker-end="url(#arrow)"/>`)
   const nodes = [...pos.entries()].map(([n, p]) => {
     const inst = names.get(n) ?? []
     const h = inst.length === 0 ? 'down' : health(inst)

@@ -1,17 +1,25 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import formbody from '@fastify/formbody'
 import { CatalogFeed } from '../../node/catalog-feed.js'
-import { ListenError, NotFoundError } from '../../node/errors.js'
+import { DEFAULT_HTTP_HOST } from '../../node/config.js'
+import { InvalidConfigError, ListenError, NotFoundError } from '../../node/errors.js'
 import { RegistryClient } from '../../node/client.js'
 import { defineService, type ServiceContext, type ServiceDefinition } from '../../node/service.js'
 import type { Student, StudentSummary } from '../grading/store.js'
 import { clusterParts } from './cluster-view.js'
 import { Html, html, page } from './html.js'
-import { notFoundPage, studentPage, studentsPage, unavailablePage, type GradeForm, type StudentForm } from './portal.js'
+import { admit, isLoopback, LOGIN_PATH, tokenMatches, type GuardPolicy } from './guard.js'
+import { loginPage, notFoundPage, refusedPage, studentPage, studentsPage, unavailablePage, type GradeForm, type StudentForm } from './portal.js'
+import { loadOrCreateToken } from './token.js'
 
 export interface WebuiOptions {
   httpPort: number
+  /** The address to bind. @default 127.0.0.1 */
   host?: string
+  /** The sign-in token (see GdsConfig.httpToken); beyond loopback one is made in `dataDir` if not given. */
+  token?: string
+  /** Where a generated token is kept; required to bind beyond loopback without `token`. */
+  dataDir?: string
   /** The registry to watch (the node's --registry). */
   registry: string
 }
@@ -37,6 +45,23 @@ es.onerror = () => { document.getElementById('status').innerHTML = '<span class=
  * cluster page fed by the registry's watch stream over server-sent events. It requires
  * grading and log, and reaches grading only through the balancer.
  */
+/** Bound beyond loopback, the portal always has a token: the one given, else one of its own. */
+function guardPolicy (host: string, opts: WebuiOptions): GuardPolicy {
+  const loopback = isLoopback(host)
+  // Named per port once listening (cookies do not tell ports apart).
+  const cookie = `gds_token_${opts.httpPort}`
+  if (opts.token !== undefined || loopback) return { token: opts.token, loopback, cookie }
+  if (opts.dataDir === undefined) throw new InvalidConfigError(`the web UI binds ${host}, beyond loopback: give it --http-token`)
+  return { token: loadOrCreateToken(opts.dataDir).token, loopback, cookie }
+}
+
+/** The host part of a URL for a person: a wildcard bind is reached at loopback here; IPv6 in brackets. */
+function urlHost (host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::') return '[::1]'
+  return host.includes(':') ? `[${host}]` : host
+}
+
 export function webuiService (opts: WebuiOptions): WebuiDefinition {
   let app: FastifyInstance | undefined
   let url: string | undefined
@@ -67,6 +92,8 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
       await app.register(formbody)
       app.setErrorHandler((err: any, _req, reply) => {
         if (err?.name === 'NotFoundError') return reply.code(404).type('text/html').send(notFoundPage(err.message))
+        // What grading refuses and no form caught is the request's fault, not ours.
+        if (err?.name === 'InvalidParamsError') return reply.code(400).type('text/html').send(page('Bad request', 'grades', html`<h1>Bad request</h1><p>${humane(err)}</p>`))
         if (err?.retryable === true || err?.name === 'ServiceNotFoundError' || err?.name === 'PeerUnavailableError') {
           return reply.code(503).type('text/html').send(unavailablePage('grading', err.message))
         }
@@ -74,10 +101,31 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
         ctx.log.error({ err: err?.message }, 'web request failed')
         return reply.code(500).type('text/html').send(page('Error', 'grades', html`<h1>Something went wrong</h1><p>${err?.message}</p>`))
       })
+      const host = opts.host ?? DEFAULT_HTTP_HOST
+      let policy = guardPolicy(host, opts)
+      app.addHook('onRequest', async (req, reply) => {
+        const verdict = admit({ method: req.method, path: req.url.split('?')[0], headers: req.headers }, policy)
+        if (verdict.ok) return
+        if (verdict.status === 401) return reply.code(401).type('text/html').send(loginPage())
+        ctx.log.warn({ method: req.method, url: req.url, status: verdict.status }, 'web request refused')
+        return reply.code(verdict.status).type('text/html').send(refusedPage(verdict.reason))
+      })
+      // Signing in: the printed link (GET, ?token=) or the form of the 401 page (POST). Either sets
+      // an HttpOnly, SameSite=Strict cookie, so the token leaves the address bar at once.
+      const signIn = (given: string | undefined, reply: FastifyReply): FastifyReply => {
+        if (policy.token === undefined) return reply.code(303).header('location', '/').send()
+        if (!tokenMatches(given, policy.token)) return reply.code(401).type('text/html').send(loginPage('That is not the portal\'s token.'))
+        return reply.code(303).header('set-cookie', `${policy.cookie}=${policy.token}; Path=/; HttpOnly; SameSite=Strict`).header('location', '/').send()
+      }
+      app.get<{ Querystring: { token?: string } }>(LOGIN_PATH, async (req, reply) =>
+        req.query.token === undefined ? reply.type('text/html').send(loginPage()) : signIn(req.query.token, reply))
+      app.post<{ Body: { token?: string } }>(LOGIN_PATH, async (req, reply) => signIn(req.body?.token, reply))
+      app.setNotFoundHandler(async (req, reply) => reply.code(404).type('text/html').send(notFoundPage(`There is no page at ${req.url}.`)))
       const studentId = (raw: string): number => {
-        const id = Number(raw)
-        if (!Number.isInteger(id) || id < 1) throw new NotFoundError(`"${raw}" is not a student id`)
-        return id
+        if (!/^[1-9][0-9]*$/.test(raw)) throw new NotFoundError(`"${raw}" is not an id`)
+        // Digits beyond 2^53 are an id no record has (and grading's schema would refuse them).
+        if (!Number.isSafeInteger(Number(raw))) throw new NotFoundError(`nothing has the id ${raw}`)
+        return Number(raw)
       }
 
       app.get('/', async (_req, reply) => reply.type('text/html').send(studentsPage(await grading<StudentSummary[]>('listStudents', {}, true))))
@@ -136,15 +184,17 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
         req.raw.on('close', () => { browsers.delete(send) })
       })
       try {
-        await app.listen({ port: opts.httpPort, host: opts.host ?? '0.0.0.0' })
+        await app.listen({ port: opts.httpPort, host })
       } catch (err) {
         throw new ListenError(`http port ${opts.httpPort}`, err, 'choose another with --http-port')
       }
       const address = app.server.address()
       const port = typeof address === 'object' && address !== null ? address.port : opts.httpPort
-      url = `http://${opts.host === undefined || opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}/`
-      ctx.log.info({ url }, 'web UI listening')
-      ctx.serving(url)
+      policy = { ...policy, cookie: `gds_token_${port}` }
+      url = `http://${urlHost(host)}:${port}/`
+      ctx.log.info({ url, signIn: policy.token !== undefined }, 'web UI listening')
+      // The token goes to whoever started the node (the serving event), never to the log.
+      ctx.serving(url, policy.token === undefined ? undefined : `${url}login?token=${policy.token}`)
       cluster.start()
     },
     async stop () {

@@ -47,3 +47,17 @@ export function unavailablePage (what: string, detail: string): string {
 export function notFoundPage (message: string): string {
   return page('Not found', 'grades', html`<h1>Not found</h1><p>${message}</p><p><a href="/">← all students</a></p>`)
 }
+
+/** The 401 page: where a browser without the token lands (a script sends `Authorization: Bearer`). */
+export function loginPage (error?: string): string {
+  return page('Sign in', 'grades', html`<h1>Sign in</h1>${error === undefined ? '' : html`<div class="error" role="alert">${error}</div>`}
+<p>This portal is reachable from other machines, so it asks for its token: the one given with <code>--http-token</code>,
+or the one <code>gds node start --role webui</code> printed at start (also in <code>http-token</code> in its data dir).</p>
+<form method="post" action="/login" class="row card"><label>Token <input name="token" type="password" required autocomplete="current-password"></label>
+<button class="primary" type="submit">Sign in</button></form>`)
+}
+
+export function refusedPage (reason: string): string {
+  return page('Refused', 'grades', html`<h1>Refused</h1><div class="error" role="alert">Refused: ${reason}.</div>
+<p>Nothing was changed. Open the portal itself and use its forms.</p>`)
+}
