@@ -1,3 +1,5 @@
+import { safeJson } from '../node/safe-text.js'
+
 /** How a person reads a value: its text for stdout, or undefined for nothing. Pure. */
 export type Render<T> = (value: T) => string | undefined
 
@@ -25,5 +27,5 @@ export class Feed<I> {
  * has always printed `undefined` (JSON.stringify's answer for it), so it still does.
  */
 export function jsonLine (value: unknown): string {
-  return String(JSON.stringify(value))
+  return safeJson(String(JSON.stringify(value)))
 }

@@ -34,3 +34,11 @@ export function firstControlChar (text: string): string | undefined {
   const m = CONTROL_CHARS.exec(text)
   return m === null ? undefined : escaped(m[0])
 }
+
+/**
+ * JSON text with the control characters JSON.stringify leaves raw (DEL, C1, bidi, U+2028/9)
+ * as \u escapes: the same value to a parser, inert on a terminal. They can only be inside strings.
+ */
+export function safeJson (json: string): string {
+  return json.replace(CONTROL_CHARS_G, c => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`)
+}

@@ -1,12 +1,15 @@
 /// <reference lib="dom" />
 import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { TestCluster } from '../helpers/nodes.js'
 import { webuiCluster } from '../helpers/webui-cluster.js'
 import { ROOT, runCli } from '../helpers/cli.js'
+import type { StudentSummary } from '../../src/services/grading/store.js'
 import { pickAddr } from '../../src/cli/format.js'
 
 function findChromium (): string | undefined {
@@ -78,6 +81,51 @@ describe.skipIf(executablePath === undefined)('the web UI in headless Chromium',
     expect(await page.locator('h1').innerText()).toBe('Students')
     console.log(`first contentful paint, students page: ${Math.round(await firstRender())} ms`)
     await page.screenshot({ path: join(SHOTS, 'students.png'), fullPage: true })
+  })
+
+  /** Another site on this machine (another port is another origin): serves one page of HTML. */
+  async function hostileSite (html: string): Promise<{ url: string, server: Server }> {
+    const server = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }).end(html) })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server }
+  }
+
+  it('another site cannot drive the portal: its auto-submitted form and its fetch are refused, nothing changes', async () => {
+    const { url, graders } = await webuiCluster(cluster)
+    const before = await graders[0].call<StudentSummary[]>('grading', 'listStudents', {})
+    const { url: evil, server } = await hostileSite(`<!doctype html><body>
+<form id="f" method="post" action="${url}students/1/delete"></form>
+<script>fetch(${JSON.stringify(`${url}students/2/delete`)}, { method: 'POST', mode: 'no-cors', body: new URLSearchParams({}) })
+  .finally(() => { document.getElementById('f').submit() })</script></body>`)
+    try {
+      page = await browser.newPage()
+      await page.goto(evil)
+      await page.waitForURL(`${url}students/1/delete`)
+      expect(await page.getByRole('alert').innerText()).toMatch(/^Refused: a form may only be sent from the portal's own pages/)
+      expect(await page.title()).toBe('Refused · gds')
+      await page.screenshot({ path: join(SHOTS, 'cross-origin-refused.png') })
+      expect(await graders[0].call<StudentSummary[]>('grading', 'listStudents', {})).toEqual(before)
+    } finally { server.close() }
+  })
+
+  it('beyond loopback the browser signs in once with the token, then the portal\'s own forms work', async () => {
+    const { url, serving } = await webuiCluster(cluster, { host: '0.0.0.0', dataDir: await cluster.tempDir() })
+    const token = new URL(serving.event === 'serving' ? serving.login ?? '' : '').searchParams.get('token') ?? ''
+    page = await browser.newPage()
+    const first = await page.goto(url)
+    expect(first?.status()).toBe(401)
+    await page.getByLabel('Token').fill('not-the-token-0000')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await expect.poll(async () => page.getByRole('alert').innerText()).toMatch(/not the portal's token/)
+    await page.getByLabel('Token').fill(token)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.waitForURL(url)
+    expect(await page.locator('h1').innerText()).toBe('Students')
+    await page.getByRole('link', { name: 'Sandy Cheeks' }).click()
+    await page.getByLabel('Title').fill('Signed in')
+    await page.getByLabel('Score (0–100)').fill('77')
+    await page.getByRole('button', { name: 'Add grade' }).click()
+    await page.getByRole('cell', { name: 'Signed in', exact: true }).waitFor()
   })
 
   it('live page: a killed grading instance turns red without a reload', async () => {

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { formatEntry, formatEvent, statusTable, table } from '../../src/cli/format.js'
 import { studentsTable, studentView } from '../../src/cli/grading.js'
 import { humanLogLine } from '../../src/node/logger.js'
-import { CONTROL_CHARS, firstControlChar, safeLines, safeText } from '../../src/node/safe-text.js'
+import { CONTROL_CHARS, firstControlChar, safeJson, safeLines, safeText } from '../../src/node/safe-text.js'
+import { jsonLine } from '../../src/cli/output.js'
 import type { ProviderRecord } from '../../src/node/schemas.js'
 import { gradingParams } from '../../src/services/grading/index.js'
 
@@ -42,6 +43,18 @@ describe('safeText: one neutralising function for every human output', () => {
       expect(out.split('\n')).toHaveLength(text.split('\n').length)
       expect(RAW.test(out.replaceAll('\n', ''))).toBe(false)
     }))
+  })
+
+  it('--json lines carry no raw control character either, and parse to the very same value', () => {
+    fc.assert(fc.property(fc.jsonValue(), anyText, (v, s) => {
+      for (const value of [v, { name: s, nested: [s, v] }]) {
+        const line = jsonLine(value)
+        expect(RAW.test(line)).toBe(false)
+        expect(JSON.parse(line)).toEqual(JSON.parse(JSON.stringify(value)))
+      }
+    }), { numRuns: 1_000 })
+    expect(safeJson(`"a\u009bb"`)).toBe(String.raw`"a\u009bb"`)
+    expect(jsonLine({ t: 'x\x9b\u202e' })).toBe('{"t":"x\\u009b\\u202e"}')
   })
 
   it('firstControlChar names the first one, or nothing', () => {
