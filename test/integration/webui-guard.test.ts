@@ -39,7 +39,8 @@ describe('the portal: who may use it', () => {
     const origin = url.slice(0, -1)
     const count = async (): Promise<number> => (await graders[0].call<StudentSummary[]>('grading', 'listStudents', {})).length
     const before = await count()
-    for (const headers of [{ origin: 'http://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { referer: 'http://127.0.0.1:1/attack.html' }]) {
+    const hostile: Array<Record<string, string>> = [{ origin: 'http://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { referer: 'http://127.0.0.1:1/attack.html' }]
+    for (const headers of hostile) {
       const r = await fetch(`${url}students/1/delete`, form({}, headers))
       expect(r.status, JSON.stringify(headers)).toBe(403)
       expect(await r.text()).toMatch(/role="alert">Refused: a form may only be sent from the portal&#39;s own pages/)
