@@ -14,7 +14,8 @@ PREFIX=${GDS_NETNS_PREFIX:-gds}
 NET=10.77.0
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${2:-${GDS_NETNS_DIR:-/tmp/gds-netns}}
-ROLES=${ROLES:-"log:log grading-1:grading grading-2:grading webui:webui"}
+# The web UI binds its host's address (not only loopback), so it asks for the token it makes.
+ROLES=${ROLES:-"log:log grading-1:grading grading-2:grading webui:webui:--http-host=0.0.0.0"}
 SW="$PREFIX-sw"
 
 die() { echo "netns-cluster: $*" >&2; exit 1; }
@@ -82,6 +83,7 @@ up() {
   i=2
   for spec in $ROLES; do echo "  ${spec%%:*}  $NET.$i  ($PREFIX-${spec%%:*})"; i=$((i + 1)); done
   echo "  look: $0 exec registry gds status --registry $registry"
+  if [ -f "$DIR/data/webui/http-token" ]; then echo "  web UI token: $DIR/data/webui/http-token"; fi
 }
 
 down() {

@@ -39,7 +39,13 @@ describe.skipIf(why !== undefined)('the compose topology across network namespac
     expect(services.map(s => `${s.name}@${s.addrs[0].split('/')[2]}`).sort()).toEqual(['grading@10.77.0.3', 'grading@10.77.0.4', 'log@10.77.0.2', 'webui@10.77.0.5'])
     const students = JSON.parse(execFileSync(SCRIPT, ['exec', 'log', 'gds', 'grades', 'list', '--json', '--registry', registry], { env, encoding: 'utf8' }))
     expect(students).toHaveLength(5)
-    const page = execFileSync(SCRIPT, ['exec', 'registry', 'node', '-e', 'fetch("http://10.77.0.5:8080/").then(r => r.text()).then(t => process.stdout.write(t))'], { env, encoding: 'utf8' })
+    // Reachable from another host, with the token it made (and only with it).
+    const token = (await readFile(join(dir, 'data', 'webui', 'http-token'), 'utf8')).trim()
+    const get = (auth: string): string => execFileSync(SCRIPT, ['exec', 'registry', 'node', '-e',
+      `fetch("http://10.77.0.5:8080/", { headers: { authorization: ${JSON.stringify(auth)} } }).then(async r => process.stdout.write(r.status + " " + await r.text()))`], { env, encoding: 'utf8' })
+    expect(get('Bearer nope-nope-nope-nope')).toMatch(/^401 /)
+    const page = get(`Bearer ${token}`)
+    expect(page).toMatch(/^200 /)
     expect(page).toContain('Bob Squarepants')
   })
 })
