@@ -1,5 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { clusterLine } from '../../src/cli/cluster.js'
+import { formatEvent } from '../../src/cli/format.js'
 import { members } from '../../src/commands/cluster/up.js'
 import { createConfig } from '../../src/node/config.js'
 import type { ProviderRecord } from '../../src/node/schemas.js'
@@ -85,9 +87,16 @@ describe('web UI settings', () => {
     }
   })
 
-  it('cluster up passes its --host to the web UI', () => {
+  it('cluster up passes its --host to the web UI, and prints the sign-in link a member gives', () => {
     const web = members(1, '/tmp/c', 8080, '0.0.0.0').find(m => m.role === 'webui')
     expect(web?.args).toEqual(['--http-port', '8080', '--http-host', '0.0.0.0'])
+    const login = 'http://127.0.0.1:8080/login?token=abc'
+    const serving = { event: 'serving' as const, service: 'webui', url: 'http://127.0.0.1:8080/', login, ts: 0 }
+    expect(clusterLine({ event: 'member-event', name: 'webui', detail: serving, ts: 0 }, true)).toBe(`webui      sign in (once per browser): ${login}`)
+    expect(formatEvent(serving).split('\n')).toEqual([expect.stringMatching(/ webui serving http:\/\/127\.0\.0\.1:8080\/$/), `    sign in (once per browser): ${login}`])
+    const { login: _, ...plain } = serving
+    expect(formatEvent(plain).split('\n')).toHaveLength(1)
+    expect(clusterLine({ event: 'member-event', name: 'webui', detail: plain, ts: 0 }, true)).toBeUndefined()
   })
 })
 
