@@ -57,6 +57,17 @@ describe('the portal: who may use it', () => {
     expect(await count()).toBe(before - 1)
   })
 
+  it('a flood of forged and oversized posts is refused, changes nothing, and the portal keeps answering', async () => {
+    const { url, graders } = await webuiCluster(cluster)
+    const before = await graders[0].call<StudentSummary[]>('grading', 'listStudents', {})
+    const forged = Array.from({ length: 200 }, async (_, i) => (await fetch(`${url}students/${1 + (i % 5)}/delete`, form({}, { origin: 'http://evil.example' }))).status)
+    const huge = fetch(`${url}students`, form({ firstName: 'A'.repeat(32 * 1024), lastName: 'B' }))
+    expect(new Set(await Promise.all(forged))).toEqual(new Set([403]))
+    expect((await huge).status).toBe(413)
+    expect(await graders[0].call<StudentSummary[]>('grading', 'listStudents', {})).toEqual(before)
+    expect((await fetch(url)).status).toBe(200)
+  })
+
   it('on loopback, a request naming another host (DNS rebinding) is refused', async () => {
     const { url } = await webuiCluster(cluster)
     const rebound = await getWithHost(url, 'evil.example:8080')

@@ -107,7 +107,8 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
         const verdict = admit({ method: req.method, path: req.url.split('?')[0], headers: req.headers }, policy)
         if (verdict.ok) return
         if (verdict.status === 401) return reply.code(401).type('text/html').send(loginPage())
-        ctx.log.warn({ method: req.method, url: req.url, status: verdict.status }, 'web request refused')
+        // Debug, not warn: whoever may send requests must not be able to fill the cluster log.
+        ctx.log.debug({ method: req.method, url: req.url, status: verdict.status }, 'web request refused')
         return reply.code(verdict.status).type('text/html').send(refusedPage(verdict.reason))
       })
       // Signing in: the printed link (GET, ?token=) or the form of the 401 page (POST). Either sets
