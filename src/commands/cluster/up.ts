@@ -48,7 +48,9 @@ first, the registry last). Look at it from another terminal with "gds status".`
         await supervisor.stop()
       })
       await supervisor.start()
-      emit({ event: 'cluster-up', registry: supervisor.registry ?? '', web: `http://${flags.host}:${flags['http-port']}/`, members: roles.length + 1, ts: Date.now() })
+      // Bound to every address, the web UI is opened at loopback here (browsers refuse 0.0.0.0).
+      const webHost = flags.host === '0.0.0.0' ? '127.0.0.1' : flags.host
+      emit({ event: 'cluster-up', registry: supervisor.registry ?? '', web: `http://${webHost}:${flags['http-port']}/`, members: roles.length + 1, ts: Date.now() })
       await stopped
     }, e => clusterLine(e, defaultRegistry))
   }
