@@ -2,7 +2,7 @@ import { statSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { StudentSummary } from '../../src/services/grading/store.js'
+import { GradeStore, type StudentSummary } from '../../src/services/grading/store.js'
 import { TestCluster } from '../helpers/nodes.js'
 import { webuiCluster } from '../helpers/webui-cluster.js'
 
@@ -147,14 +147,24 @@ describe('the portal: odd requests get pages, not crashes', () => {
   })
 
   it('names and titles with control characters are refused with a clear message and not stored', async () => {
-    const { url, graders } = await webuiCluster(cluster)
+    const { url, graders, dbPath } = await webuiCluster(cluster)
     const before = await graders[0].call<StudentSummary[]>('grading', 'listStudents', {})
     const bad = await fetch(`${url}students`, form({ firstName: 'Bob\x1b]0;owned\x07', lastName: 'Evil' }))
     expect(bad.status).toBe(400)
-    expect(await bad.text()).toMatch(/role="alert">A name cannot contain control characters \(found \\x1b\); use printable text\./)
+    const badText = await bad.text()
+    expect(badText).toMatch(/role="alert">A name cannot contain control characters \(found \\x1b\); use printable text\./)
+    // The form comes back filled in, the offending character shown as an escape.
+    expect(badText).toContain('value="Bob\\x1b]0;owned\\x07"')
     const title = await fetch(`${url}students/1/grades`, form({ title: 'Quiz\u202e1', type: 'quiz', score: '50' }))
     expect(title.status).toBe(400)
     expect(await title.text()).toMatch(/role="alert">A title cannot contain control characters \(found \\u202e\)/)
     expect(await graders[0].call<StudentSummary[]>('grading', 'listStudents', {})).toEqual(before)
+    // A name stored before the rule (or by another writer of the database) is shown as escapes.
+    const store = new GradeStore(dbPath)
+    store.addStudent('Eve\u202elavE', 'Old')
+    store.close()
+    const list = await (await fetch(url)).text()
+    expect(list).toContain('Eve\\u202elavE Old')
+    expect(list).not.toMatch(/[\u202e\x1b]/)
   })
 })

@@ -1,9 +1,11 @@
 /** HTML building with escaping by default: everything from data goes through `esc`. */
+import { safeText } from '../../node/safe-text.js'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
+/** Markup escaped, and control characters shown as escapes (a bidi override would make a name read otherwise). */
 export function esc (value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, c => ESCAPES[c])
+  return safeText(String(value ?? '')).replace(/[&<>"']/g, c => ESCAPES[c])
 }
 
 /** Marks a string as already-safe HTML. */
