@@ -101,6 +101,10 @@ describe('the portal: who may use it', () => {
     const wrong = await fetch(`${url}login?token=guess-guess-guess-guess`, { redirect: 'manual' })
     expect(wrong.status).toBe(401)
     expect(wrong.headers.get('set-cookie')).toBeNull()
+    // Malformed sign-ins: a repeated field, an empty one, an oversized one; none is a 500.
+    expect((await fetch(`${url}login?token=${token}&token=${token}`, { redirect: 'manual' })).status).toBe(401)
+    expect((await fetch(`${url}login`, form({ token: '' }))).status).toBe(401)
+    expect((await fetch(`${url}login`, form({ token: 'x'.repeat(32 * 1024) }))).status).toBe(413)
     const signedIn = await fetch(login, { redirect: 'manual' })
     expect(signedIn.status).toBe(303)
     expect(signedIn.headers.get('location')).toBe('/')

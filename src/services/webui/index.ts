@@ -1,16 +1,15 @@
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import formbody from '@fastify/formbody'
 import { CatalogFeed } from '../../node/catalog-feed.js'
 import { DEFAULT_HTTP_HOST } from '../../node/config.js'
-import { InvalidConfigError, ListenError, NotFoundError } from '../../node/errors.js'
+import { ListenError, NotFoundError } from '../../node/errors.js'
 import { RegistryClient } from '../../node/client.js'
 import { defineService, type ServiceContext, type ServiceDefinition } from '../../node/service.js'
 import type { Student, StudentSummary } from '../grading/store.js'
 import { clusterParts } from './cluster-view.js'
 import { Html, html, page } from './html.js'
-import { admit, isLoopback, LOGIN_PATH, tokenMatches, type GuardPolicy } from './guard.js'
-import { loginPage, notFoundPage, refusedPage, studentPage, studentsPage, unavailablePage, type GradeForm, type StudentForm } from './portal.js'
-import { loadOrCreateToken } from './token.js'
+import { guardPolicy, protect } from './access.js'
+import { notFoundPage, studentPage, studentsPage, unavailablePage, type GradeForm, type StudentForm } from './portal.js'
 
 export interface WebuiOptions {
   httpPort: number
@@ -40,21 +39,6 @@ const es = new EventSource('/cluster/events');
 es.onmessage = m => { const p = JSON.parse(m.data); for (const k of ['status','graph','table','events']) document.getElementById(k).innerHTML = p[k]; };
 es.onerror = () => { document.getElementById('status').innerHTML = '<span class="pill suspect">live updates interrupted</span> retrying…'; };`
 
-/**
- * The webui role: the grading portal (server-rendered, works without JavaScript) and a live
- * cluster page fed by the registry's watch stream over server-sent events. It requires
- * grading and log, and reaches grading only through the balancer.
- */
-/** Bound beyond loopback, the portal always has a token: the one given, else one of its own. */
-function guardPolicy (host: string, opts: WebuiOptions): GuardPolicy {
-  const loopback = isLoopback(host)
-  // Named per port once listening (cookies do not tell ports apart).
-  const cookie = `gds_token_${opts.httpPort}`
-  if (opts.token !== undefined || loopback) return { token: opts.token, loopback, cookie }
-  if (opts.dataDir === undefined) throw new InvalidConfigError(`the web UI binds ${host}, beyond loopback: give it --http-token`)
-  return { token: loadOrCreateToken(opts.dataDir).token, loopback, cookie }
-}
-
 /** The host part of a URL for a person: a wildcard bind is reached at loopback here; IPv6 in brackets. */
 function urlHost (host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1'
@@ -62,6 +46,11 @@ function urlHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
+/**
+ * The webui role: the grading portal (server-rendered, works without JavaScript) and a live
+ * cluster page fed by the registry's watch stream over server-sent events. It requires
+ * grading and log, and reaches grading only through the balancer.
+ */
 export function webuiService (opts: WebuiOptions): WebuiDefinition {
   let app: FastifyInstance | undefined
   let url: string | undefined
@@ -102,25 +91,8 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
         return reply.code(500).type('text/html').send(page('Error', 'grades', html`<h1>Something went wrong</h1><p>${err?.message}</p>`))
       })
       const host = opts.host ?? DEFAULT_HTTP_HOST
-      let policy = guardPolicy(host, opts)
-      app.addHook('onRequest', async (req, reply) => {
-        const verdict = admit({ method: req.method, path: req.url.split('?')[0], headers: req.headers }, policy)
-        if (verdict.ok) return
-        if (verdict.status === 401) return reply.code(401).type('text/html').send(loginPage())
-        // Debug, not warn: whoever may send requests must not be able to fill the cluster log.
-        ctx.log.debug({ method: req.method, url: req.url, status: verdict.status }, 'web request refused')
-        return reply.code(verdict.status).type('text/html').send(refusedPage(verdict.reason))
-      })
-      // Signing in: the printed link (GET, ?token=) or the form of the 401 page (POST). Either sets
-      // an HttpOnly, SameSite=Strict cookie, so the token leaves the address bar at once.
-      const signIn = (given: string | undefined, reply: FastifyReply): FastifyReply => {
-        if (policy.token === undefined) return reply.code(303).header('location', '/').send()
-        if (!tokenMatches(given, policy.token)) return reply.code(401).type('text/html').send(loginPage('That is not the portal\'s token.'))
-        return reply.code(303).header('set-cookie', `${policy.cookie}=${policy.token}; Path=/; HttpOnly; SameSite=Strict`).header('location', '/').send()
-      }
-      app.get<{ Querystring: { token?: string } }>(LOGIN_PATH, async (req, reply) =>
-        req.query.token === undefined ? reply.type('text/html').send(loginPage()) : signIn(req.query.token, reply))
-      app.post<{ Body: { token?: string } }>(LOGIN_PATH, async (req, reply) => signIn(req.body?.token, reply))
+      let policy = guardPolicy(host, opts.httpPort, opts.token, opts.dataDir)
+      protect(app, () => policy, ctx.log)
       app.setNotFoundHandler(async (req, reply) => reply.code(404).type('text/html').send(notFoundPage(`There is no page at ${req.url}.`)))
       const studentId = (raw: string): number => {
         if (!/^[1-9][0-9]*$/.test(raw)) throw new NotFoundError(`"${raw}" is not an id`)
@@ -191,7 +163,7 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
       }
       const address = app.server.address()
       const port = typeof address === 'object' && address !== null ? address.port : opts.httpPort
-      policy = { ...policy, cookie: `gds_token_${port}` }
+      policy = { ...policy, cookie: `gds_token_${port}` } // the port 0 asked for is known now
       url = `http://${urlHost(host)}:${port}/`
       ctx.log.info({ url, signIn: policy.token !== undefined }, 'web UI listening')
       // The token goes to whoever started the node (the serving event), never to the log.
