@@ -62,9 +62,9 @@ export class ServiceHost {
       catalog: c.catalog,
       registry: config.registry,
       registrations: () => presence.registrations(),
-      onRegistered: (records, peers) => {
+      onRegistered: (records, peers, grants) => {
         for (const p of peers) c.mesh.learn(p.peerId, p.addrs)
-        presence.adopt(records)
+        presence.adopt(records, grants)
         void presence.announce('up')
       },
       reconnectMinMs: config.reconnectMinMs,

@@ -2,10 +2,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { CatalogMessage } from '../../src/node/gossip.js'
 import { ANNOUNCE_COALESCE_MS, ANNOUNCE_INTERVAL_MS, Presence, type PresenceOptions } from '../../src/node/presence.js'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
+import type { Grant } from '../../src/node/schemas.js'
 
 const PEER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
+const REGISTRY = '12D3KooWS1ChmmoudCK7GeiajzvdaE1MuuM7CVugRTJHvSDuZKqr'
+// Presence carries grants, it does not check them (every receiver does): any signature will do.
+const grant = (name: string, over: Partial<Grant> = {}): Grant => ({ registry: REGISTRY, name, peerId: PEER, incarnation: 7, issuedAt: 1, sig: 'A'.repeat(86) + '==', ...over })
 
-function presence () {
+function presence ({ granted = true } = {}) {
   const published: CatalogMessage[] = []
   const pubsub = new EventTarget()
   const p = new Presence({
@@ -17,6 +21,7 @@ function presence () {
     pubsub: pubsub as unknown as PresenceOptions['pubsub'],
     reregister: () => {}
   })
+  if (granted) p.adopt([], [grant('demo')])
   const subscribe = (topic = CATALOG_TOPIC, subscribe = true): void => {
     pubsub.dispatchEvent(new CustomEvent('subscription-change', { detail: { subscriptions: [{ topic, subscribe }] } }))
   }
@@ -36,7 +41,7 @@ describe('presence: when a node announces itself', () => {
     expect(published).toHaveLength(0)
     subscribe(); subscribe(); subscribe()
     await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
-    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ name: 'demo', peerId: PEER, status: 'up', incarnation: 7 })] }])
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ name: 'demo', peerId: PEER, status: 'up', incarnation: 7 })], grants: [grant('demo')] }])
     subscribe()
     await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
     expect(published).toHaveLength(2)
@@ -61,6 +66,29 @@ describe('presence: when a node announces itself', () => {
     await vi.advanceTimersByTimeAsync(ANNOUNCE_INTERVAL_MS * 2)
     expect(published).toHaveLength(0)
     await p.announce('leaving')
-    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'leaving', seq: 1 })] }])
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'leaving', seq: 1 })], grants: [grant('demo')] }])
+  })
+})
+
+describe('presence: grants', () => {
+  it('says `up` only once the registry granted the name; `leaving` goes out without a grant', async () => {
+    const { p, published } = presence({ granted: false })
+    await p.announce('up')
+    expect(published).toHaveLength(0)
+    await p.announce('leaving')
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ name: 'demo', status: 'leaving' })], grants: [] }])
+  })
+
+  it('keeps only grants for itself, this incarnation; a new registration replaces them', async () => {
+    const { p, published } = presence({ granted: false })
+    p.adopt([], [grant('demo', { peerId: REGISTRY }), grant('demo', { incarnation: 6 })])
+    await p.announce('up')
+    expect(published).toHaveLength(0)
+    p.adopt([], [grant('demo')])
+    await p.announce('up')
+    expect(published.at(-1)).toMatchObject({ grants: [grant('demo')] })
+    p.adopt([], [])
+    await p.announce('up')
+    expect(published).toHaveLength(1)
   })
 })
