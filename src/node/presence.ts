@@ -8,6 +8,12 @@ import type { ServiceDefinition } from './service.js'
 export const ANNOUNCE_INTERVAL_MS = 30_000
 /** New topic subscribers within this long share one announcement. */
 export const ANNOUNCE_COALESCE_MS = 100
+/**
+ * Announcements for new subscribers are at least this far apart, so a node joining a big
+ * cluster (one subscription burst after another) keeps far within the gossip budget every
+ * peer holds it to (GOSSIP_BUDGET): beyond it peers would reject it as a flooder.
+ */
+export const ANNOUNCE_MIN_GAP_MS = 1_000
 
 export interface PresenceOptions {
   services: ServiceDefinition[]
@@ -19,6 +25,7 @@ export interface PresenceOptions {
   pubsub: Pick<GossipSub, 'addEventListener' | 'removeEventListener'>
   /** Register again now (after refuting an accusation). */
   reregister: () => void
+  now: () => number
 }
 
 type SubscriptionChange = CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>
@@ -34,9 +41,11 @@ export class Presence {
   private grants = new Map<string, Grant>()
   private announceTimer?: NodeJS.Timeout
   private coalesceTimer?: NodeJS.Timeout
+  private lastAnnounced = -Infinity
   private readonly onSubscription = (e: SubscriptionChange): void => {
     if (this.coalesceTimer !== undefined || !e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
-    this.coalesceTimer = setTimeout(() => { this.coalesceTimer = undefined; void this.announce('up') }, ANNOUNCE_COALESCE_MS)
+    const wait = Math.max(ANNOUNCE_COALESCE_MS, this.lastAnnounced + ANNOUNCE_MIN_GAP_MS - this.opts.now())
+    this.coalesceTimer = setTimeout(() => { this.coalesceTimer = undefined; void this.announce('up') }, wait)
   }
 
   constructor (private readonly opts: PresenceOptions) {}
@@ -111,6 +120,7 @@ export class Presence {
       .filter(r => status === 'leaving' || this.grants.has(r.name))
       .map(r => ({ ...r, peerId: this.opts.peerId, status }))
     if (records.length === 0) return
+    this.lastAnnounced = this.opts.now()
     const grants = records.flatMap(r => this.grants.get(r.name) ?? [])
     await this.opts.gossip.publish({ kind: 'announce', records, grants })
   }

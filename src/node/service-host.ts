@@ -52,7 +52,8 @@ export class ServiceHost {
       addrs: () => libp2p.getMultiaddrs().map(String),
       gossip: c.gossip,
       pubsub: libp2p.services.pubsub,
-      reregister: () => { this.session.reregister() }
+      reregister: () => { this.session.reregister() },
+      now: c.now
     })
     this.session = new RegistrySession({
       libp2p,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { CatalogMessage } from '../../src/node/gossip.js'
-import { ANNOUNCE_COALESCE_MS, ANNOUNCE_INTERVAL_MS, Presence, type PresenceOptions } from '../../src/node/presence.js'
+import { ANNOUNCE_COALESCE_MS, ANNOUNCE_INTERVAL_MS, ANNOUNCE_MIN_GAP_MS, Presence, type PresenceOptions } from '../../src/node/presence.js'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
 import type { Grant } from '../../src/node/schemas.js'
 
@@ -19,7 +19,8 @@ function presence ({ granted = true } = {}) {
     addrs: () => ['/ip4/127.0.0.1/tcp/4002'],
     gossip: { publish: async m => { published.push(m) } },
     pubsub: pubsub as unknown as PresenceOptions['pubsub'],
-    reregister: () => {}
+    reregister: () => {},
+    now: () => Date.now()
   })
   if (granted) p.adopt([], [grant('demo')])
   const subscribe = (topic = CATALOG_TOPIC, subscribe = true): void => {
@@ -42,9 +43,27 @@ describe('presence: when a node announces itself', () => {
     subscribe(); subscribe(); subscribe()
     await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
     expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ name: 'demo', peerId: PEER, status: 'up', incarnation: 7 })], grants: [grant('demo')] }])
+    // The next burst waits until ANNOUNCE_MIN_GAP_MS after the last announcement, not longer.
     subscribe()
     await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
+    expect(published).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_MIN_GAP_MS - ANNOUNCE_COALESCE_MS - 1)
+    expect(published).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
     expect(published).toHaveLength(2)
+    p.stop()
+  })
+
+  it('however peers come and go, announcements for them stay within the budget peers hold it to', async () => {
+    const { p, published, subscribe } = presence()
+    p.start()
+    for (let t = 0; t < 60_000; t += 10) {
+      subscribe()
+      await vi.advanceTimersByTimeAsync(10)
+    }
+    // One per ANNOUNCE_MIN_GAP_MS at most, plus the periodic ones.
+    expect(published.length).toBeLessThanOrEqual(60_000 / ANNOUNCE_MIN_GAP_MS + 60_000 / ANNOUNCE_INTERVAL_MS + 1)
+    expect(published.length).toBeGreaterThanOrEqual(60_000 / ANNOUNCE_MIN_GAP_MS - 1)
     p.stop()
   })
 
