@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs'
 import { setImmediate as yieldLoop } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Message } from '@libp2p/gossipsub'
@@ -161,11 +162,14 @@ describe('grants: a self-announcement counts only with the registry\'s word', ()
   })
 })
 
+/** Announcements the flooder publishes (GDS_MEASURE=FILE appends what the test saw to FILE). */
+const FLOOD = 2_000
+
 describe('gossip rate: a flooding peer is cut off, everyone else\'s liveness untouched', () => {
   const cluster = new TestCluster()
   afterEach(async () => { await cluster.stopAll() })
 
-  it('valid announcements at flood rate are dropped beyond the budget, the flooder is graylisted, and no one is declared down', async () => {
+  it('valid announcements published as fast as possible are dropped beyond the budget, the flooder is graylisted, and no one is declared down', async () => {
     const registry = await cluster.registry()
     const log = await cluster.service(registry, 'log')
     const demo = await cluster.service(registry, 'demo', ['log', 'flooder'])
@@ -186,26 +190,29 @@ describe('gossip rate: a flooding peer is cut off, everyone else\'s liveness unt
     heard.length = 0
     for (const n of [registry, log, demo]) cluster.clearEvents(n)
 
-    // ~2,000 valid announcements a second for up to 2 s (bounded in count and time); the loop
-    // yields between batches so the other nodes in this process keep their own pace.
-    const scores: number[] = []
+    // Valid, granted announcements as fast as this process can publish them (bounded in count
+    // and time): batches go out together, and the loop yields between them so the other nodes
+    // in this process keep their own pace.
     const started = Date.now()
     let sent = 0
-    while (sent < 4_000 && Date.now() - started < 2_000) {
-      for (let i = 0; i < 20; i++, sent++) {
-        await publish(flooder.p2p, { kind: 'announce', records: [{ ...own.records[0], seq: own.records[0].seq + sent + 1 }], grants: own.grants })
-      }
-      scores.push(score(demo, flooder.peerId))
+    while (sent < FLOOD && Date.now() - started < 20_000) {
+      const batch = Array.from({ length: 50 }, (_, i) => own.records[0].seq + sent + i + 1)
+      sent += batch.length
+      await Promise.all(batch.map(async seq => { await publish(flooder.p2p, { kind: 'announce', records: [{ ...own.records[0], seq }], grants: own.grants }) }))
       await yieldLoop()
     }
-    const elapsedS = (Date.now() - started) / 1000
+    const floodMs = Date.now() - started
 
-    // The flood was dropped: demo took at most its budget of it, the rest unread, and the
-    // flooder's score went below the graylist line (its RPCs are dropped before any check).
-    await eventually(() => { expect(demo.gossipCounters!.limited).toBeGreaterThan(0) })
-    expect(heard.length).toBeLessThanOrEqual(GOSSIP_BUDGET.burst + Math.ceil(GOSSIP_BUDGET.perSecond * (elapsedS + 1)))
-    expect(Math.min(...scores, score(demo, flooder.peerId))).toBeLessThan(GOSSIP_SCORE_THRESHOLDS.graylistThreshold)
+    // The flood was dropped: the flooder's score at demo goes below the graylist line (its RPCs
+    // are then dropped before any check), and demo took at most its budget of the flood.
+    await eventually(() => { expect(score(demo, flooder.peerId)).toBeLessThan(GOSSIP_SCORE_THRESHOLDS.graylistThreshold) })
+    const graylistedMs = Date.now() - started
+    expect(demo.gossipCounters!.limited).toBeGreaterThan(0)
     expect(registry.gossipCounters!.limited).toBeGreaterThan(0)
+    expect(heard.length).toBeLessThanOrEqual(GOSSIP_BUDGET.burst + Math.ceil(GOSSIP_BUDGET.perSecond * graylistedMs / 1000))
+    if (process.env.GDS_MEASURE !== undefined) {
+      appendFileSync(process.env.GDS_MEASURE, JSON.stringify({ sent, floodMs, perSecond: Math.round(sent / floodMs * 1000), graylistedMs, demoAccepted: heard.length, demo: demo.gossipCounters, registry: registry.gossipCounters, log: log.gossipCounters }) + '\n')
+    }
 
     // Everyone else's liveness untouched: no provider went down anywhere, and a real change still flows.
     for (const n of [registry, log, demo]) {
@@ -214,6 +221,6 @@ describe('gossip rate: a flooding peer is cut off, everyone else\'s liveness unt
     expect(registry.catalog.all().map(r => `${r.name}:${r.status}`).sort()).toEqual(['demo:up', 'flooder:up', 'log:up'])
     await log.stop()
     await cluster.waitFor(demo, e => e.event === 'provider-down' && e.name === 'log', 10_000, 'a real change after the flood')
-    expect(sent).toBeGreaterThan(100)
+    expect(sent).toBeGreaterThanOrEqual(500)
   })
 })
