@@ -36,6 +36,23 @@ function delivered (node: GdsNode, author: string): Message[] {
   return seen
 }
 
+type Announcement = Extract<ReturnType<typeof catalogMessage.parse>, { kind: 'announce' }>
+
+/**
+ * `speaker`'s own announcement (with its grant) as `listener` hears it, and the list of what
+ * `listener` keeps hearing from it. Registering again makes the speaker announce itself.
+ */
+async function ownAnnouncement (listener: GdsNode, speaker: GdsNode): Promise<{ own: Announcement, heard: Message[] }> {
+  const heard = delivered(listener, speaker.peerId)
+  await eventually(() => {
+    if (heard.length === 0) speaker.registrySession!.reregister()
+    expect(heard.length).toBeGreaterThan(0)
+  }, 10_000, 100)
+  const own = catalogMessage.parse(parseJson(heard[0].data))
+  if (own.kind !== 'announce') throw new Error('expected an announcement')
+  return { own, heard }
+}
+
 describe('grants: a self-announcement counts only with the registry\'s word', () => {
   const cluster = new TestCluster()
   const strays: GdsLibp2p[] = []
@@ -68,15 +85,9 @@ describe('grants: a self-announcement counts only with the registry\'s word', ()
   it('an unregistered peer announcing "grading" on gossip, bare, with a forged grant or with a grant read off gossip, reaches no dependent', async () => {
     const { registry, grading, deps } = await setup()
     // A genuine announcement to steal: grading's own, with the registry's grant in it.
-    const heard = delivered(deps[0], grading.peerId)
+    const stolenGrant = (await ownAnnouncement(deps[0], grading)).own.grants[0]
     const rogue = await stray([...deps, registry])
     const id = rogue.peerId.toString()
-    await eventually(async () => {
-      if (heard.length === 0) await grading.registrySession!.reregister()
-      expect(heard.length).toBeGreaterThan(0)
-    }, 10_000, 100)
-    const stolen = catalogMessage.parse(parseJson(heard[0].data))
-    const stolenGrant = stolen.kind === 'announce' ? stolen.grants[0] : undefined
     expect(stolenGrant).toMatchObject({ name: 'grading', peerId: grading.peerId, registry: registry.peerId })
     const forged: Grant = { ...await signGrant(await generateKeyPair('Ed25519'), { name: 'grading', peerId: id, incarnation: 1, issuedAt: 1 }), registry: registry.peerId }
     const before = deps.map(d => d.gossipCounters!.rejected)
@@ -104,13 +115,7 @@ describe('grants: a self-announcement counts only with the registry\'s word', ()
     await cluster.waitFor(other, e => e.event === 'registered')
     for (const d of deps) await other.p2p.dial(d.p2p.getMultiaddrs()[0])
     await eventually(() => { expect(other.p2p.services.pubsub.getSubscribers(CATALOG_TOPIC).map(String)).toEqual(expect.arrayContaining(deps.map(d => d.peerId))) })
-    const heard = delivered(deps[0], other.peerId)
-    await eventually(async () => {
-      if (heard.length === 0) await other.registrySession!.reregister()
-      expect(heard.length).toBeGreaterThan(0)
-    }, 10_000, 100)
-    const own = catalogMessage.parse(parseJson(heard[0].data))
-    if (own.kind !== 'announce') throw new Error('expected an announcement')
+    const { own } = await ownAnnouncement(deps[0], other)
     const before = deps.map(d => d.gossipCounters!.rejected)
     await publish(other.p2p, { kind: 'announce', records: [{ ...own.records[0], name: 'grading', seq: own.records[0].seq + 1 }], grants: own.grants })
     await publish(other.p2p, { kind: 'announce', records: [{ ...own.records[0], name: 'grading', seq: own.records[0].seq + 2 }], grants: [{ ...own.grants[0], name: 'grading' }] })
@@ -152,13 +157,8 @@ describe('grants: a self-announcement counts only with the registry\'s word', ()
     for (const d of deps) {
       await eventually(() => { expect(d.catalog.get('grading', grading2.peerId)?.status).toBe('up') })
     }
-    const heard = delivered(deps[0], grading2.peerId)
-    await eventually(async () => {
-      if (heard.length === 0) await grading2.registrySession!.reregister()
-      expect(heard.length).toBeGreaterThan(0)
-    }, 10_000, 100)
-    const m = catalogMessage.parse(parseJson(heard[0].data))
-    expect(m.kind === 'announce' && m.grants.map(g => [g.name, g.peerId, g.registry])).toEqual([['grading', grading2.peerId, registry.peerId]])
+    const { own } = await ownAnnouncement(deps[0], grading2)
+    expect(own.grants.map(g => [g.name, g.peerId, g.registry])).toEqual([['grading', grading2.peerId, registry.peerId]])
   })
 })
 
@@ -180,13 +180,7 @@ describe('gossip rate: a flooding peer is cut off, everyone else\'s liveness unt
     await flooder.p2p.dial(log.p2p.getMultiaddrs()[0])
     await eventually(() => { expect(flooder.p2p.services.pubsub.getSubscribers(CATALOG_TOPIC).map(String)).toEqual(expect.arrayContaining([demo.peerId, log.peerId, registry.peerId])) })
     // The flooder's genuine announcement (with its grant), as demo hears it.
-    const heard = delivered(demo, flooder.peerId)
-    await eventually(async () => {
-      if (heard.length === 0) await flooder.registrySession!.reregister()
-      expect(heard.length).toBeGreaterThan(0)
-    }, 10_000, 100)
-    const own = catalogMessage.parse(parseJson(heard[0].data))
-    if (own.kind !== 'announce') throw new Error('expected an announcement')
+    const { own, heard } = await ownAnnouncement(demo, flooder)
     heard.length = 0
     for (const n of [registry, log, demo]) cluster.clearEvents(n)
 
