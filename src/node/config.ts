@@ -81,8 +81,8 @@ export const TEST_TIMINGS = {
 
 /**
  * What one peer may publish on the catalogue topic, as each node that hears it counts. A
- * healthy node announces every 30 s and once per burst of peers joining the topic (at most ten
- * a second while a cluster starts); a flooder (2,000 a second were seen) is held to `perSecond`,
+ * healthy node announces every 30 s, at each registration and at most once a second for peers
+ * joining the topic (ANNOUNCE_MIN_GAP_MS); a flooder (2,000 a second were seen) is held to `perSecond`,
  * and each message beyond it is rejected, which sinks its gossipsub score until it is
  * graylisted (src/node/libp2p.ts). The registry's patches are not counted.
  */

@@ -6,7 +6,7 @@ import { GOSSIP_BUDGET } from './config.js'
 import { grantMismatch, GrantVerifier } from './grant.js'
 import type { Logger } from './logger.js'
 import { CATALOG_TOPIC, MAX_NAMES_PER_PEER } from './protocols.js'
-import { PeerBudget, type BudgetOptions } from './rate-budget.js'
+import { PeerBudget } from './rate-budget.js'
 import { grant, providerRecord, type ProviderRecord } from './schemas.js'
 import { encodeFrame } from './framing.js'
 
@@ -55,8 +55,6 @@ export interface GossipOptions {
   onSelf: (record: ProviderRecord) => void
   /** Every valid record seen (any name): who is out there, for the mesh. */
   onPeerSeen?: (peerId: string, addrs: string[]) => void
-  /** What each author may publish. @default GOSSIP_BUDGET */
-  budget?: BudgetOptions
 }
 
 export interface Verdict { verdict: TopicValidatorResult, parsed?: ParsedMessage, why?: string }
@@ -86,12 +84,15 @@ export async function validateCatalogMessage (msg: Message, registryId: string |
     if (byName.size !== parsed.grants.length) return { verdict: TopicValidatorResult.Reject, why: 'two grants for one name' }
     for (const r of parsed.records) {
       const g = byName.get(r.name)
-      if (g === undefined && r.status === 'leaving') continue
+      if (g === undefined) {
+        if (r.status === 'leaving') continue
+        return { verdict: TopicValidatorResult.Reject, why: 'up without a grant' }
+      }
       if (registryId === undefined) return { verdict: TopicValidatorResult.Ignore, why: 'registry unknown yet' }
-      const why = grantMismatch(g, r, from, registryId)
-      if (why === 'grant from another registry') return { verdict: TopicValidatorResult.Ignore, why }
+      if (g.registry !== registryId) return { verdict: TopicValidatorResult.Ignore, why: 'grant from another registry' }
+      const why = grantMismatch(g, r, from)
       if (why !== undefined) return { verdict: TopicValidatorResult.Reject, why }
-      if (!await grants.verify(g!)) return { verdict: TopicValidatorResult.Reject, why: 'forged grant' }
+      if (!await grants.verify(g)) return { verdict: TopicValidatorResult.Reject, why: 'forged grant' }
     }
     return { verdict: TopicValidatorResult.Accept, parsed }
   }
@@ -115,11 +116,10 @@ export class CatalogGossip {
   /** What the validator parsed, so an accepted message is decoded once. */
   private readonly parsed = new WeakMap<Message, ParsedMessage>()
   private readonly grants = new GrantVerifier()
-  private readonly budget: PeerBudget
+  /** What each author may publish (GOSSIP_BUDGET). */
+  private readonly budget = new PeerBudget(GOSSIP_BUDGET)
 
-  constructor (private readonly opts: GossipOptions) {
-    this.budget = new PeerBudget(opts.budget ?? GOSSIP_BUDGET)
-  }
+  constructor (private readonly opts: GossipOptions) {}
 
   start (): void {
     const { pubsub } = this.opts

@@ -37,13 +37,11 @@ export async function signGrant (key: PrivateKey, g: Omit<GrantFields, 'registry
 }
 
 /**
- * Why `grant` does not vouch for `record` announced by `from`, or undefined if its fields do
- * (the signature is checked apart, by GrantVerifier): issued by a registry this node knows, for
- * this name, to the announcing peer, for the announced incarnation.
+ * Why `grant` does not vouch for `record` announced by `from`, or undefined if its fields do:
+ * for this name, to the announcing peer, for the announced incarnation. Whether its registry
+ * is the one this node knows, and its signature (GrantVerifier), are checked apart.
  */
-export function grantMismatch (grant: Grant | undefined, record: { name: string, peerId: string, incarnation: number }, from: string, registryId: string): string | undefined {
-  if (grant === undefined) return 'no grant'
-  if (grant.registry !== registryId) return 'grant from another registry'
+export function grantMismatch (grant: Grant, record: { name: string, peerId: string, incarnation: number }, from: string): string | undefined {
   if (grant.name !== record.name) return 'grant for another name'
   if (grant.peerId !== from || record.peerId !== from) return 'grant for another peer'
   if (grant.incarnation !== record.incarnation) return 'grant for another incarnation'

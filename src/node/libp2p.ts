@@ -44,8 +44,9 @@ export const CATALOG_TOPIC_SCORE: Partial<TopicScoreParams> = {
 
 /**
  * gossipsub's own defaults, spelt out: nine invalid messages (-81) graylist a peer (its RPCs are
- * dropped unread, so a flooder stops costing signature checks), after which it earns one more
- * try about every ten seconds; an honest peer's rare reject costs -1 and fades.
+ * dropped unread, so a flooder stops costing signature checks) until its count fades below nine
+ * (20 rejects keep it out about 80 s; each failed try after that, about 10 s more); an honest
+ * peer's rare reject costs -1 and fades.
  */
 export const GOSSIP_SCORE_THRESHOLDS = { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 }
 
