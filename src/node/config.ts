@@ -94,6 +94,15 @@ export const TEST_TIMINGS = {
   reconnectMaxMs: 300
 } as const
 
+/**
+ * What one peer may publish on the catalogue topic, as each node that hears it counts. A
+ * healthy node announces every 30 s, at each registration and at most once a second for peers
+ * joining the topic (ANNOUNCE_MIN_GAP_MS); a flooder (2,000 a second were seen) is held to `perSecond`,
+ * and each message beyond it is rejected, which sinks its gossipsub score until it is
+ * graylisted (src/node/libp2p.ts). The registry's patches are not counted.
+ */
+export const GOSSIP_BUDGET = { burst: 30, perSecond: 5, maxPeers: 4_096 } as const
+
 /** The per-user state directory (XDG), where nodes keep keys and data by default. */
 export function stateDir (env: NodeJS.ProcessEnv = process.env): string {
   if (env.GDS_HOME !== undefined && env.GDS_HOME !== '') return resolve(env.GDS_HOME)

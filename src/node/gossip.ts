@@ -1,9 +1,13 @@
+import type { PeerId } from '@libp2p/interface'
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { z } from 'zod'
 import type { Catalog, Change } from './catalog.js'
+import { GOSSIP_BUDGET } from './config.js'
+import { grantMismatch, GrantVerifier } from './grant.js'
 import type { Logger } from './logger.js'
-import { CATALOG_TOPIC } from './protocols.js'
-import { providerRecord, type ProviderRecord } from './schemas.js'
+import { CATALOG_TOPIC, MAX_NAMES_PER_PEER } from './protocols.js'
+import { PeerBudget } from './rate-budget.js'
+import { grant, providerRecord, type ProviderRecord } from './schemas.js'
 import { encodeFrame } from './framing.js'
 
 /** A gossip message is small: an announcement, or a patch of a few records. */
@@ -11,18 +15,26 @@ export const MAX_GOSSIP_BYTES = 256 * 1024
 
 /**
  * The two kinds of message on `gds/catalog/1` (DESIGN.md §3, §4): a service announcing itself
- * (`up` or `leaving`), and the registry's patches (the same it pushes to dependents directly).
+ * (`up` or `leaving`, with the registry's grant for each name it says `up` for), and the
+ * registry's patches (the same it pushes to dependents directly).
  */
 export const catalogMessage = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('announce'), records: z.array(providerRecord).min(1).max(16) }),
+  z.strictObject({
+    kind: z.literal('announce'),
+    records: z.array(providerRecord).min(1).max(MAX_NAMES_PER_PEER),
+    grants: z.array(grant).max(MAX_NAMES_PER_PEER).default([])
+  }),
   z.strictObject({ kind: z.literal('patch'), records: z.array(providerRecord).min(1).max(1_000) })
 ])
-export type CatalogMessage = z.infer<typeof catalogMessage>
+export type CatalogMessage = z.input<typeof catalogMessage>
+type ParsedMessage = z.infer<typeof catalogMessage>
 
 export interface GossipCounters {
   accepted: number
   rejected: number
   ignored: number
+  /** Messages beyond their author's budget (GOSSIP_BUDGET), dropped unread. */
+  limited: number
   applied: number
   duplicates: number
   stale: number
@@ -32,7 +44,7 @@ export interface GossipOptions {
   pubsub: GossipSub
   catalog: Catalog
   selfId: string
-  /** The pinned (or learnt) registry; patches from anyone else are rejected. */
+  /** The pinned (or learnt) registry; patches from anyone else are rejected, grants by anyone else ignored. */
   registryId: () => string | undefined
   /** Names whose records this node keeps (a service: what it requires; the registry: none). */
   follows: (name: string) => boolean
@@ -45,13 +57,20 @@ export interface GossipOptions {
   onPeerSeen?: (peerId: string, addrs: string[]) => void
 }
 
+export interface Verdict { verdict: TopicValidatorResult, parsed?: ParsedMessage, why?: string }
+
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
-/** Checks a message against the authority rules; pure apart from reading the registry id. */
-export function validateCatalogMessage (msg: Message, registryId: string | undefined): { verdict: TopicValidatorResult, parsed?: CatalogMessage, why?: string } {
+/**
+ * Checks a message against the authority rules (DESIGN.md §4, §8). A self-announcement counts
+ * only with a valid grant from the registry this node knows for every name it says `up` for;
+ * a `leaving` needs none (it can only take the sender's own entries down). A grant from a
+ * registry this node does not know is ignored, not punished: a relay may know a newer one.
+ */
+export async function validateCatalogMessage (msg: Message, registryId: string | undefined, grants: GrantVerifier): Promise<Verdict> {
   if (msg.type !== 'signed') return { verdict: TopicValidatorResult.Reject, why: 'unsigned' }
   if (msg.data.byteLength > MAX_GOSSIP_BYTES) return { verdict: TopicValidatorResult.Reject, why: 'too large' }
-  let parsed: CatalogMessage
+  let parsed: ParsedMessage
   try {
     parsed = catalogMessage.parse(JSON.parse(decoder.decode(msg.data)))
   } catch {
@@ -61,6 +80,20 @@ export function validateCatalogMessage (msg: Message, registryId: string | undef
   if (parsed.kind === 'announce') {
     if (parsed.records.some(r => r.peerId !== from)) return { verdict: TopicValidatorResult.Reject, why: 'announces another peer' }
     if (parsed.records.some(r => r.status !== 'up' && r.status !== 'leaving')) return { verdict: TopicValidatorResult.Reject, why: 'an owner may only say up or leaving' }
+    const byName = new Map(parsed.grants.map(g => [g.name, g]))
+    if (byName.size !== parsed.grants.length) return { verdict: TopicValidatorResult.Reject, why: 'two grants for one name' }
+    for (const r of parsed.records) {
+      const g = byName.get(r.name)
+      if (g === undefined) {
+        if (r.status === 'leaving') continue
+        return { verdict: TopicValidatorResult.Reject, why: 'up without a grant' }
+      }
+      if (registryId === undefined) return { verdict: TopicValidatorResult.Ignore, why: 'registry unknown yet' }
+      if (g.registry !== registryId) return { verdict: TopicValidatorResult.Ignore, why: 'grant from another registry' }
+      const why = grantMismatch(g, r, from)
+      if (why !== undefined) return { verdict: TopicValidatorResult.Reject, why }
+      if (!await grants.verify(g)) return { verdict: TopicValidatorResult.Reject, why: 'forged grant' }
+    }
     return { verdict: TopicValidatorResult.Accept, parsed }
   }
   // Before we know the registry we cannot judge a patch: do not apply it, do not punish.
@@ -72,20 +105,26 @@ export function validateCatalogMessage (msg: Message, registryId: string | undef
 /**
  * The gossip path of the catalogue. Every message is validated before gossipsub forwards it
  * (rejected ones are not forwarded and count against the sender's score), then merged with
- * the same rule as the hub path, so a change arriving both ways applies once.
+ * the same rule as the hub path, so a change arriving both ways applies once. Each author
+ * has a budget (the registry excepted): beyond it a message is dropped unread, and rejected
+ * when the author itself delivered it, so gossipsub's score cuts a flooder off (a relay that
+ * forwarded what it had room for is not at fault, and is not punished).
  */
 export class CatalogGossip {
-  readonly counters: GossipCounters = { accepted: 0, rejected: 0, ignored: 0, applied: 0, duplicates: 0, stale: 0 }
+  readonly counters: GossipCounters = { accepted: 0, rejected: 0, ignored: 0, limited: 0, applied: 0, duplicates: 0, stale: 0 }
   private readonly onMessage = (e: CustomEvent<Message>): void => { this.apply(e.detail) }
   /** What the validator parsed, so an accepted message is decoded once. */
-  private readonly parsed = new WeakMap<Message, CatalogMessage>()
+  private readonly parsed = new WeakMap<Message, ParsedMessage>()
+  private readonly grants = new GrantVerifier()
+  /** What each author may publish (GOSSIP_BUDGET). */
+  private readonly budget = new PeerBudget(GOSSIP_BUDGET)
 
   constructor (private readonly opts: GossipOptions) {}
 
   start (): void {
     const { pubsub } = this.opts
-    pubsub.topicValidators.set(CATALOG_TOPIC, (_peer, msg) => {
-      const { verdict, why, parsed } = validateCatalogMessage(msg, this.opts.registryId())
+    pubsub.topicValidators.set(CATALOG_TOPIC, async (peer, msg) => {
+      const { verdict, why, parsed } = await this.judge(peer, msg)
       if (verdict === TopicValidatorResult.Accept && parsed !== undefined) {
         this.counters.accepted++
         this.parsed.set(msg, parsed)
@@ -107,6 +146,18 @@ export class CatalogGossip {
     try { pubsub.unsubscribe(CATALOG_TOPIC) } catch { /* stopping anyway */ }
   }
 
+  private async judge (peer: PeerId, msg: Message): Promise<Verdict> {
+    const registryId = this.opts.registryId()
+    const author = msg.type === 'signed' ? msg.from.toString() : undefined
+    if (author !== undefined && author !== registryId && !this.budget.take(author, this.opts.now())) {
+      this.counters.limited++
+      return author === peer.toString()
+        ? { verdict: TopicValidatorResult.Reject, why: 'over its gossip budget' }
+        : { verdict: TopicValidatorResult.Ignore, why: 'relayed beyond its author\'s gossip budget' }
+    }
+    return validateCatalogMessage(msg, registryId, this.grants)
+  }
+
   /** Peers subscribed to the topic right now. */
   get peers (): number {
     return this.opts.pubsub.getSubscribers(CATALOG_TOPIC).length
@@ -123,10 +174,12 @@ export class CatalogGossip {
 
   private apply (msg: Message): void {
     if (msg.topic !== CATALOG_TOPIC) return
-    // Delivered only after the validator accepted it.
-    const parsed = this.parsed.get(msg) ?? validateCatalogMessage(msg, this.opts.registryId()).parsed
+    // Delivered only after the validator accepted it, which kept what it parsed.
+    const parsed = this.parsed.get(msg)
     if (parsed === undefined) return
+    this.parsed.delete(msg)
     const authority = parsed.kind === 'patch' ? 'registry' : 'owner'
+    const granted = new Set(parsed.kind === 'announce' ? parsed.grants.map(g => g.name) : [])
     const now = this.opts.now()
     const changes: Change[] = []
     for (const record of parsed.records) {
@@ -136,6 +189,8 @@ export class CatalogGossip {
         continue
       }
       if (!this.opts.follows(record.name)) continue
+      // A grant-less `leaving` only takes down what we hold; it never adds an entry.
+      if (authority === 'owner' && !granted.has(record.name) && this.opts.catalog.get(record.name, record.peerId) === undefined) continue
       const { outcome, change } = this.opts.catalog.apply(record, authority, now, this.opts.selfId)
       if (outcome === 'applied' && change !== undefined) { this.counters.applied++; changes.push(change) }
       else if (outcome === 'duplicate') this.counters.duplicates++

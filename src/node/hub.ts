@@ -1,3 +1,4 @@
+import type { PrivateKey } from '@libp2p/interface'
 import type { Catalog } from './catalog.js'
 import type { GdsConfig } from './config.js'
 import type { NodeEvent } from './events.js'
@@ -24,6 +25,8 @@ export function hubSettings ({ dataDir, heartbeatIntervalMs, heartbeatTimeoutMs,
  */
 export interface HubComponents extends HubSettings {
   libp2p: GdsLibp2p
+  /** The node's identity key: the registry signs its grants with it (src/node/grant.ts). */
+  privateKey: PrivateKey
   catalog: Catalog
   /** The gossip path: the hub's patches also go out on gds/catalog/1. */
   gossip: Pick<CatalogGossip, 'publish'>

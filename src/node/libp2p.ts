@@ -6,8 +6,10 @@ import { yamux } from '@libp2p/yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import type { GossipSub } from '@libp2p/gossipsub'
+import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import { preSharedKey } from '@libp2p/pnet'
 import type { PrivateKey } from '@libp2p/interface'
+import { CATALOG_TOPIC } from './protocols.js'
 
 export type GdsLibp2p = Libp2p<{ identify: Identify, ping: Ping, pubsub: GossipSub }>
 
@@ -22,6 +24,31 @@ export function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array }): 
   if (msg.from === undefined || msg.seqno === undefined) return ''
   return Buffer.from(msg.from).toString('base64') + Buffer.from(msg.seqno).toString('base64')
 }
+
+/**
+ * How gossipsub scores a peer on the catalogue topic: only invalid messages count (the
+ * validator's REJECTs: forged grants, patches not from the registry, a flooder beyond its
+ * budget), as -count² decaying 1 % a second. gds gossip is sparse by design (an announcement
+ * per node per 30 s), so the delivery-rate terms, which punish quiet mesh peers, are off, and
+ * so are the rewards, which would let a peer bank credit before it floods.
+ */
+export const CATALOG_TOPIC_SCORE: Partial<TopicScoreParams> = {
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0,
+  invalidMessageDeliveriesWeight: -1,
+  invalidMessageDeliveriesDecay: 0.99
+}
+
+/**
+ * gossipsub's own defaults, spelt out: nine invalid messages (-81) graylist a peer (its RPCs are
+ * dropped unread, so a flooder stops costing signature checks) until its count fades below nine
+ * (20 rejects keep it out about 80 s; each failed try after that, about 10 s more); an honest
+ * peer's rare reject costs -1 and fades.
+ */
+export const GOSSIP_SCORE_THRESHOLDS = { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 }
 
 export interface Libp2pOptions {
   privateKey?: PrivateKey
@@ -62,6 +89,7 @@ const HUB_MAX_CONNECTIONS = 6_000
 export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> {
   // Loaded here, not at the top, so CLI commands that only dial do not pay for it.
   const { gossipsub } = await import('@libp2p/gossipsub')
+  const { createTopicScoreParams } = await import('@libp2p/gossipsub/score')
   return createLibp2p({
     ...(opts.privateKey === undefined ? {} : { privateKey: opts.privateKey }),
     addresses: { listen: opts.listen },
@@ -88,7 +116,8 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
         // gossipsub graylists the 11th and later peers sharing an IP (a sybil defence for open
         // networks). A gds cluster often runs many peers per host (cluster up, containers,
         // tests), and its trust comes from noise, the swarm key and the catalog validator.
-        scoreParams: { IPColocationFactorWeight: 0 }
+        scoreParams: { IPColocationFactorWeight: 0, topics: { [CATALOG_TOPIC]: createTopicScoreParams(CATALOG_TOPIC_SCORE) } },
+        scoreThresholds: GOSSIP_SCORE_THRESHOLDS
       })
     }
   })

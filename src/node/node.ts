@@ -1,4 +1,5 @@
 import '../polyfills.js'
+import type { PrivateKey } from '@libp2p/interface'
 import { EventEmitter } from 'node:events'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache, catalogSource } from './caller.js'
@@ -110,12 +111,13 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     this.started = true
     this.unlock = await lockDataDir(this.config.dataDir)
     try {
-      const libp2p = this.libp2p = await this.createLibp2p()
+      const { libp2p, privateKey } = await this.createLibp2p()
+      this.libp2p = libp2p
       this.emitEvent({ event: 'listening', peerId: this.peerId, addrs: this.addrs, role: this.config.role, name: this.config.name, dataDir: this.config.dataDir })
       const { gossip, mesh } = this.startGossip(libp2p)
       const emit = (e: NodeEvent): void => { this.emitEvent(e) }
       if (this.makeHub !== undefined) {
-        this.hub = this.makeHub({ ...hubSettings(this.config), libp2p, catalog: this.catalog, gossip, log: this.log.child({ component: 'hub' }), now: this.now, random: this.random, emit })
+        this.hub = this.makeHub({ ...hubSettings(this.config), libp2p, privateKey, catalog: this.catalog, gossip, log: this.log.child({ component: 'hub' }), now: this.now, random: this.random, emit })
         await this.hub.start()
       } else {
         // Built now and started last: calls reach the registry and this process's services through it.
@@ -161,11 +163,11 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     return this.requireCaller().stream<T>(service, method, params, opts)
   }
 
-  private async createLibp2p (): Promise<GdsLibp2p> {
+  private async createLibp2p (): Promise<{ libp2p: GdsLibp2p, privateKey: PrivateKey }> {
     const privateKey = await loadOrCreateKey(this.config.dataDir)
     const swarmKey = await readSwarmKey(this.config.swarmKeyFile)
     try {
-      return await createGdsLibp2p({ privateKey, listen: this.config.listen, swarmKey, hub: this.isRegistry })
+      return { libp2p: await createGdsLibp2p({ privateKey, listen: this.config.listen, swarmKey, hub: this.isRegistry }), privateKey }
     } catch (err: any) {
       throw new ListenError(this.config.listen.join(', '), err, 'choose another with --listen')
     }

@@ -1,13 +1,19 @@
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { CatalogGossip } from './gossip.js'
 import { CATALOG_TOPIC } from './protocols.js'
-import type { ProviderRecord, Registration } from './schemas.js'
+import type { Grant, ProviderRecord, Registration } from './schemas.js'
 import type { ServiceDefinition } from './service.js'
 
 /** How often a node re-announces itself on gossip. */
 export const ANNOUNCE_INTERVAL_MS = 30_000
 /** New topic subscribers within this long share one announcement. */
 export const ANNOUNCE_COALESCE_MS = 100
+/**
+ * Announcements for new subscribers are at least this far apart, so a node joining a big
+ * cluster (one subscription burst after another) keeps far within the gossip budget every
+ * peer holds it to (GOSSIP_BUDGET): beyond it peers would reject it as a flooder.
+ */
+export const ANNOUNCE_MIN_GAP_MS = 1_000
 
 export interface PresenceOptions {
   services: ServiceDefinition[]
@@ -19,6 +25,7 @@ export interface PresenceOptions {
   pubsub: Pick<GossipSub, 'addEventListener' | 'removeEventListener'>
   /** Register again now (after refuting an accusation). */
   reregister: () => void
+  now: () => number
 }
 
 type SubscriptionChange = CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>
@@ -30,11 +37,15 @@ type SubscriptionChange = CustomEvent<{ subscriptions: Array<{ topic: string, su
  */
 export class Presence {
   private seq = 0
+  /** The registry's grant for each name, from the last registration: announcements carry them. */
+  private grants = new Map<string, Grant>()
   private announceTimer?: NodeJS.Timeout
   private coalesceTimer?: NodeJS.Timeout
+  private lastAnnounced = -Infinity
   private readonly onSubscription = (e: SubscriptionChange): void => {
     if (this.coalesceTimer !== undefined || !e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
-    this.coalesceTimer = setTimeout(() => { this.coalesceTimer = undefined; void this.announce('up') }, ANNOUNCE_COALESCE_MS)
+    const wait = Math.max(ANNOUNCE_COALESCE_MS, this.lastAnnounced + ANNOUNCE_MIN_GAP_MS - this.opts.now())
+    this.coalesceTimer = setTimeout(() => { this.coalesceTimer = undefined; void this.announce('up') }, wait)
   }
 
   constructor (private readonly opts: PresenceOptions) {}
@@ -73,11 +84,16 @@ export class Presence {
     }))
   }
 
-  /** The registry's answer to our registration: our entries as it holds them. */
-  adopt (records: readonly ProviderRecord[]): void {
+  /**
+   * The registry's answer to our registration: our entries as it holds them, and its grants.
+   * The grants replace the ones we had (a registry that came back with a new identity
+   * signs anew; those of the old one count for no one who follows the new).
+   */
+  adopt (records: readonly ProviderRecord[], grants: readonly Grant[] = []): void {
     for (const r of records) {
       if (r.peerId === this.opts.peerId && r.incarnation === this.opts.incarnation) this.seq = Math.max(this.seq, r.seq)
     }
+    this.grants = new Map(grants.filter(g => g.peerId === this.opts.peerId && g.incarnation === this.opts.incarnation).map(g => [g.name, g]))
   }
 
   /** Something said about us over gossip. Returns true if it was an accusation we refuted. */
@@ -94,10 +110,18 @@ export class Presence {
     return true
   }
 
+  /**
+   * `up` goes out only for names the registry granted (peers refuse the others), so a node
+   * that has not registered yet stays quiet; `leaving` needs no grant and names everything.
+   */
   async announce (status: 'up' | 'leaving'): Promise<void> {
-    if (this.opts.services.length === 0) return
     if (status === 'leaving') this.seq++
-    const records: ProviderRecord[] = this.registrations().map(r => ({ ...r, peerId: this.opts.peerId, status }))
-    await this.opts.gossip.publish({ kind: 'announce', records })
+    const records: ProviderRecord[] = this.registrations()
+      .filter(r => status === 'leaving' || this.grants.has(r.name))
+      .map(r => ({ ...r, peerId: this.opts.peerId, status }))
+    if (records.length === 0) return
+    this.lastAnnounced = this.opts.now()
+    const grants = records.flatMap(r => this.grants.get(r.name) ?? [])
+    await this.opts.gossip.publish({ kind: 'announce', records, grants })
   }
 }

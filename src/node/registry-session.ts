@@ -11,7 +11,7 @@ import { MuxClient } from './mux.js'
 import { checkPinned, parseRegistryAddr, pinnedRegistry } from './registry-pin.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
 import { Channel } from './framing.js'
-import { deregisterResult, heartbeatProbe, lookupResult, notifyPatch, registerResult, suspectResult, type ProviderRecord, type Registration } from './schemas.js'
+import { deregisterResult, heartbeatProbe, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
 
 /** The parts of the node a session uses: dial the registry, answer its streams, see it go. */
 export type SessionLibp2p = Pick<Libp2p, 'dial' | 'dialProtocol' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
@@ -26,8 +26,8 @@ export interface SessionOptions {
   /** The registry's multiaddr; with /p2p/<id> its identity is pinned. */
   registry: string
   registrations: () => Registration[]
-  /** Our entries as the registry holds them, after each registration. */
-  onRegistered?: (records: ProviderRecord[], peers: Array<{ peerId: string, addrs: string[] }>) => void
+  /** Our entries as the registry holds them, its grants for them (for gossip), after each registration. */
+  onRegistered?: (records: ProviderRecord[], peers: Array<{ peerId: string, addrs: string[] }>, grants: Grant[]) => void
   reconnectMinMs: number
   reconnectMaxMs: number
   reapAfterMs: number
@@ -148,13 +148,13 @@ export class RegistrySession {
       const regs = this.opts.registrations()
       // A node that provides nothing (a plain client) only needs the connection.
       const result = regs.length === 0
-        ? { records: [], providers: [], peers: [] }
+        ? { records: [], providers: [], peers: [], grants: [] }
         : await this.requests.request(connection.remotePeer, { op: 'register', services: regs }, registerResult)
       // The registry holds our entries now, stopping or not: stop() deregisters them.
       this.connected = true
       if (this.stopped) return
       this.attempt = 0
-      this.opts.onRegistered?.(result.records, result.peers)
+      this.opts.onRegistered?.(result.records, result.peers, result.grants)
       const required = [...new Set(regs.flatMap(r => r.requires))]
       this.report(this.opts.catalog.resync(required, result.providers, this.opts.now()), 'register')
       const missing = required.filter(n => !this.opts.catalog.providersOf(n).some(isAvailable))

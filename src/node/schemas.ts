@@ -59,6 +59,23 @@ export const providerRecord = z.strictObject({
 })
 export type ProviderRecord = z.infer<typeof providerRecord>
 
+/**
+ * The registry's word that a peer may provide a name (src/node/grant.ts signs and checks it):
+ * issued at each registration, attached by the owner to its announcements on gossip, so any
+ * peer can judge an announcement without asking anyone. `sig` is an Ed25519 signature
+ * (64 bytes, base64) by `registry`, whose peer id carries its public key.
+ */
+export const grant = z.strictObject({
+  registry: peerIdString,
+  name: serviceName,
+  peerId: peerIdString,
+  incarnation: counter,
+  /** Epoch ms at the registry; for people reading it (see grant.ts on why grants do not expire). */
+  issuedAt: counter,
+  sig: z.string().length(88).regex(/^[A-Za-z0-9+/]{86}==$/, 'a signature is 64 bytes in base64')
+})
+export type Grant = z.infer<typeof grant>
+
 export const registryRequest = z.discriminatedUnion('op', [
   z.strictObject({
     op: z.literal('register'),
@@ -108,7 +125,9 @@ export const registerResult = z.object({
    * from its answer or its patches, and without links a `leaving` it gossips while the registry
    * is away reaches no one. Absent from older registries.
    */
-  peers: z.array(providerRecord.pick({ peerId: true, addrs: true })).max(MESH_SEED_PEERS).default([])
+  peers: z.array(providerRecord.pick({ peerId: true, addrs: true })).max(MESH_SEED_PEERS).default([]),
+  /** One grant per registered name, for the announcements on gossip. Absent from older registries. */
+  grants: z.array(grant).max(MAX_NAMES_PER_PEER).default([])
 })
 export type RegisterResult = z.infer<typeof registerResult>
 

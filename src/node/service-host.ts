@@ -52,7 +52,8 @@ export class ServiceHost {
       addrs: () => libp2p.getMultiaddrs().map(String),
       gossip: c.gossip,
       pubsub: libp2p.services.pubsub,
-      reregister: () => { this.session.reregister() }
+      reregister: () => { this.session.reregister() },
+      now: c.now
     })
     this.session = new RegistrySession({
       libp2p,
@@ -62,9 +63,9 @@ export class ServiceHost {
       catalog: c.catalog,
       registry: config.registry,
       registrations: () => presence.registrations(),
-      onRegistered: (records, peers) => {
+      onRegistered: (records, peers, grants) => {
         for (const p of peers) c.mesh.learn(p.peerId, p.addrs)
-        presence.adopt(records)
+        presence.adopt(records, grants)
         void presence.announce('up')
       },
       reconnectMinMs: config.reconnectMinMs,

@@ -7,6 +7,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { createClientLibp2p, type ClientLibp2p } from '../../src/node/libp2p.js'
 import { REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
 import { encodeFrame } from '../../src/node/framing.js'
+import { verifyGrantSignature } from '../../src/node/grant.js'
+import { grant } from '../../src/node/schemas.js'
 import type { GdsNode } from '../../src/node/node.js'
 import { TestCluster } from '../helpers/nodes.js'
 
@@ -56,7 +58,12 @@ describe('access policy (--acl): who may provide a name', () => {
     expect(JSON.stringify(registry.catalog.all())).toEqual(before)
 
     expect((await register(intruder, registry, 'log')).ok).toBe(true)
-    expect((await register(allowed, registry, 'grading')).ok).toBe(true)
+    const granted = await register(allowed, registry, 'grading')
+    expect(granted.ok).toBe(true)
+    // The answer carries the registry's grant: for the name, the peer of the connection, the
+    // incarnation registered, signed by the registry's key.
+    expect(granted.result.grants).toEqual([expect.objectContaining({ registry: registry.peerId, name: 'grading', peerId: allowed.peerId.toString(), incarnation: 1 })])
+    expect(await verifyGrantSignature(grant.parse(granted.result.grants[0]))).toBe(true)
     expect(registry.catalog.all().map(r => `${r.name}:${r.peerId === allowed.peerId.toString() ? 'allowed' : 'intruder'}`).sort())
       .toEqual(['grading:allowed', 'log:intruder'])
   })

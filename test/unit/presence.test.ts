@@ -1,11 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { CatalogMessage } from '../../src/node/gossip.js'
-import { ANNOUNCE_COALESCE_MS, ANNOUNCE_INTERVAL_MS, Presence, type PresenceOptions } from '../../src/node/presence.js'
+import { ANNOUNCE_COALESCE_MS, ANNOUNCE_INTERVAL_MS, ANNOUNCE_MIN_GAP_MS, Presence, type PresenceOptions } from '../../src/node/presence.js'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
+import type { Grant } from '../../src/node/schemas.js'
 
 const PEER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
+const REGISTRY = '12D3KooWS1ChmmoudCK7GeiajzvdaE1MuuM7CVugRTJHvSDuZKqr'
+// Presence carries grants, it does not check them (every receiver does): any signature will do.
+const grant = (name: string, over: Partial<Grant> = {}): Grant => ({ registry: REGISTRY, name, peerId: PEER, incarnation: 7, issuedAt: 1, sig: 'A'.repeat(86) + '==', ...over })
 
-function presence () {
+function presence ({ granted = true } = {}) {
   const published: CatalogMessage[] = []
   const pubsub = new EventTarget()
   const p = new Presence({
@@ -15,8 +19,10 @@ function presence () {
     addrs: () => ['/ip4/127.0.0.1/tcp/4002'],
     gossip: { publish: async m => { published.push(m) } },
     pubsub: pubsub as unknown as PresenceOptions['pubsub'],
-    reregister: () => {}
+    reregister: () => {},
+    now: () => Date.now()
   })
+  if (granted) p.adopt([], [grant('demo')])
   const subscribe = (topic = CATALOG_TOPIC, subscribe = true): void => {
     pubsub.dispatchEvent(new CustomEvent('subscription-change', { detail: { subscriptions: [{ topic, subscribe }] } }))
   }
@@ -36,10 +42,28 @@ describe('presence: when a node announces itself', () => {
     expect(published).toHaveLength(0)
     subscribe(); subscribe(); subscribe()
     await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
-    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ name: 'demo', peerId: PEER, status: 'up', incarnation: 7 })] }])
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ name: 'demo', peerId: PEER, status: 'up', incarnation: 7 })], grants: [grant('demo')] }])
+    // The next burst waits until ANNOUNCE_MIN_GAP_MS after the last announcement, not longer.
     subscribe()
     await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
+    expect(published).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_MIN_GAP_MS - ANNOUNCE_COALESCE_MS - 1)
+    expect(published).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
     expect(published).toHaveLength(2)
+    p.stop()
+  })
+
+  it('however peers come and go, announcements for them stay within the budget peers hold it to', async () => {
+    const { p, published, subscribe } = presence()
+    p.start()
+    for (let t = 0; t < 60_000; t += 10) {
+      subscribe()
+      await vi.advanceTimersByTimeAsync(10)
+    }
+    // One per ANNOUNCE_MIN_GAP_MS at most, plus the periodic ones.
+    expect(published.length).toBeLessThanOrEqual(60_000 / ANNOUNCE_MIN_GAP_MS + 60_000 / ANNOUNCE_INTERVAL_MS + 1)
+    expect(published.length).toBeGreaterThanOrEqual(60_000 / ANNOUNCE_MIN_GAP_MS - 1)
     p.stop()
   })
 
@@ -61,6 +85,29 @@ describe('presence: when a node announces itself', () => {
     await vi.advanceTimersByTimeAsync(ANNOUNCE_INTERVAL_MS * 2)
     expect(published).toHaveLength(0)
     await p.announce('leaving')
-    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'leaving', seq: 1 })] }])
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'leaving', seq: 1 })], grants: [grant('demo')] }])
+  })
+})
+
+describe('presence: grants', () => {
+  it('says `up` only once the registry granted the name; `leaving` goes out without a grant', async () => {
+    const { p, published } = presence({ granted: false })
+    await p.announce('up')
+    expect(published).toHaveLength(0)
+    await p.announce('leaving')
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ name: 'demo', status: 'leaving' })], grants: [] }])
+  })
+
+  it('keeps only grants for itself, this incarnation; a new registration replaces them', async () => {
+    const { p, published } = presence({ granted: false })
+    p.adopt([], [grant('demo', { peerId: REGISTRY }), grant('demo', { incarnation: 6 })])
+    await p.announce('up')
+    expect(published).toHaveLength(0)
+    p.adopt([], [grant('demo')])
+    await p.announce('up')
+    expect(published.at(-1)).toMatchObject({ grants: [grant('demo')] })
+    p.adopt([], [])
+    await p.announce('up')
+    expect(published).toHaveLength(1)
   })
 })

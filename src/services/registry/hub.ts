@@ -6,6 +6,7 @@ import type { Catalog, Change } from '../../node/catalog.js'
 import { readFile } from 'node:fs/promises'
 import { InvalidConfigError, NotAllowedError, NotRegisteredError } from '../../node/errors.js'
 import { eventForChange } from '../../node/events.js'
+import { signGrant } from '../../node/grant.js'
 import type { Transition } from '../../node/heartbeat.js'
 import type { Hub, HubComponents } from '../../node/hub.js'
 import { serveMux } from '../../node/mux.js'
@@ -149,7 +150,9 @@ export class RegistryHub implements Hub {
         this.prober.add(peerId, { reset: changes.length > 0 })
         this.publish(changes)
         const required = new Set(req.services.flatMap(s => s.requires))
-        const result: RegisterResult = { records, providers: [...required].flatMap(n => this.catalog.providersOf(n)), peers: this.meshSeed(peerId) }
+        // Signed in open mode too: only a peer that registered can announce itself on gossip.
+        const grants = await Promise.all(records.map(async r => signGrant(this.opts.privateKey, { name: r.name, peerId, incarnation: r.incarnation, issuedAt: now })))
+        const result: RegisterResult = { records, providers: [...required].flatMap(n => this.catalog.providersOf(n)), peers: this.meshSeed(peerId), grants }
         this.rememberRegistrant(peerId)
         return result
       }

@@ -1,0 +1,85 @@
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import type { Grant } from './schemas.js'
+
+/**
+ * Grants: the registry's signed word that a peer may provide a name (DESIGN.md §8). The
+ * registry signs one per name at each registration, after its access policy (--acl) said yes;
+ * the owner attaches it to its announcements, and every peer checks it against the registry it
+ * knows (pinned by --registry /p2p/<id>, or learnt from the connection it dialled), so an
+ * announcement is judged on the spot, without asking anyone. Pure apart from the signature.
+ *
+ * Why a grant has no expiry: it names the incarnation it was issued to, and an announcement is
+ * honoured only for that very incarnation, so it lives exactly as long as the process that
+ * registered (a restart bumps the incarnation and needs a new registration, which the registry
+ * judges against its policy of the day). It is bound to the peer too: gossip is signed by its
+ * author and the author must be the grant's peer, so a grant read off gossip is worthless to
+ * anyone else. A registry restarted with the same key keeps every grant it gave valid.
+ */
+
+/** Domain separation: these bytes can never be mistaken for anything else the key signs. */
+export const GRANT_TAG = 'gds/grant/1\n'
+
+export type GrantFields = Omit<Grant, 'sig'>
+
+const encoder = new TextEncoder()
+
+/** The signed bytes: the tag, then the fields as a JSON array in a fixed order. */
+export function grantBytes (g: GrantFields): Uint8Array {
+  return encoder.encode(GRANT_TAG + JSON.stringify([g.registry, g.name, g.peerId, g.incarnation, g.issuedAt]))
+}
+
+/** The registry's side: a grant for `name` to `peerId`'s process `incarnation`, signed with its key. */
+export async function signGrant (key: PrivateKey, g: Omit<GrantFields, 'registry'>): Promise<Grant> {
+  const fields: GrantFields = { registry: peerIdFromPrivateKey(key).toString(), name: g.name, peerId: g.peerId, incarnation: g.incarnation, issuedAt: g.issuedAt }
+  const sig = await key.sign(grantBytes(fields))
+  return { ...fields, sig: Buffer.from(sig).toString('base64') }
+}
+
+/**
+ * Why `grant` does not vouch for `record` announced by `from`, or undefined if its fields do:
+ * for this name, to the announcing peer, for the announced incarnation. Whether its registry
+ * is the one this node knows, and its signature (GrantVerifier), are checked apart.
+ */
+export function grantMismatch (grant: Grant, record: { name: string, peerId: string, incarnation: number }, from: string): string | undefined {
+  if (grant.name !== record.name) return 'grant for another name'
+  if (grant.peerId !== from || record.peerId !== from) return 'grant for another peer'
+  if (grant.incarnation !== record.incarnation) return 'grant for another incarnation'
+  return undefined
+}
+
+/** Checks a grant's signature against its registry's public key (in the registry's peer id). */
+export async function verifyGrantSignature (grant: Grant): Promise<boolean> {
+  try {
+    const key = peerIdFromString(grant.registry).publicKey
+    if (key === undefined) return false
+    const sig = Buffer.from(grant.sig, 'base64')
+    if (sig.byteLength !== 64) return false
+    return await key.verify(grantBytes(grant), sig)
+  } catch {
+    return false
+  }
+}
+
+/** Verified grants remembered; a node re-announces every 30 s, so each is seen many times. */
+const VERIFIED_CACHE = 1_024
+
+/**
+ * Signature checks with a memory of the good ones (an Ed25519 verify per announcement is the
+ * validator's dearest step). Only successes are kept, keyed by every signed field and the
+ * signature, so a cached entry can never vouch for different fields.
+ */
+export class GrantVerifier {
+  private readonly good = new Set<string>()
+
+  constructor (private readonly max = VERIFIED_CACHE) {}
+
+  async verify (grant: Grant): Promise<boolean> {
+    const key = `${grant.sig}|${grant.registry}|${grant.name}|${grant.peerId}|${grant.incarnation}|${grant.issuedAt}`
+    if (this.good.has(key)) return true
+    if (!await verifyGrantSignature(grant)) return false
+    this.good.add(key)
+    if (this.good.size > this.max) this.good.delete(this.good.values().next().value as string)
+    return true
+  }
+}
