@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay } from './backoff.js'
-import type { RegistryClient } from './client.js'
+import type { CallOptions } from './balancer.js'
 import { ServiceNotFoundError } from './errors.js'
 import type { LogEntry } from './log-shipper.js'
 import { untilAborted } from './until-aborted.js'
@@ -10,6 +10,11 @@ export interface LogFilters {
   service?: string
   level?: string
   since?: number
+}
+
+/** What the reader needs of a connection: streaming calls (a RegistryClient or a GdsNode). */
+export interface LogClient {
+  stream: <T = unknown>(service: string, method: string, params?: unknown, opts?: CallOptions) => AsyncIterable<T>
 }
 
 export interface ReadLogOptions {
@@ -66,7 +71,7 @@ function recoverable (err: any): boolean {
  * killed or restarts) it says so once, reconnects with back-off, says so again when it is back,
  * and resumes from the last entry shown: nothing missed, nothing twice.
  */
-export async function * readLog (client: Pick<RegistryClient, 'stream'>, filters: LogFilters, opts: ReadLogOptions): AsyncGenerator<LogEntry | FollowNotice> {
+export async function * readLog (client: LogClient, filters: LogFilters, opts: ReadLogOptions): AsyncGenerator<LogEntry | FollowNotice> {
   let position: Position | undefined
   try {
     for await (const e of client.stream<LogEntry>('log', 'query', { ...filters, limit: opts.limit, end: 'newest' })) {
