@@ -214,7 +214,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     const shipper = this.shipper = new LogShipper({
       peerId: this.peerId,
       incarnation: this.incarnation,
-      service: this.config.name,
+      // The name it registers under (a module's own name, whatever its file is called): the log service checks it.
+      service: this.services[0]?.name ?? this.config.name,
       send: async entries => { await this.call('log', 'append', { entries }, { idempotent: true, timeoutMs: 5_000 }) },
       onDrop: dropped => { this.log.warn({ dropped }, 'no log service is reachable and the log buffer is full: dropping the oldest entries') },
       onReject: (rejected, reason) => { this.log.warn({ rejected, reason }, 'the log service refuses this node\'s entries: dropping them') }

@@ -216,10 +216,10 @@ describe('the log role', () => {
     const warnings: string[] = []
     const write = tap.write.bind(tap)
     tap.write = line => { const o = JSON.parse(line); if (o.level === 'warn') warnings.push(o.msg); write(line) }
-    // Registered as "liar", it ships its log as "grading" (a shipper told the wrong name).
+    // A node that calls itself "grading" but provides nothing: it ships its log as grading.
     const liar = new GdsNode({
       config: createConfig({ ...TEST_TIMINGS, role: 'service', name: 'grading', registry: pickAddr(registry.addrs), listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: await cluster.tempDir() }),
-      services: [plainService('liar', ['log'])],
+      services: [],
       log: logger,
       logTap: tap
     })

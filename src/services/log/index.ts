@@ -50,7 +50,7 @@ export interface LogServiceOptions extends LogStoreOptions {
  */
 export function logService (opts: LogServiceOptions): ServiceDefinition {
   const now = opts.now ?? Date.now
-  const store = new LogStore({ peerShare: LOG_LIMITS.peerShare, ...opts })
+  const store = new LogStore(opts)
   const buckets = new TokenBuckets({ ratePerSec: LOG_LIMITS.peerBytesPerSec, burst: LOG_LIMITS.peerBurstBytes, maxPeers: LOG_LIMITS.maxPeers })
   let claims: ServiceClaims | undefined
   let scans = 0

@@ -21,6 +21,7 @@
  */
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { LOG_LIMITS } from '../../node/config.js'
 import type { LogEntry } from '../../node/log-shipper.js'
 import { NotStartedError, QuotaExceededError } from '../../node/errors.js'
 
@@ -33,7 +34,7 @@ export interface LogStoreOptions {
   maxBytes?: number
   /** Rotated files kept. @default 8 */
   keep?: number
-  /** The fraction of the whole capacity (maxBytes × (keep + 1)) one peer's entries may hold. @default 0.25 */
+  /** The fraction of the whole capacity (maxBytes × (keep + 1)) one peer's entries may hold. @default LOG_LIMITS.peerShare (0.25) */
   peerShare?: number
 }
 
@@ -80,7 +81,7 @@ export class LogStore {
   constructor (private readonly opts: LogStoreOptions) {
     this.maxBytes = opts.maxBytes ?? 16 * 1024 * 1024
     this.keep = opts.keep ?? 8
-    this.peerShareBytes = Math.floor(this.maxBytes * (this.keep + 1) * (opts.peerShare ?? 0.25))
+    this.peerShareBytes = Math.floor(this.maxBytes * (this.keep + 1) * (opts.peerShare ?? LOG_LIMITS.peerShare))
   }
 
   private get current (): string { return join(this.opts.dir, 'current.jsonl') }
