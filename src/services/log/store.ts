@@ -21,6 +21,7 @@
  */
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { StringDecoder } from 'node:string_decoder'
 import { LOG_LIMITS } from '../../node/config.js'
 import type { LogEntry } from '../../node/log-shipper.js'
 import { NotStartedError, QuotaExceededError } from '../../node/errors.js'
@@ -226,11 +227,11 @@ export class LogStore {
   private async * lines (f: Snapshot['files'][number], onBad: () => void = () => {}): AsyncGenerator<{ e: LogEntry, bytes: number }> {
     for await (const line of readLines(f.fh, f.size)) {
       if (line === undefined) { onBad(); continue }
-      if (line.length === 0) continue
+      if (line === '') continue
       let e: LogEntry
-      try { e = JSON.parse(line.toString('utf8')) } catch { onBad(); continue }
+      try { e = JSON.parse(line) } catch { onBad(); continue }
       if (typeof e?.ts !== 'number' || typeof e?.seq !== 'number' || typeof e?.peerId !== 'string') { onBad(); continue }
-      yield { e, bytes: line.length + 1 }
+      yield { e, bytes: Buffer.byteLength(line) + 1 }
     }
   }
 
@@ -248,34 +249,35 @@ const MAX_LINE = 64 * 1024
  * The lines of the first `size` bytes of a file, without their newline, read a chunk at a time
  * (memory stays at a chunk and a line). An overlong line is yielded as undefined and skipped.
  */
-async function * readLines (fh: FileHandle, size: number): AsyncGenerator<Buffer | undefined> {
+async function * readLines (fh: FileHandle, size: number): AsyncGenerator<string | undefined> {
   const buf = Buffer.alloc(CHUNK)
-  let carry: Buffer[] = []
-  let carried = 0
+  // A character cut by a chunk's end waits in the decoder for the rest of it.
+  const decoder = new StringDecoder('utf8')
+  let carry = ''
   let overlong = false
   for (let pos = 0; pos < size;) {
     const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - pos), pos)
     if (bytesRead === 0) break
     pos += bytesRead
+    const text = decoder.write(buf.subarray(0, bytesRead))
     let from = 0
-    for (let nl = buf.indexOf(0x0a, 0); nl !== -1 && nl < bytesRead; nl = buf.indexOf(0x0a, from)) {
-      const piece = buf.subarray(from, nl)
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
+      const piece = text.slice(from, nl)
       from = nl + 1
-      if (overlong) { overlong = false; carry = []; carried = 0; yield undefined; continue }
-      const line = carried === 0 ? Buffer.from(piece) : Buffer.concat([...carry, piece])
-      carry = []
-      carried = 0
+      if (overlong) { overlong = false; carry = ''; yield undefined; continue }
+      const line = carry === '' ? piece : carry + piece
+      carry = ''
       yield line
     }
-    if (from < bytesRead && !overlong) {
-      carry.push(Buffer.from(buf.subarray(from, bytesRead)))
-      carried += bytesRead - from
-      if (carried > MAX_LINE) { overlong = true; carry = []; carried = 0 }
+    if (!overlong) {
+      carry += text.slice(from)
+      if (carry.length > MAX_LINE) { overlong = true; carry = '' }
     }
   }
+  carry += decoder.end()
   // A last line without its newline (a torn write) is still read: the start-up scan counts it bad.
   if (overlong) yield undefined
-  else if (carried > 0) yield Buffer.concat(carry)
+  else if (carry !== '') yield carry
 }
 
 async function closeAll (snap: Snapshot): Promise<void> {
