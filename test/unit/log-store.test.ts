@@ -26,6 +26,9 @@ describe('log store', () => {
     const found = await all(again, { limit: 10_000, end: 'oldest' })
     expect(found.at(-1)?.seq).toBe(100)
     expect(found.map(x => x.seq)).toEqual(found.map(x => x.seq).sort((a, b) => a - b))
+    // A since query skips the files entirely older than it, and still finds what spans them.
+    expect((await all(again, { since: 60, limit: 100, end: 'oldest' })).map(x => x.seq)).toEqual(found.filter(x => x.seq >= 60).map(x => x.seq))
+    expect((await all(again, { since: 95, limit: 3 })).map(x => x.seq)).toEqual([98, 99, 100])
     // Old entries rotated away are gone, but their high-water mark of what is kept still dedups.
     expect(await again.append('P', [e(100), e(101)])).toEqual({ stored: 1, duplicates: 1 })
     await again.close()

@@ -146,11 +146,11 @@ export class LogStore {
       // The newest `limit`: count the matches first, so no window of entries is held in memory.
       if ((q.end ?? 'newest') === 'newest') {
         let n = 0
-        for await (const e of this.entries(snap)) if (matches(e, q)) n++
+        for await (const e of this.entries(snap, q.since)) if (matches(e, q)) n++
         skip = Math.max(0, n - limit)
       }
       let sent = 0
-      for await (const e of this.entries(snap)) {
+      for await (const e of this.entries(snap, q.since)) {
         if (!matches(e, q)) continue
         if (skip > 0) { skip--; continue }
         yield e
@@ -219,8 +219,12 @@ export class LogStore {
   }
 
   /** Every entry of a snapshot, oldest first. */
-  private async * entries (snap: Snapshot): AsyncGenerator<LogEntry> {
-    for (const f of snap.files) for await (const { e } of this.lines(f)) yield e
+  private async * entries (snap: Snapshot, since?: number): AsyncGenerator<LogEntry> {
+    for (const f of snap.files) {
+      // Entries are stored in receive-time order: a file whose last entry is older holds none since.
+      if (since !== undefined && (await lastTs(f)) < since) continue
+      for await (const { e } of this.lines(f)) yield e
+    }
   }
 
   /** The entries of one file up to its size at the snapshot, with the bytes each line takes. */
@@ -278,6 +282,21 @@ async function * readLines (fh: FileHandle, size: number): AsyncGenerator<string
   // A last line without its newline (a torn write) is still read: the start-up scan counts it bad.
   if (overlong) yield undefined
   else if (carry !== '') yield carry
+}
+
+/** The `ts` of a file's last entry, or Infinity when it cannot be read (then the file is scanned). */
+async function lastTs (f: Snapshot['files'][number]): Promise<number> {
+  const n = Math.min(f.size, MAX_LINE)
+  if (n === 0) return -Infinity
+  const buf = Buffer.alloc(n)
+  await f.fh.read(buf, 0, n, f.size - n)
+  const lines = buf.toString('utf8').split('\n').filter(l => l !== '')
+  try {
+    const ts = JSON.parse(lines.at(-1) ?? '').ts
+    return typeof ts === 'number' ? ts : Infinity
+  } catch {
+    return Infinity
+  }
 }
 
 async function closeAll (snap: Snapshot): Promise<void> {
