@@ -100,7 +100,9 @@ export const LOG_LIMITS = {
   maxSentAtAgeMs: 60 * 60_000,
   maxSentAtAheadMs: 60_000,
   // Scans (queries, the past of a follow) reading the files at once; more are refused as busy.
-  maxScans: 4
+  maxScans: 8,
+  // Of those, one peer's: a reader that stops reading holds its scans, not everyone's.
+  maxScansPerPeer: 2
 } as const
 
 /** The per-user state directory (XDG), where nodes keep keys and data by default. */

@@ -27,15 +27,19 @@ describe('cluster: gds logs --follow through a log service restart', () => {
     return p
   }
 
+  async function startWriter (): Promise<GdsNode> {
+    writerDir = await mkdtemp(join(tmpdir(), 'gds-writer-'))
+    writer = new GdsNode({ config: createConfig({ ...TEST_TIMINGS, role: 'service', name: 'writer', requires: ['log'], registry: cluster.registryAddr, listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: writerDir }), services: [plainService('writer', ['log'])] })
+    await writer.start()
+    return writer
+  }
+
   it('says the stream was lost, reconnects, says it is back, and shows every entry once', async () => {
     await cluster.registry()
     const logDir = await cluster.dir()
     let log = await startLog(logDir)
     // The writer: an in-process node registered as "writer", appending numbered entries.
-    writerDir = await mkdtemp(join(tmpdir(), 'gds-writer-'))
-    writer = new GdsNode({ config: createConfig({ ...TEST_TIMINGS, role: 'service', name: 'writer', requires: ['log'], registry: cluster.registryAddr, listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: writerDir }), services: [plainService('writer', ['log'])] })
-    await writer.start()
-    const w = writer
+    const w = await startWriter()
     const write = async (seq: number): Promise<void> => {
       const entry: LogEntry = { ts: Date.now(), level: 'info', service: 'writer', peerId: w.peerId, msg: `n${seq}`, inc: 1, seq }
       // Until the log service takes it (it is down for a while): bounded by the test's deadline.
@@ -75,10 +79,7 @@ describe('cluster: gds logs --follow through a log service restart', () => {
   it('gds logs -n 5000 prints all 5000 (more than one frame)', async () => {
     await cluster.registry()
     await startLog(await cluster.dir())
-    writerDir = await mkdtemp(join(tmpdir(), 'gds-writer-'))
-    writer = new GdsNode({ config: createConfig({ ...TEST_TIMINGS, role: 'service', name: 'writer', requires: ['log'], registry: cluster.registryAddr, listen: ['/ip4/127.0.0.1/tcp/0'], dataDir: writerDir }), services: [plainService('writer', ['log'])] })
-    await writer.start()
-    const w = writer
+    const w = await startWriter()
     await eventually(() => { expect(w.catalog.providersOf('log').some(p => p.status === 'up')).toBe(true) }, 30_000)
     for (let b = 0; b < 6; b++) {
       const entries = Array.from({ length: 1_000 }, (_, i) => ({ ts: Date.now(), level: 'info', service: 'writer', peerId: w.peerId, msg: `n${b * 1_000 + i + 1} ${'z'.repeat(300)}`, inc: 1, seq: b * 1_000 + i + 1 }))

@@ -140,6 +140,8 @@ describe('the log role', () => {
     await caller.call('log', 'append', { entries: Array.from({ length: 500 }, (_, i) => entry(i + 1)) })
     const results = await Promise.allSettled(Array.from({ length: 30 }, async () => query(caller, { limit: 500 })))
     const refused = results.filter(r => r.status === 'rejected')
+    // 30 sent at once on one stream: more than the 2 scans a peer may run at a time.
+    expect(refused.length).toBeGreaterThan(0)
     for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'OVERLOADED' })
     for (const r of results) if (r.status === 'fulfilled') expect(r.value).toHaveLength(500)
     expect(results.some(r => r.status === 'fulfilled')).toBe(true)

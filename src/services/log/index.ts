@@ -53,16 +53,25 @@ export function logService (opts: LogServiceOptions): ServiceDefinition {
   const store = new LogStore(opts)
   const buckets = new TokenBuckets({ ratePerSec: LOG_LIMITS.peerBytesPerSec, burst: LOG_LIMITS.peerBurstBytes, maxPeers: LOG_LIMITS.maxPeers })
   let claims: ServiceClaims | undefined
-  let scans = 0
+  /** Scans running, per peer: a few at once in all, fewer per peer, so one peer cannot take them all. */
+  const scans = new Map<string, number>()
+  let scanning = 0
 
-  /** A scan of the files, counted against the limit of scans at once. */
-  async function * scan (q: Parameters<LogStore['query']>[0]): AsyncGenerator<LogEntry> {
-    if (scans >= LOG_LIMITS.maxScans) throw new OverloadedError(`the log service is already reading its files for ${scans} queries: try again shortly`)
-    scans++
+  /** A scan of the files for `peer`, counted against the limits of scans at once. */
+  async function * scan (peer: string, q: Parameters<LogStore['query']>[0]): AsyncGenerator<LogEntry> {
+    const mine = scans.get(peer) ?? 0
+    if (scanning >= LOG_LIMITS.maxScans || mine >= LOG_LIMITS.maxScansPerPeer) {
+      throw new OverloadedError(`the log service is already reading its files for ${scanning} queries (${mine} of them yours): try again shortly`)
+    }
+    scanning++
+    scans.set(peer, mine + 1)
     try {
       yield * store.query(q)
     } finally {
-      scans--
+      scanning--
+      const left = (scans.get(peer) ?? 1) - 1
+      if (left === 0) scans.delete(peer)
+      else scans.set(peer, left)
     }
   }
 
@@ -96,7 +105,7 @@ export function logService (opts: LogServiceOptions): ServiceDefinition {
       query: defineMethod({
         params: z.strictObject({ ...filters, limit: z.number().int().min(1).max(MAX_QUERY_LIMIT).optional(), end: z.enum(['oldest', 'newest']).optional() }),
         idempotent: true,
-        handler: q => scan(q)
+        handler: (q, call) => scan(call.caller, q)
       }),
       follow: defineMethod({
         params: z.strictObject(filters),
@@ -115,7 +124,7 @@ export function logService (opts: LogServiceOptions): ServiceDefinition {
           try {
             if (q.since !== undefined) {
               let last: LogEntry | undefined
-              for await (const e of scan({ ...q, limit: MAX_QUERY_LIMIT, end: 'oldest' })) { last = e; yield e }
+              for await (const e of scan(call.caller, { ...q, limit: MAX_QUERY_LIMIT, end: 'oldest' })) { last = e; yield e }
               // Live entries stored while we read the past are already in the queue; skip repeats.
               if (last !== undefined) { const l = last; queue.splice(0, queue.findIndex(e => e.peerId === l.peerId && e.inc === l.inc && e.seq === l.seq) + 1) }
             }
