@@ -74,5 +74,7 @@ describe('log service claims', () => {
     now = 60_000
     expect(await c.provides('G', 'grading')).toBe(true)
     await expect(c.provides('X', 'webui')).rejects.toMatchObject({ name: 'RegistryUnreachableError', retryable: true })
+    const unknownRegistry = new ServiceClaims({ ...d.dir, registryId: () => undefined }, () => 0)
+    await expect(unknownRegistry.provides('REG', 'registry')).rejects.toMatchObject({ name: 'RegistryUnreachableError', retryable: true })
   })
 })

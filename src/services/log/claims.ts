@@ -25,7 +25,11 @@ export class ServiceClaims {
 
   /** Rejects with RegistryUnreachableError (retryable) when the registry cannot say. */
   async provides (peerId: string, name: string): Promise<boolean> {
-    if (name === 'registry') return peerId === this.dir.registryId()
+    if (name === 'registry') {
+      const registry = this.dir.registryId()
+      if (registry === undefined) throw new RegistryUnreachableError('this log service has not reached the registry yet, so it cannot check who is the registry; send again later')
+      return peerId === registry
+    }
     const now = this.now()
     const cached = this.known.get(name)
     if (cached !== undefined) {
