@@ -51,6 +51,8 @@ describe('cluster: gds logs --follow through a log service restart', () => {
     await json.waitFor(e => e.msg === 'n1', 'n1 in the json follower', 30_000)
     await write(2)
     await json.waitFor(e => e.msg === 'n2', 'n2 live', 30_000)
+    // Both followers are past their first query (a follow started while no log service is up ends with that error).
+    await eventually(() => { expect(human.stderr).toMatch(/\[stdout\] .* n2/) }, 30_000)
 
     log.signal('SIGKILL')
     await log.exited
