@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { appendFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -125,6 +125,31 @@ describe('log store', () => {
     expect(again.badLines).toBe(1)
     expect(await all(again, { limit: 1_000, end: 'oldest' })).toEqual(written)
     expect(again.usageOf('P')).toBe(written.reduce((n, x) => n + Buffer.byteLength(JSON.stringify(x)) + 1, 0))
+    await again.close()
+  })
+
+  it('counts each file\'s bytes to its own slot at start, even with a rotated file missing', async () => {
+    const d = await dir()
+    const opts = { dir: d, maxBytes: 1_000, keep: 3, peerShare: 1 }
+    const onDisk = async (): Promise<number> => {
+      let n = 0
+      for (const f of await readdir(d)) n += (await stat(join(d, f))).size
+      return n
+    }
+    const s = new LogStore(opts)
+    await s.open()
+    for (let i = 1; i <= 30; i++) await s.append('P', [e(i)])
+    await s.close()
+    expect((await readdir(d)).sort()).toEqual(['current.jsonl', 'log-1.jsonl', 'log-2.jsonl', 'log-3.jsonl'])
+    // A gap: log-2 gone (a crash between renames), log-3 still there.
+    await rm(join(d, 'log-2.jsonl'))
+    const again = new LogStore(opts)
+    await again.open()
+    expect(again.usageOf('P')).toBe(await onDisk())
+    // Rotations drop log-3, then what was log-1: the count follows what is on disk.
+    let seq = 30
+    for (let i = 0; i < 20; i++) await again.append('P', [e(++seq)])
+    expect(again.usageOf('P')).toBe(await onDisk())
     await again.close()
   })
 })

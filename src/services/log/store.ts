@@ -63,7 +63,7 @@ export function matches (e: LogEntry, q: Filters): boolean {
 }
 
 /** The files of one scan, opened at its start: a rotation meanwhile renames them, not what they hold. */
-interface Snapshot { files: Array<{ fh: FileHandle, size: number }> }
+interface Snapshot { files: Array<{ fh: FileHandle, size: number, slot: number }> }
 
 export class LogStore {
   private fh?: FileHandle
@@ -87,17 +87,19 @@ export class LogStore {
 
   private get current (): string { return join(this.opts.dir, 'current.jsonl') }
   private rotated (n: number): string { return join(this.opts.dir, `log-${n}.jsonl`) }
-  /** Oldest first, current last. */
-  private get files (): string[] { return [...Array.from({ length: this.keep }, (_, i) => this.rotated(this.keep - i)), this.current] }
+  /** Oldest first, current last; a file's slot is 0 for current.jsonl, n for log-n.jsonl. */
+  private get files (): Array<{ path: string, slot: number }> {
+    const rotated = Array.from({ length: this.keep }, (_, i) => ({ path: this.rotated(this.keep - i), slot: this.keep - i }))
+    return [...rotated, { path: this.current, slot: 0 }]
+  }
 
   async open (): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true })
     this.usage = Array.from({ length: this.keep + 1 }, () => new Map())
     const snap = await this.snapshot()
     try {
-      for (const [i, file] of snap.files.entries()) {
-        // snapshot() lists files oldest first; usage is indexed newest first.
-        const use = this.usage[snap.files.length - 1 - i]
+      for (const file of snap.files) {
+        const use = this.usage[file.slot]
         for await (const { e, bytes } of this.lines(file, () => { this.badLines++ })) {
           this.mark(e)
           use.set(e.peerId, (use.get(e.peerId) ?? 0) + bytes)
@@ -207,10 +209,10 @@ export class LogStore {
 
   private async snapshot (): Promise<Snapshot> {
     const files: Snapshot['files'] = []
-    for (const f of this.files) {
+    for (const { path, slot } of this.files) {
       try {
-        const fh = await open(f, 'r')
-        files.push({ fh, size: (await fh.stat()).size })
+        const fh = await open(path, 'r')
+        files.push({ fh, size: (await fh.stat()).size, slot })
       } catch (err: any) {
         if (err?.code !== 'ENOENT') { await closeAll({ files }); throw err }
       }
