@@ -11,7 +11,7 @@ import { LEVELS } from '../services/log/store.js'
 
 export default class Logs extends GdsCommand<Feed<LogEntry | FollowNotice>> {
   static override summary = 'Read the cluster log (every node ships its log to the log service).'
-  static override description = 'Newest entries last. --follow keeps printing new entries until Ctrl-C, through restarts of the log service (it says on stderr when the stream is lost and when it is back; under --json these are follow-lost and follow-resumed event lines). --json prints one entry per line.'
+  static override description = 'Newest entries last. --follow keeps printing new entries until Ctrl-C, through restarts of the log service, and waits for one if none is up (it says on stderr when the stream is lost and when it is back; under --json these are follow-lost and follow-resumed event lines). --json prints one entry per line.'
   static override examples = [
     '<%= config.bin %> <%= command.id %> --since 10m --level warn',
     '<%= config.bin %> <%= command.id %> --service grading --follow',

@@ -69,46 +69,54 @@ function recoverable (err: any): boolean {
  * entry shown, so nothing falls between the query and the follow; entries of that same
  * millisecond already shown are skipped. When the follow's stream breaks (the log node was
  * killed or restarts) it says so once, reconnects with back-off, says so again when it is back,
- * and resumes from the last entry shown: nothing missed, nothing twice.
+ * and resumes from the last entry shown: nothing missed, nothing twice. A follow started while
+ * no log service is up waits for one the same way.
  */
 export async function * readLog (client: LogClient, filters: LogFilters, opts: ReadLogOptions): AsyncGenerator<LogEntry | FollowNotice> {
-  let position: Position | undefined
-  try {
-    for await (const e of client.stream<LogEntry>('log', 'query', { ...filters, limit: opts.limit, end: 'newest' })) {
-      position ??= new Position(e.ts)
-      position.shows(e)
-      yield e
-    }
-  } catch (err: any) {
-    if (err?.name === 'ServiceNotFoundError') throw new ServiceNotFoundError('log', 'no log service is up (start one: gds node start --role log)')
-    throw err
-  }
   const signal = opts.follow
-  // Interrupted during the query: nothing to follow (a stream would wait for an abort already past).
-  if (signal === undefined || signal.aborted) return
-  const at = position ?? new Position(opts.now())
+  let at: Position | undefined
+  let pastShown = false
   let lostAt: number | undefined
   let attempt = 0
-  while (!signal.aborted) {
+  /** The notice that the log service answers again, once per loss. */
+  const back = (): FollowNotice[] => {
+    if (lostAt === undefined) return []
+    const afterMs = opts.now() - lostAt
+    lostAt = undefined
+    attempt = 0
+    return [{ event: 'follow-resumed', afterMs }]
+  }
+  for (;;) {
     try {
-      if (lostAt !== undefined) {
+      if (!pastShown) {
+        // Retried after a loss, the past comes again: what was already shown is skipped.
+        for await (const e of client.stream<LogEntry>('log', 'query', { ...filters, limit: opts.limit, end: 'newest' }, { signal })) {
+          yield * back()
+          at ??= new Position(e.ts)
+          if (at.shows(e)) yield e
+        }
+        pastShown = true
+      } else if (lostAt !== undefined && signal !== undefined) {
         // Back only once the log service answers: a quiet log would otherwise never show it.
-        for await (const _ of client.stream('log', 'query', { limit: 1, since: at.since, end: 'oldest' }, { signal })) { /* only the answer matters */ }
-        yield { event: 'follow-resumed', afterMs: opts.now() - lostAt }
-        lostAt = undefined
-        attempt = 0
+        for await (const _ of client.stream('log', 'query', { limit: 1, since: at?.since, end: 'oldest' }, { signal })) { /* only the answer matters */ }
       }
+      // Not following, or interrupted during the query (a stream would wait for an abort already past).
+      if (signal === undefined || signal.aborted) return
+      yield * back()
+      at ??= new Position(opts.now())
       for await (const e of untilAborted(client.stream<LogEntry>('log', 'follow', { ...filters, since: at.since }, { signal }), signal)) {
         if (at.shows(e)) yield e
       }
       if (signal.aborted) return
       throw new ServiceNotFoundError('log', 'the log service ended the stream')
     } catch (err: any) {
-      if (signal.aborted) return
-      if (!recoverable(err)) throw err
+      if (signal?.aborted === true) return
+      const error = err?.name === 'ServiceNotFoundError' && !pastShown ? new ServiceNotFoundError('log', 'no log service is up (start one: gds node start --role log)') : err
+      // Without --follow there is nothing to wait for: the error is the answer.
+      if (signal === undefined || !recoverable(error)) throw error
       if (lostAt === undefined) {
         lostAt = opts.now()
-        yield { event: 'follow-lost', error: String(err?.message ?? err) }
+        yield { event: 'follow-lost', error: String(error?.message ?? error) }
       }
       const delay = backoffDelay(attempt++, opts.minDelayMs ?? 200, opts.maxDelayMs ?? 5_000, (opts.random ?? Math.random)())
       await sleep(delay, undefined, { signal }).catch(() => {})

@@ -51,13 +51,16 @@ describe('cluster: gds logs --follow through a log service restart', () => {
     await json.waitFor(e => e.msg === 'n1', 'n1 in the json follower', 30_000)
     await write(2)
     await json.waitFor(e => e.msg === 'n2', 'n2 live', 30_000)
-    // Both followers are past their first query (a follow started while no log service is up ends with that error).
+    // Both followers are past their first query, so each sees exactly one loss.
     await eventually(() => { expect(human.stderr).toMatch(/\[stdout\] .* n2/) }, 30_000)
 
     log.signal('SIGKILL')
     await log.exited
     const lost = await json.waitFor(e => e.event === 'follow-lost', 'follow-lost', 30_000)
     expect(typeof lost.error).toBe('string')
+    // A follower started while no log service is up waits for one.
+    const late = cluster.follow(['logs', '--follow', '--json', '--service', 'writer', '--registry', cluster.registryAddr])
+    await late.waitFor(e => e.event === 'follow-lost', 'the late follower waits', 30_000)
     // Written while the log node is down: the writer retries until it is back.
     const pending = (async () => { await write(3); await write(4) })()
     log = await startLog(logDir)
@@ -69,6 +72,9 @@ describe('cluster: gds logs --follow through a log service restart', () => {
     const msgs = json.events.filter(e => typeof e.msg === 'string').map(e => e.msg)
     expect(msgs).toEqual(['n1', 'n2', 'n3', 'n4', 'n5'])
     expect(json.events.filter(e => e.event === 'follow-lost')).toHaveLength(1)
+    await late.waitFor(e => e.msg === 'n5', 'n5 in the late follower', 45_000)
+    // Told it is back before the entries it shows from then on.
+    expect(late.events.map(e => e.event ?? e.msg)).toEqual(['follow-lost', 'follow-resumed', 'n1', 'n2', 'n3', 'n4', 'n5'])
     expect(json.running).toBe(true)
     // The human follower: one line on stderr each way, the entries on stdout, no raw transport error.
     await eventually(() => { expect(human.stderr).toContain('log stream back after') }, 45_000)

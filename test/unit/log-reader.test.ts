@@ -126,6 +126,20 @@ describe('readLog: query, then follow', () => {
     })
   })
 
+  it('a follow started while no log service is up waits for one, then shows the past and what comes', async () => {
+    let down = 2
+    const fake = fakeLog([entry(10, 1), entry(20, 2)], [{ live: [entry(20, 2), entry(30, 3)], end: 'wait' }], () => down-- > 0 ? new ServiceNotFoundError('log') : undefined)
+    const ac = new AbortController()
+    const items: Item[] = []
+    for await (const i of readLog(fake.client, {}, { limit: 10, follow: ac.signal, now: () => 0, ...fast })) {
+      items.push(i)
+      if (!isNotice(i) && i.seq === 3) ac.abort()
+    }
+    expect(items.map(i => isNotice(i) ? i.event : i.msg)).toEqual(['follow-lost', 'follow-resumed', 'm1', 'm2', 'm3'])
+    expect(items[0]).toMatchObject({ error: expect.stringContaining('no log service is up (start one: gds node start --role log)') })
+    expect(fake.follows.map(f => f.params)).toEqual([{ since: 20 }])
+  })
+
   it('Ctrl-C while waiting to reconnect ends it quietly', async () => {
     const fake = fakeLog([], [{ live: [], end: new PeerUnavailableError('gone') }], () => fake.follows.length > 0 ? new ServiceNotFoundError('log') : undefined)
     const ac = new AbortController()
