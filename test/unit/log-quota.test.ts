@@ -2,26 +2,33 @@ import { describe, expect, it } from 'vitest'
 import { TokenBuckets } from '../../src/services/log/quota.js'
 import { ServiceClaims } from '../../src/services/log/claims.js'
 
+/** Takes from the buckets in turn: each step is [peer, cost, now, the wait expected (0: granted)]. */
+function expectSteps (b: TokenBuckets, steps: Array<[string, number, number, number]>): void {
+  expect(steps.map(([peer, cost, now]) => b.take(peer, cost, now))).toEqual(steps.map(s => s[3]))
+}
+
 describe('log quota: a token bucket per peer', () => {
   it('grants the burst at once, then the rate, and says how long to wait when empty', () => {
-    const b = new TokenBuckets({ ratePerSec: 1_000, burst: 2_000, maxPeers: 10 })
-    expect(b.take('P', 1_500, 0)).toBe(0)
-    expect(b.take('P', 1_000, 0)).toBe(500)
-    // A refusal spends nothing: half a second later the missing 500 have come in.
-    expect(b.take('P', 1_000, 500)).toBe(0)
-    expect(b.take('P', 1, 500)).toBe(1)
-    // Another peer has its own bucket.
-    expect(b.take('Q', 2_000, 500)).toBe(0)
+    expectSteps(new TokenBuckets({ ratePerSec: 1_000, burst: 2_000, maxPeers: 10 }), [
+      ['P', 1_500, 0, 0],
+      ['P', 1_000, 0, 500],
+      // A refusal spends nothing: half a second later the missing 500 have come in.
+      ['P', 1_000, 500, 0],
+      ['P', 1, 500, 1],
+      // Another peer has its own bucket.
+      ['Q', 2_000, 500, 0]
+    ])
   })
 
   it('charges a cost above the burst as the burst, refills no further than the burst, and never drains on a clock stepping back', () => {
-    const b = new TokenBuckets({ ratePerSec: 1_000, burst: 2_000, maxPeers: 10 })
-    expect(b.take('P', 5_000, 0)).toBe(0)
-    expect(b.take('P', 1, 0)).toBe(1)
-    expect(b.take('P', 2_000, 1_000_000)).toBe(0)
-    expect(b.take('P', 1, 1_000_000)).toBe(1)
-    expect(b.take('P', 500, 500_000)).toBe(500)
-    expect(b.take('P', 500, 1_000_500)).toBe(0)
+    expectSteps(new TokenBuckets({ ratePerSec: 1_000, burst: 2_000, maxPeers: 10 }), [
+      ['P', 5_000, 0, 0],
+      ['P', 1, 0, 1],
+      ['P', 2_000, 1_000_000, 0],
+      ['P', 1, 1_000_000, 1],
+      ['P', 500, 500_000, 500],
+      ['P', 500, 1_000_500, 0]
+    ])
   })
 
   it('a flood of peer ids keeps at most maxPeers buckets, forgetting the fullest first', () => {
