@@ -52,7 +52,7 @@ export function formatEvent (e: TimedEvent): string {
 }
 
 /** Fields every entry has, shown in their own columns rather than as key=value. */
-const ENTRY_COLUMNS = new Set(['ts', 'level', 'service', 'peerId', 'msg', 'inc', 'seq', 'pid', 'role'])
+const ENTRY_COLUMNS = new Set(['ts', 'sentAt', 'level', 'service', 'peerId', 'msg', 'inc', 'seq', 'pid', 'role'])
 
 /** One human line for a cluster log entry; its other fields follow as key=value. One line even if a sender put a newline in. */
 export function formatEntry (e: LogEntry): string {

@@ -103,6 +103,32 @@ export const TEST_TIMINGS = {
  */
 export const GOSSIP_BUDGET = { burst: 30, perSecond: 5, maxPeers: 4_096 } as const
 
+/**
+ * What the log service lets each peer do (one peer once rotated the whole history away in 2 s).
+ * A busy service logs a few KiB a second; these are a hundred times that.
+ */
+export const LOG_LIMITS = {
+  // Enough to flush a full 10,000-entry shipper buffer within seconds of a log service coming up.
+  peerBytesPerSec: 256 * 1024,
+  // Two of the shipper's largest batches (512 KiB each) at once.
+  peerBurstBytes: 1024 * 1024,
+  // Each batch is one fsync: charging it at least 4 KiB caps one peer at ~64 fsyncs a second.
+  minBatchCost: 4 * 1024,
+  // One peer's entries may fill at most a quarter of what the log keeps, so three quarters of the
+  // history are everyone else's however loud one peer is.
+  peerShare: 0.25,
+  // Peers whose rate is tracked at once (the least spent are forgotten first).
+  maxPeers: 4_096,
+  // A sender's own time is kept as `sentAt` only within this much of the log's clock: entries
+  // buffered while no log service was up are still within it; a clock off by days is not.
+  maxSentAtAgeMs: 60 * 60_000,
+  maxSentAtAheadMs: 60_000,
+  // Scans (queries, the past of a follow) reading the files at once; more are refused as busy.
+  maxScans: 8,
+  // Of those, one peer's: a reader that stops reading holds its scans, not everyone's.
+  maxScansPerPeer: 2
+} as const
+
 /** The per-user state directory (XDG), where nodes keep keys and data by default. */
 export function stateDir (env: NodeJS.ProcessEnv = process.env): string {
   if (env.GDS_HOME !== undefined && env.GDS_HOME !== '') return resolve(env.GDS_HOME)

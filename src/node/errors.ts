@@ -129,6 +129,14 @@ export class OverloadedError extends GdsError {
   }
 }
 
+/** A peer used up its budget (`reason`: the log service's rate or its storage share): try again after `retryAfterMs`. */
+export class QuotaExceededError extends GdsError {
+  constructor (message: string, data: { reason: 'rate' | 'share', retryAfterMs: number }) {
+    super(message, 'QUOTA_EXCEEDED', { retryable: true, data })
+    this.name = 'QuotaExceededError'
+  }
+}
+
 /** A thing the caller asked about does not exist (a student, a grade). Not retryable. */
 export class NotFoundError extends GdsError {
   constructor (message: string) {
@@ -231,7 +239,7 @@ export interface WireError {
 const CLASSES: Record<string, new (...args: any[]) => GdsError> = {
   RegistryUnreachableError, InvalidMessageError, FrameTooLargeError, RegistrationRejectedError, NotRegisteredError, NotAllowedError,
   InvalidConfigError, ListenError, KeyFileError, ServiceNotFoundError, MethodNotFoundError, InvalidParamsError,
-  OverloadedError, NotFoundError, InvalidStrategyError, RequestTimeoutError, PeerUnavailableError, UnauthorizedError,
+  OverloadedError, QuotaExceededError, NotFoundError, InvalidStrategyError, RequestTimeoutError, PeerUnavailableError, UnauthorizedError,
   UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, UsageError, InternalError
 }
 

@@ -28,7 +28,19 @@ export interface ShipperOptions {
   retryMaxMs?: number
   /** Told once each time dropping starts (the node warns on stderr). */
   onDrop?: (dropped: number) => void
+  /**
+   * Told once each time the log service starts refusing batches for good (entries it will never
+   * take, such as a service name it cannot verify): they are dropped and counted in `rejected`.
+   */
+  onReject?: (rejected: number, reason: string) => void
 }
+
+/** A batch's serialised size at most: well inside the 1 MiB rpc frame, and the log's rate burst. */
+const MAX_BATCH_BYTES = 512 * 1024
+/** The longest a quota refusal makes the shipper wait before it tries again. */
+const MAX_QUOTA_WAIT_MS = 30_000
+/** Refusals that sending the same batch again cannot change. */
+const FINAL_REFUSALS = new Set(['UnauthorizedError', 'InvalidParamsError'])
 
 /** A serialised entry larger than this is cut down to its message (the log service caps entries). */
 export const MAX_ENTRY_BYTES = 16 * 1024
@@ -48,7 +60,10 @@ export class LogShipper {
   private flushing?: Promise<void>
   private stopped = false
   private dropping = false
+  private rejecting = false
   dropped = 0
+  /** Entries the log service refused for good (see `onReject`). */
+  rejected = 0
   shipped = 0
 
   constructor (private readonly opts: ShipperOptions) {}
@@ -89,21 +104,46 @@ export class LogShipper {
 
   private async flush (): Promise<void> {
     while (this.buffer.length > 0 && !this.stopped) {
-      const batch = this.buffer.slice(0, this.opts.maxBatch ?? 500)
+      const batch = this.nextBatch()
       try {
         await this.opts.send(batch)
-      } catch {
-        const delay = backoffDelay(this.attempt++, this.opts.retryMinMs ?? 200, this.opts.retryMaxMs ?? 2_000, Math.random())
-        this.schedule(delay)
+      } catch (err: any) {
+        if (FINAL_REFUSALS.has(err?.name)) {
+          this.rejected += batch.length
+          if (!this.rejecting) { this.rejecting = true; this.opts.onReject?.(this.rejected, String(err?.message ?? err)) }
+          this.remove(batch)
+          continue
+        }
+        const backoff = backoffDelay(this.attempt++, this.opts.retryMinMs ?? 200, this.opts.retryMaxMs ?? 2_000, Math.random())
+        const asked = err?.name === 'QuotaExceededError' ? Number(err?.data?.retryAfterMs) : NaN
+        this.schedule(Number.isFinite(asked) ? Math.min(MAX_QUOTA_WAIT_MS, Math.max(backoff, asked)) : backoff)
         return
       }
       this.attempt = 0
       this.dropping = false
+      this.rejecting = false
       this.shipped += batch.length
-      // Drop what was delivered; entries dropped for room meanwhile shifted the buffer.
-      const last = batch[batch.length - 1].seq
-      while (this.buffer.length > 0 && this.buffer[0].seq <= last) this.buffer.shift()
+      this.remove(batch)
     }
+  }
+
+  /** The oldest entries, up to maxBatch of them and MAX_BATCH_BYTES in all (one at least). */
+  private nextBatch (): LogEntry[] {
+    const max = this.opts.maxBatch ?? 500
+    const batch: LogEntry[] = []
+    let bytes = 0
+    for (const e of this.buffer) {
+      bytes += JSON.stringify(e).length + 1
+      if (batch.length >= max || (batch.length > 0 && bytes > MAX_BATCH_BYTES)) break
+      batch.push(e)
+    }
+    return batch
+  }
+
+  /** Drops a batch that was dealt with; entries dropped for room meanwhile shifted the buffer. */
+  private remove (batch: readonly LogEntry[]): void {
+    const last = batch[batch.length - 1].seq
+    while (this.buffer.length > 0 && this.buffer[0].seq <= last) this.buffer.shift()
   }
 
   private toEntry (o: Record<string, unknown>): LogEntry {

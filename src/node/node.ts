@@ -100,10 +100,10 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   /** Gossip figures: messages accepted, rejected, applied... */
   get gossipCounters (): CatalogGossip['counters'] | undefined { return this.gossip?.counters }
 
-  /** Shipping figures: entries buffered, shipped, dropped. */
-  get logShipping (): { buffered: number, shipped: number, dropped: number } | undefined {
+  /** Shipping figures: entries buffered, shipped, dropped (buffer full), rejected (refused by the log service). */
+  get logShipping (): { buffered: number, shipped: number, dropped: number, rejected: number } | undefined {
     const s = this.shipper
-    return s === undefined ? undefined : { buffered: s.buffered, shipped: s.shipped, dropped: s.dropped }
+    return s === undefined ? undefined : { buffered: s.buffered, shipped: s.shipped, dropped: s.dropped, rejected: s.rejected }
   }
 
   async start (): Promise<void> {
@@ -216,9 +216,11 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     const shipper = this.shipper = new LogShipper({
       peerId: this.peerId,
       incarnation: this.incarnation,
-      service: this.config.name,
+      // The name it registers under (a module's own name, whatever its file is called): the log service checks it.
+      service: this.services[0]?.name ?? this.config.name,
       send: async entries => { await this.call('log', 'append', { entries }, { idempotent: true, timeoutMs: 5_000 }) },
-      onDrop: dropped => { this.log.warn({ dropped }, 'no log service is reachable and the log buffer is full: dropping the oldest entries') }
+      onDrop: dropped => { this.log.warn({ dropped }, 'no log service is reachable and the log buffer is full: dropping the oldest entries') },
+      onReject: (rejected, reason) => { this.log.warn({ rejected, reason }, 'the log service refuses this node\'s entries: dropping them') }
     })
     this.logTap.attach(line => { shipper.push(line) })
   }

@@ -14,11 +14,13 @@ export interface ServiceContextParts {
   /** The node's event stream: provider changes are read from it. */
   events: Pick<EventEmitter<{ event: [TimedEvent] }>, 'on' | 'off'>
   emit: (e: NodeEvent) => void
+  lookup: ServiceContext['lookup']
+  registryId: ServiceContext['registryId']
 }
 
 /** What the node lends the service named `service` when it starts it. */
 export function serviceContext (parts: ServiceContextParts, service: string): ServiceContext {
-  const { config, log, catalog, peerId, caller, events, emit } = parts
+  const { config, log, catalog, peerId, caller, events, emit, lookup, registryId } = parts
   return {
     config,
     log,
@@ -31,6 +33,8 @@ export function serviceContext (parts: ServiceContextParts, service: string): Se
       events.on('event', f)
       return () => { events.off('event', f) }
     },
-    serving: (url, login) => { emit({ event: 'serving', service, url, ...(login === undefined ? {} : { login }) }) }
+    serving: (url, login) => { emit({ event: 'serving', service, url, ...(login === undefined ? {} : { login }) }) },
+    lookup,
+    registryId
   }
 }

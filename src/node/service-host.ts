@@ -14,7 +14,7 @@ import { serviceContext, type ServiceContextParts } from './service-context.js'
 /** How long a stopping node lets its `leaving` announcement propagate before closing. */
 const LEAVE_PROPAGATE_MS = 250
 
-export interface ServiceHostComponents extends Omit<ServiceContextParts, 'peerId'> {
+export interface ServiceHostComponents extends Omit<ServiceContextParts, 'peerId' | 'lookup' | 'registryId'> {
   libp2p: GdsLibp2p
   services: ServiceDefinition[]
   incarnation: number
@@ -81,7 +81,8 @@ export class ServiceHost {
   async start (): Promise<void> {
     const { services, libp2p } = this.c
     // Services are ready to serve before they are advertised.
-    for (const s of services) await s.start?.(serviceContext({ ...this.c, peerId: libp2p.peerId.toString() }, s.name))
+    const parts = { ...this.c, peerId: libp2p.peerId.toString(), lookup: async (name: string) => this.session.lookup(name), registryId: () => this.session.registryPeer?.toString() }
+    for (const s of services) await s.start?.(serviceContext(parts, s.name))
     await this.rpc.start(services)
     // Before any dialing, so the first peers to join the topic are heard.
     this.presence.start()

@@ -4,6 +4,7 @@ import type { Catalog } from './catalog.js'
 import type { GdsConfig } from './config.js'
 import type { Logger } from './logger.js'
 import type { NodeEvent } from './events.js'
+import type { ProviderRecord } from './schemas.js'
 
 export type ProviderEvent = Extract<NodeEvent, { event: 'provider-up' | 'provider-suspect' | 'provider-down' | 'provider-removed' }> & { ts: number }
 
@@ -48,6 +49,13 @@ export interface ServiceContext {
    * that signs a browser in, token included, for whoever started the node.
    */
   serving: (url: string, login?: string) => void
+  /**
+   * The registry's entries for `name`, asked of the registry whatever this node follows (the log
+   * service checks who provides the name an entry claims). Rejects while the registry is away.
+   */
+  lookup: (name: string) => Promise<ProviderRecord[]>
+  /** The registry's peer id, once this node has reached it. */
+  registryId: () => string | undefined
   /** Calls a streaming method; the iterator ends when the provider ends the stream. */
   stream: <T = unknown>(service: string, method: string, params?: unknown, opts?: CallOptions) => AsyncIterable<T>
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { LogShipper, MAX_ENTRY_BYTES, type LogEntry } from '../../src/node/log-shipper.js'
 import { eventually } from '../helpers/nodes.js'
+import { QuotaExceededError, UnauthorizedError } from '../../src/node/errors.js'
 
 const line = (msg: string, extra: Record<string, unknown> = {}): string => JSON.stringify({ level: 'info', time: 1000, pid: 7, name: 'demo', msg, ...extra })
 
@@ -57,5 +58,56 @@ describe('log shipper', () => {
     await eventually(() => { expect(got).toHaveLength(1) })
     expect(got[0]).toMatchObject({ msg: 'big', truncated: true })
     expect(got[0].blob).toBeUndefined()
+  })
+
+  it('a batch the log service refuses for good is dropped and counted, said once, and later entries still go', async () => {
+    const stored: number[] = []
+    const rejects: Array<[number, string]> = []
+    let refuse = 2
+    const s = new LogShipper({
+      peerId: 'P', incarnation: 1, service: 'demo', maxBatch: 5, retryMinMs: 1, retryMaxMs: 5,
+      send: async e => {
+        if (refuse-- > 0) throw new UnauthorizedError('peer P does not provide "demo"')
+        stored.push(...e.map(x => x.seq))
+      },
+      onReject: (n, reason) => { rejects.push([n, reason]) }
+    })
+    for (let i = 0; i < 12; i++) s.push(line(`m${i}`))
+    await eventually(() => { expect(s.buffered).toBe(0) })
+    expect(stored).toEqual([11, 12])
+    expect(s.rejected).toBe(10)
+    expect(rejects).toEqual([[5, 'peer P does not provide "demo"']])
+    expect(s.shipped).toBe(2)
+  })
+
+  it('over its quota it waits as long as the log service asks, keeping every entry, then delivers them once', async () => {
+    const sent: number[] = []
+    const stored: number[] = []
+    let refusals = 2
+    const s = new LogShipper({
+      peerId: 'P', incarnation: 1, service: 'demo', maxBatch: 100, retryMinMs: 1, retryMaxMs: 2,
+      send: async e => {
+        sent.push(Date.now())
+        if (refusals-- > 0) throw new QuotaExceededError('too fast', { reason: 'rate', retryAfterMs: 60 })
+        stored.push(...e.map(x => x.seq))
+      }
+    })
+    for (let i = 0; i < 10; i++) s.push(line(`m${i}`))
+    await eventually(() => { expect(stored).toHaveLength(10) })
+    expect(stored).toEqual(Array.from({ length: 10 }, (_, i) => i + 1))
+    // A back-off of 1-2 ms would have retried at once: the wait asked for was honoured (timers fire no earlier).
+    expect(sent[1] - sent[0]).toBeGreaterThanOrEqual(55)
+    expect(s.rejected).toBe(0)
+    expect(s.dropped).toBe(0)
+  })
+
+  it('cuts batches by size too, so a batch always fits one rpc frame', async () => {
+    const sizes: number[] = []
+    const s = new LogShipper({ peerId: 'P', incarnation: 1, service: 'demo', maxBatch: 500, send: async e => { sizes.push(JSON.stringify(e).length) } })
+    for (let i = 0; i < 100; i++) s.push(line('big', { blob: 'x'.repeat(12_000) }))
+    await eventually(() => { expect(s.buffered).toBe(0) })
+    expect(sizes.length).toBeGreaterThan(2)
+    expect(s.shipped).toBe(100)
+    for (const n of sizes) expect(n).toBeLessThanOrEqual(512 * 1024)
   })
 })
