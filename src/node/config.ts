@@ -44,6 +44,11 @@ export interface GdsConfig {
   dbPath?: string
   /** webui: the HTTP port. @default 8080 */
   httpPort: number
+  /**
+   * Entries the catalogue holds at most, any status (the registry refuses new registrations
+   * beyond it with CatalogFullError; other nodes drop gossip beyond it). @default DEFAULT_MAX_ENTRIES (5000)
+   */
+  maxEntries: number
   /** pino level for the stderr log. @default warn */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 }
@@ -51,6 +56,14 @@ export interface GdsConfig {
 export const REGISTRY_PORT = 4001
 export const DEFAULT_HTTP_PORT = 8080
 export const DEFAULT_REGISTRY_ADDR = `/ip4/127.0.0.1/tcp/${REGISTRY_PORT}`
+/**
+ * Catalogue entries at most: what the registry is sized for (one connection per service, see
+ * libp2p.ts). An entry is at most one registration's 64 KiB, so the worst case is a few hundred
+ * MiB; typical entries are about 400 bytes (2 MB for the whole table).
+ */
+export const DEFAULT_MAX_ENTRIES = 5_000
+/** The highest --max-entries accepted: beyond it a table of maximum-size entries would not fit in memory. */
+export const MAX_MAX_ENTRIES = 100_000
 
 /** Timings a LAN cluster wants (memberlist's DefaultLANConfig has the same shape). */
 export const DEFAULT_TIMINGS = {
@@ -100,6 +113,7 @@ export function createConfig (input: ConfigInput, env: NodeJS.ProcessEnv = proce
     meshDegree: 4,
     logLevel: 'warn',
     httpPort: DEFAULT_HTTP_PORT,
+    maxEntries: DEFAULT_MAX_ENTRIES,
     dataDir: join(stateDir(env), name),
     ...stripUndefined(input),
     role: input.role,
@@ -126,6 +140,7 @@ export function validateConfig (c: GdsConfig): void {
   }
   if (!Number.isInteger(c.meshDegree) || c.meshDegree < 0 || c.meshDegree > 64) throw new InvalidConfigError(`mesh degree must be a whole number from 0 to 64 (got ${c.meshDegree})`)
   if (!Number.isInteger(c.httpPort) || c.httpPort < 0 || c.httpPort > 65535) throw new InvalidConfigError(`--http-port must be a port number from 0 to 65535 (got ${c.httpPort})`)
+  if (!Number.isInteger(c.maxEntries) || c.maxEntries < 1 || c.maxEntries > MAX_MAX_ENTRIES) throw new InvalidConfigError(`--max-entries must be a whole number from 1 to ${MAX_MAX_ENTRIES} (got ${c.maxEntries})`)
   if (c.reconnectMinMs > c.reconnectMaxMs) throw new InvalidConfigError('reconnectMinMs must not exceed reconnectMaxMs')
   for (const n of [c.name, ...c.requires]) {
     if (!SERVICE_NAME_PATTERN.test(n)) {

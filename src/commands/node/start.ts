@@ -5,7 +5,7 @@ import { registryFlags, splitList } from '../../cli/flags.js'
 import { formatEvent } from '../../cli/format.js'
 import { Feed } from '../../cli/output.js'
 import { stopOnSignal } from '../../cli/signals.js'
-import { createConfig, DEFAULT_TIMINGS } from '../../node/config.js'
+import { createConfig, DEFAULT_MAX_ENTRIES, DEFAULT_TIMINGS, MAX_MAX_ENTRIES } from '../../node/config.js'
 import type { TimedEvent } from '../../node/events.js'
 import { BUILT_IN_ROLES } from '../../services/roles.js'
 
@@ -42,6 +42,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     db: Flags.string({ description: 'grading: the SQLite database file; instances on one machine may share it. [default: <data dir>/grading.db]', helpValue: 'FILE' }),
     'http-port': Flags.integer({ description: 'webui: the HTTP port (0 picks a free one). [default: 8080]', min: 0, max: 65535, helpValue: 'PORT' }),
     acl: Flags.string({ env: 'GDS_ACL', description: 'Registry: JSON file mapping a service name (or "*") to the peer ids (or "*") allowed to provide it. [default: open]', helpValue: 'FILE' }),
+    'max-entries': Flags.integer({ env: 'GDS_MAX_ENTRIES', description: `Catalogue entries at most: the registry refuses new registrations beyond it, other nodes drop gossip beyond it. [default: ${DEFAULT_MAX_ENTRIES}]`, min: 1, max: MAX_MAX_ENTRIES, helpValue: 'N' }),
     'log-level': Flags.string({ env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' })
   }
 
@@ -66,6 +67,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       meshDegree: flags['mesh-degree'],
       dbPath: flags.db,
       httpPort: flags['http-port'],
+      maxEntries: flags['max-entries'],
       logLevel: flags['log-level'] as 'warn'
     })
     const logTap = new LogTap()

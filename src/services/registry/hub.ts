@@ -137,6 +137,7 @@ export class RegistryHub implements Hub {
           if (!mayProvide(this.acl, reg.name, peerId)) throw new NotAllowedError(reg.name, peerId)
           this.catalog.check(peerId, reg)
         }
+        this.catalog.checkRoom(peerId, req.services.map(s => s.name))
         const changes: Change[] = []
         const records: ProviderRecord[] = []
         for (const reg of req.services) {
@@ -281,7 +282,8 @@ export class RegistryHub implements Hub {
       return
     }
     const now = this.opts.now()
-    this.catalog.load(parsed.data.records, now)
+    const dropped = this.catalog.load(parsed.data.records, now)
+    if (dropped > 0) this.opts.log.warn({ dropped, maxEntries: this.catalog.maxEntries, path: this.path }, 'the persisted catalogue holds more than the caps allow: left out the entries past them')
     for (const r of parsed.data.records) {
       if (r.addrs.length > 0) await this.opts.libp2p.peerStore.merge(peerIdFromString(r.peerId), { multiaddrs: r.addrs.map(a => multiaddr(a)) }).catch(() => {})
     }
