@@ -67,7 +67,8 @@ export const registryRequest = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('deregister'), names: z.array(serviceName).min(1).max(MAX_NAMES_PER_PEER) }),
   z.strictObject({ op: z.literal('lookup'), name: serviceName }),
-  z.strictObject({ op: z.literal('list') }),
+  /** `stream`: answer in pages (items of listPage), for a catalogue bigger than one frame. */
+  z.strictObject({ op: z.literal('list'), stream: z.literal(true).optional() }),
   z.strictObject({ op: z.literal('suspect'), peerId: peerIdString })
 ])
 export type RegistryRequest = z.infer<typeof registryRequest>
@@ -90,9 +91,14 @@ export function muxRequest<T extends z.ZodType> (req: T) {
 }
 /** Just the id of a request frame, to answer a frame that is otherwise wrong. */
 export const muxId = z.object({ id: counter.min(1) })
+/** The caller stopped reading a streamed answer. */
+export const muxCancel = z.strictObject({ id: counter.min(1), cancel: z.literal(true) })
+/** One answer, or the items then the end of a streamed one (an error ends it too). */
 export const muxAnswer = z.union([
   z.strictObject({ id: counter, ok: z.literal(true), result: z.unknown() }),
-  z.strictObject({ id: counter, ok: z.literal(false), error: wireError })
+  z.strictObject({ id: counter, ok: z.literal(false), error: wireError }),
+  z.strictObject({ id: counter, item: z.unknown() }),
+  z.strictObject({ id: counter, end: z.literal(true) })
 ])
 export type MuxAnswer = z.infer<typeof muxAnswer>
 
@@ -125,6 +131,18 @@ export const listResult = z.object({
   }).optional()
 })
 export type ListResult = z.infer<typeof listResult>
+
+/**
+ * One page of a streamed `list` (and of a watch snapshot): the first carries `registry` and
+ * `source`, every page some services. Pages keep each frame far below the frame limit however
+ * big the catalogue is.
+ */
+export const listPage = z.strictObject({
+  registry: listResult.shape.registry.optional(),
+  source: listResult.shape.source,
+  services: z.array(providerRecord)
+})
+export type ListPage = z.infer<typeof listPage>
 
 export const lookupResult = z.object({ providers: z.array(providerRecord) })
 export const deregisterResult = z.object({ removed: z.array(serviceName) })
@@ -171,7 +189,7 @@ export type RpcResponse = z.infer<typeof rpcResponse>
 export const watchRequest = z.strictObject({ type: z.literal('watch') })
 
 /** registry → observer: the catalogue, then each change, then liveness figures every second. */
-export const watchMessage = z.discriminatedUnion('type', [
+const watchMessages = [
   z.strictObject({ type: z.literal('snapshot'), ts: counter, ...listResult.shape }),
   z.strictObject({ type: z.literal('change'), ts: counter, record: providerRecord, previous: status.optional(), removed: z.boolean().optional() }),
   z.strictObject({
@@ -179,8 +197,22 @@ export const watchMessage = z.discriminatedUnion('type', [
     ts: counter,
     peers: z.array(z.strictObject({ peerId: peerIdString, rttMs: z.number().nonnegative().optional(), load: counter.optional(), lastSeen: counter.optional() }))
   })
-])
+] as const
+export const watchMessage = z.discriminatedUnion('type', watchMessages)
 export type WatchMessage = z.infer<typeof watchMessage>
+
+/**
+ * What travels on the watch stream: a big snapshot is split, its first frame marked `more` and
+ * followed by `snapshot-more` pages, the last without `more`; the client joins them into one
+ * snapshot (WatchMessage) before anyone sees it.
+ */
+export const watchFrame = z.discriminatedUnion('type', [
+  watchMessages[0].extend({ more: z.literal(true).optional() }),
+  watchMessages[1],
+  watchMessages[2],
+  z.strictObject({ type: z.literal('snapshot-more'), services: z.array(providerRecord), more: z.literal(true).optional() })
+])
+export type WatchFrame = z.infer<typeof watchFrame>
 
 function isMultiaddr (s: string): boolean {
   try {

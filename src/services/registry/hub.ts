@@ -8,7 +8,8 @@ import { InvalidConfigError, NotAllowedError, NotRegisteredError } from '../../n
 import { eventForChange } from '../../node/events.js'
 import type { Transition } from '../../node/heartbeat.js'
 import type { Hub, HubComponents } from '../../node/hub.js'
-import { serveMux } from '../../node/mux.js'
+import { serveMux, streamed } from '../../node/mux.js'
+import { listPages } from '../../node/pages.js'
 import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../node/protocols.js'
 import { MESH_SEED_PEERS, providerRecord, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
 import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
@@ -167,7 +168,8 @@ export class RegistryHub implements Hub {
       case 'lookup':
         return { providers: this.catalog.providersOf(req.name) }
       case 'list':
-        return this.list()
+        // Paged: the whole catalogue outgrows a frame long before it reaches the cap.
+        return req.stream === true ? streamed(listPages(this.list())) : this.list()
       case 'suspect':
         return { probing: this.suspect(req.peerId) }
     }
