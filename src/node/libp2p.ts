@@ -9,6 +9,18 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { preSharedKey } from '@libp2p/pnet'
 import type { PrivateKey } from '@libp2p/interface'
 
+/**
+ * Bytes a stream's sender may have in flight unread (yamux's window, 16 MiB by default). A
+ * Channel pauses a stream whose reader falls behind (framing.ts); what the sender already had
+ * the window for still arrives, and lands in one piece when the stream resumes, so it must fit
+ * the reader's buffer. 1 MiB still moves a gigabyte a second over a LAN round trip.
+ */
+export const MAX_STREAM_WINDOW = 1024 * 1024
+
+function muxer (): ReturnType<typeof yamux> {
+  return yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })
+}
+
 export type GdsLibp2p = Libp2p<{ identify: Identify, ping: Ping, pubsub: GossipSub }>
 
 /**
@@ -48,7 +60,7 @@ export async function createClientLibp2p (opts: { swarmKey?: Uint8Array } = {}):
     addresses: { listen: [] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [muxer()],
     ...(opts.swarmKey === undefined ? {} : { connectionProtector: preSharedKey({ psk: opts.swarmKey }) }),
     connectionMonitor: { enabled: false },
     services: { identify: identify(), ping: ping() }
@@ -67,7 +79,7 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
     addresses: { listen: opts.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [muxer()],
     ...(opts.swarmKey === undefined ? {} : { connectionProtector: preSharedKey({ psk: opts.swarmKey }) }),
     connectionManager: {
       // libp2p's default (5 inbound connections per second per IP) fails a fifth of the dials
