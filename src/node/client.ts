@@ -191,11 +191,17 @@ export function describeDialError (err: any, swarmKey?: boolean): string {
     : swarmKey === false
       ? 'the registry is on a private network (swarm key) and this command has none: pass --swarm-key; or the port is not a gds registry'
       : 'a different or missing --swarm-key, or the port is not a gds registry'
-  if (/abort|timeout/i.test(text)) return `no answer in time: the handshake did not finish (${keyHint}; or nothing answers at that address)`
+  // Reset before we could send a byte: the node took the TCP connection and refused it at the
+  // door (its admission limits), which a swarm key mismatch never does (that needs our bytes).
+  if (/connect ECONNRESET/.test(text)) return `the registry refused the connection at once: it is at its limit of connections waiting for their handshake (from this host, or in total) or of connections; try again shortly`
+  const overloaded = 'the registry may be overloaded with connections waiting for their handshake (try again shortly)'
+  if (/abort|timeout/i.test(text)) return `no answer in time: the handshake did not finish (${overloaded}; or ${keyHint}; or nothing answers at that address)`
   // What a peer that does not speak our handshake makes the first read fail with: pnet's random
-  // bytes read as a length prefix, a non-multistream line, a reset.
+  // bytes read as a length prefix, a non-multistream line, a reset. A refusal at the door can
+  // also come as a reset once we have started, so it is named too.
   if (/EncryptionFailed|ECONNRESET|Message length too long|Missing newline|multistream|protocol selection|Invalid (message|length)|EOF|unexpected end/i.test(text)) {
-    return `the handshake failed (${keyHint})`
+    const refused = /ECONNRESET/.test(text) ? '; or the registry refused the connection: it is at its limit of connections waiting for their handshake, try again shortly' : ''
+    return `the handshake failed (${keyHint}${refused})`
   }
   return err?.message ?? String(err)
 }

@@ -62,6 +62,23 @@ export const DEFAULT_REGISTRY_ADDR = `/ip4/127.0.0.1/tcp/${REGISTRY_PORT}`
  * MiB; typical entries are about 400 bytes (2 MB for the whole table).
  */
 export const DEFAULT_MAX_ENTRIES = 5_000
+/**
+ * Admission of inbound connections (libp2p.ts, admission.ts). 260 idle sockets from one host,
+ * re-opened as they timed out, held libp2p's 256 pending upgrades for 10 s at a time and
+ * locked every other host out.
+ */
+export const DEFAULT_ADMISSION = {
+  /** Connections upgrading at once, all hosts together (libp2p's maxIncomingPendingConnections). */
+  maxPendingConnections: 256,
+  /**
+   * Of those, from one host: the rest always have room. High enough for a host that starts
+   * many nodes at once (cluster up, the benches start 50 peers at a time), a quarter of the total.
+   */
+  maxPendingPerHost: 64,
+  /** How long an inbound upgrade (pnet, noise, yamux) may take: a real one takes milliseconds. */
+  upgradeTimeoutMs: 5_000
+} as const
+
 /** The highest --max-entries accepted: beyond it a table of maximum-size entries would not fit in memory. */
 export const MAX_MAX_ENTRIES = 100_000
 

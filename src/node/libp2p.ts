@@ -7,7 +7,9 @@ import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { preSharedKey } from '@libp2p/pnet'
-import type { PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, MultiaddrConnection, PrivateKey } from '@libp2p/interface'
+import { Admission, hostOf } from './admission.js'
+import { DEFAULT_ADMISSION } from './config.js'
 
 /**
  * Bytes a stream's sender may have in flight unread (yamux's window, 16 MiB by default). A
@@ -35,6 +37,28 @@ export function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array }): 
   return Buffer.from(msg.from).toString('base64') + Buffer.from(msg.seqno).toString('base64')
 }
 
+export type AdmissionLimits = { -readonly [K in keyof typeof DEFAULT_ADMISSION]: number }
+
+/**
+ * The connection gater that caps pending upgrades per host (admission.ts); libp2p calls it
+ * as an inbound connection starts its upgrade and again when the upgrade is done.
+ */
+export function admissionGater (maxPerHost: number): ConnectionGater {
+  const admission = new Admission<MultiaddrConnection>(maxPerHost)
+  return {
+    denyInboundConnection: maConn => {
+      if (!admission.admit(maConn, hostOf(maConn.remoteAddr.toString()))) return true
+      // A failed or timed-out upgrade ends with the socket.
+      maConn.addEventListener('close', () => { admission.done(maConn) }, { once: true })
+      return false
+    },
+    denyInboundUpgradedConnection: (_peer, maConn) => {
+      admission.done(maConn)
+      return false
+    }
+  }
+}
+
 export interface Libp2pOptions {
   privateKey?: PrivateKey
   listen: string[]
@@ -47,6 +71,8 @@ export interface Libp2pOptions {
    * already probe every provider each second on a long-lived stream.
    */
   hub?: boolean
+  /** @default DEFAULT_ADMISSION */
+  admission?: Partial<AdmissionLimits>
 }
 
 export type ClientLibp2p = Libp2p<{ identify: Identify, ping: Ping }>
@@ -74,6 +100,7 @@ const HUB_MAX_CONNECTIONS = 6_000
 export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> {
   // Loaded here, not at the top, so CLI commands that only dial do not pay for it.
   const { gossipsub } = await import('@libp2p/gossipsub')
+  const admission = { ...DEFAULT_ADMISSION, ...opts.admission }
   return createLibp2p({
     ...(opts.privateKey === undefined ? {} : { privateKey: opts.privateKey }),
     addresses: { listen: opts.listen },
@@ -85,9 +112,11 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
       // libp2p's default (5 inbound connections per second per IP) fails a fifth of the dials
       // of a 10-node cluster on one host; a registry takes many connections from few hosts.
       inboundConnectionThreshold: 1000,
-      maxIncomingPendingConnections: 256,
+      maxIncomingPendingConnections: admission.maxPendingConnections,
+      inboundUpgradeTimeout: admission.upgradeTimeoutMs,
       ...(opts.hub === true ? { maxConnections: HUB_MAX_CONNECTIONS } : {})
     },
+    connectionGater: admissionGater(admission.maxPendingPerHost),
     ...(opts.hub === true ? { connectionMonitor: { enabled: false } } : {}),
     services: {
       identify: identify(),
