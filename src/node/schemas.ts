@@ -66,7 +66,8 @@ export const registryRequest = z.discriminatedUnion('op', [
       .refine(regs => new Set(regs.map(r => r.name)).size === regs.length, 'each name at most once per registration')
   }),
   z.strictObject({ op: z.literal('deregister'), names: z.array(serviceName).min(1).max(MAX_NAMES_PER_PEER) }),
-  z.strictObject({ op: z.literal('lookup'), name: serviceName }),
+  /** `stream`: answer in pages (items: arrays of records), for a name with very many providers. */
+  z.strictObject({ op: z.literal('lookup'), name: serviceName, stream: z.literal(true).optional() }),
   /** `stream`: answer in pages (items of listPage), for a catalogue bigger than one frame. */
   z.strictObject({ op: z.literal('list'), stream: z.literal(true).optional() }),
   z.strictObject({ op: z.literal('suspect'), peerId: peerIdString })
@@ -114,7 +115,12 @@ export const registerResult = z.object({
    * from its answer or its patches, and without links a `leaving` it gossips while the registry
    * is away reaches no one. Absent from older registries.
    */
-  peers: z.array(providerRecord.pick({ peerId: true, addrs: true })).max(MESH_SEED_PEERS).default([])
+  peers: z.array(providerRecord.pick({ peerId: true, addrs: true })).max(MESH_SEED_PEERS).default([]),
+  /**
+   * The providers would outgrow a frame (hundreds of big entries): `providers` is empty and the
+   * registrant asks for each required name with a streamed lookup. Absent from older registries.
+   */
+  providersOmitted: z.literal(true).optional()
 })
 export type RegisterResult = z.infer<typeof registerResult>
 
@@ -145,6 +151,8 @@ export const listPage = z.strictObject({
 export type ListPage = z.infer<typeof listPage>
 
 export const lookupResult = z.object({ providers: z.array(providerRecord) })
+/** One page of a streamed lookup. */
+export const lookupPage = z.array(providerRecord)
 export const deregisterResult = z.object({ removed: z.array(serviceName) })
 export const suspectResult = z.object({ probing: z.boolean() })
 

@@ -9,7 +9,7 @@ import { eventForChange } from '../../node/events.js'
 import type { Transition } from '../../node/heartbeat.js'
 import type { Hub, HubComponents } from '../../node/hub.js'
 import { serveMux, streamed } from '../../node/mux.js'
-import { listPages } from '../../node/pages.js'
+import { listPages, pageRecords } from '../../node/pages.js'
 import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../node/protocols.js'
 import { MESH_SEED_PEERS, providerRecord, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
 import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
@@ -27,6 +27,8 @@ export const CATALOG_FILE = 'catalog.json'
  * reconnect, and the registry probes everyone it reloads.
  */
 const PERSIST_DELAY_MS = 250
+/** Bytes of providers a register answer carries at most (the client's frame limit is 4 MiB). */
+const MAX_PROVIDERS_BYTES = 1024 * 1024
 /** How many recent registrants the mesh seed is drawn from. */
 const RECENT_REGISTRANTS = 64
 
@@ -151,7 +153,10 @@ export class RegistryHub implements Hub {
         this.prober.add(peerId, { reset: changes.length > 0 })
         this.publish(changes)
         const required = new Set(req.services.flatMap(s => s.requires))
-        const result: RegisterResult = { records, providers: [...required].flatMap(n => this.catalog.providersOf(n)), peers: this.meshSeed(peerId) }
+        const providers = [...required].flatMap(n => this.catalog.providersOf(n))
+        // More than fits a frame: the registrant pages through them with streamed lookups.
+        const omit = [...pageRecords(providers, { maxBytes: MAX_PROVIDERS_BYTES })].length > 1
+        const result: RegisterResult = { records, providers: omit ? [] : providers, peers: this.meshSeed(peerId), ...(omit ? { providersOmitted: true as const } : {}) }
         this.rememberRegistrant(peerId)
         return result
       }
@@ -166,7 +171,7 @@ export class RegistryHub implements Hub {
         return { removed: req.names }
       }
       case 'lookup':
-        return { providers: this.catalog.providersOf(req.name) }
+        return req.stream === true ? streamed(pageRecords(this.catalog.providersOf(req.name))) : { providers: this.catalog.providersOf(req.name) }
       case 'list':
         // Paged: the whole catalogue outgrows a frame long before it reaches the cap.
         return req.stream === true ? streamed(listPages(this.list())) : this.list()
