@@ -113,10 +113,9 @@ describe('streamed answers on one multiplexed stream', () => {
     }
   })
 
-  it('the registry request schema takes `stream` only as true on list', () => {
-    expect(registryRequest.safeParse({ op: 'list', stream: true }).success).toBe(true)
-    expect(registryRequest.safeParse({ op: 'list' }).success).toBe(true)
-    for (const bad of [{ op: 'list', stream: false }, { op: 'list', stream: 'yes' }, { op: 'lookup', name: 'x', stream: true }]) {
+  it('the registry request schema takes `stream` only as true, on list and lookup', () => {
+    for (const good of [{ op: 'list', stream: true }, { op: 'list' }, { op: 'lookup', name: 'x', stream: true }]) expect(registryRequest.safeParse(good).success).toBe(true)
+    for (const bad of [{ op: 'list', stream: false }, { op: 'list', stream: 'yes' }, { op: 'lookup', name: 'x', stream: 1 }, { op: 'deregister', names: ['x'], stream: true }]) {
       expect(registryRequest.safeParse(bad).success, JSON.stringify(bad)).toBe(false)
     }
   })
