@@ -96,6 +96,29 @@ describe('streamed answers on one multiplexed stream', () => {
     mux.close()
   })
 
+  it('a flood of streamed requests on one stream: beyond the in-flight limit each is OVERLOADED; stray and malformed cancels change nothing', async () => {
+    const mux = new MuxClient(client, PROTOCOL, { maxBytes: 1024 * 1024, maxInFlight: 8, timeoutMs: 30_000 })
+    const ac = new AbortController()
+    const outcomes = await Promise.all(Array.from({ length: 20 }, async () => {
+      try {
+        for await (const _ of mux.stream(target(), { op: 'silent', n: 0 }, item, { signal: ac.signal })) return 'served'
+        return 'ended'
+      } catch (err: any) { return err.name }
+    }))
+    expect(outcomes.filter(o => o === 'served')).toHaveLength(8)
+    expect(outcomes.filter(o => o === 'OverloadedError')).toHaveLength(12)
+    // Raw frames on a stream of their own: a cancel of nothing, a malformed cancel, then a request.
+    const stream = await client.dialProtocol(target(), PROTOCOL)
+    const ch = new Channel(stream, 1024 * 1024)
+    await ch.writeAll([{ id: 7, cancel: true }, { id: 8, cancel: 'yes' }, { id: 9, req: { op: 'single', n: 0 } }])
+    const answers = [await ch.readJson(), await ch.readJson()] as any[]
+    expect(answers.find(a => a.id === 8)).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } })
+    expect(answers.find(a => a.id === 9)).toEqual({ id: 9, ok: true, result: { single: true } })
+    ch.abort(new Error('done'))
+    ac.abort()
+    mux.close()
+  })
+
   it('gds status against a registry from before paging: it refuses `stream`, the client asks the old way', async () => {
     const old = await createGdsLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0'] })
     try {
