@@ -1,9 +1,11 @@
 // Registrations per second at a registry running as its own process, by band of catalogue size.
 // The registering peers live in child processes, answer heartbeats (nothing is marked down by
 // accident) and send their requests over one multiplexed stream each.
+import { MAX_NAMES_PER_PEER } from '../dist/node/protocols.js'
 import { procStats, startPeers, startRegistry } from './peer-pool.js'
 
-export async function run ({ total = Number(process.env.ENTRIES ?? 5000), peers = Number(process.env.PEERS ?? 32), processes = Number(process.env.PROCS ?? 2), concurrency = Number(process.env.CONCURRENCY ?? 8) } = {}) {
+// One peer holds at most MAX_NAMES_PER_PEER names, so the default is enough peers for the total.
+export async function run ({ total = Number(process.env.ENTRIES ?? 5000), peers = Number(process.env.PEERS ?? Math.ceil(total / MAX_NAMES_PER_PEER)), processes = Number(process.env.PROCS ?? 2), concurrency = Number(process.env.CONCURRENCY ?? 8) } = {}) {
   const registry = await startRegistry()
   let pool
   try {

@@ -1,4 +1,6 @@
-import { RegistrationRejectedError } from './errors.js'
+import { DEFAULT_MAX_ENTRIES } from './config.js'
+import { CatalogFullError, RegistrationRejectedError, TooManyNamesError } from './errors.js'
+import { MAX_NAMES_PER_PEER } from './protocols.js'
 import { MAX_VERSION, type ProviderRecord, type Registration } from './schemas.js'
 
 /**
@@ -17,7 +19,15 @@ export type Status = ProviderRecord['status']
 /** Who vouches for an update: the pinned registry, the entry's owner, or some other peer. */
 export type Authority = 'registry' | 'owner' | 'peer'
 
-export type ApplyOutcome = 'applied' | 'stale' | 'duplicate' | 'rejected' | 'refute'
+/** `full`: a new entry the catalogue has no room for (the caps below), dropped. */
+export type ApplyOutcome = 'applied' | 'stale' | 'duplicate' | 'rejected' | 'refute' | 'full'
+
+export interface CatalogLimits {
+  /** Entries in total, any status; a new one beyond it is refused. @default DEFAULT_MAX_ENTRIES */
+  maxEntries?: number
+  /** Names one peer may hold, over all its registrations, any status. @default MAX_NAMES_PER_PEER */
+  maxNamesPerPeer?: number
+}
 
 /** A change to one entry; `previous` is undefined for a new entry; `removed` for a reaped one. */
 export interface Change {
@@ -50,6 +60,13 @@ export class Catalog {
   private readonly byPeer = new Map<string, Set<string>>()
   /** name → keys of entries that require it, so a change finds its dependents without a scan. */
   private readonly byRequired = new Map<string, Set<string>>()
+  readonly maxEntries: number
+  readonly maxNamesPerPeer: number
+
+  constructor (limits: CatalogLimits = {}) {
+    this.maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES
+    this.maxNamesPerPeer = limits.maxNamesPerPeer ?? MAX_NAMES_PER_PEER
+  }
 
   get size (): number { return this.entries.size }
 
@@ -101,6 +118,20 @@ export class Catalog {
   }
 
   /**
+   * Throws TooManyNamesError or CatalogFullError if registering `names` (one request, checked
+   * whole) would take `peerId` past its names or the catalogue past its entries; changes
+   * nothing. Entries of any status count: `down` and `leaving` ones free their room when reaped,
+   * so a peer cycling names cannot grow the table within the grace period.
+   */
+  checkRoom (peerId: string, names: readonly string[]): void {
+    const fresh = new Set(names.filter(n => this.get(n, peerId) === undefined))
+    if (fresh.size === 0) return
+    const held = this.byPeer.get(peerId)?.size ?? 0
+    if (held + fresh.size > this.maxNamesPerPeer) throw new TooManyNamesError(peerId, this.maxNamesPerPeer, held + fresh.size)
+    if (this.entries.size + fresh.size > this.maxEntries) throw new CatalogFullError(this.maxEntries)
+  }
+
+  /**
    * The registry's side of a registration by `peerId` (taken from the authenticated connection).
    * Idempotent: registering the same thing again changes nothing. A re-registration is the owner
    * vouching for itself, so it brings the entry back `up` whatever the registry had declared,
@@ -108,6 +139,7 @@ export class Catalog {
    */
   register (peerId: string, reg: Registration, now: number): { record: ProviderRecord, changed: boolean, previous?: Status } {
     this.check(peerId, reg)
+    this.checkRoom(peerId, [reg.name])
     const existing = this.get(reg.name, peerId)
     const sameBody = existing !== undefined && existing.incarnation === reg.incarnation && existing.status === 'up' &&
       sameList(existing.addrs, reg.addrs) && sameList(existing.requires, reg.requires) &&
@@ -187,7 +219,8 @@ export class Catalog {
    * Guard clauses in memberlist's style:
    * - only the registry may speak about another peer; an owner may only say `up` or `leaving`;
    * - a record accusing this very node (`selfId`) of being down is refuted, not applied;
-   * - an older version is stale, an equal one a duplicate: neither changes anything.
+   * - an older version is stale, an equal one a duplicate: neither changes anything;
+   * - a new entry beyond the caps is dropped (`full`): gossip must not grow a node without bound.
    */
   apply (record: ProviderRecord, authority: Authority, now: number, selfId?: string): { outcome: ApplyOutcome, change?: Change } {
     if (authority === 'peer') return { outcome: 'rejected' }
@@ -200,7 +233,7 @@ export class Catalog {
       const cmp = compareVersion(record, existing)
       if (cmp < 0) return { outcome: 'stale' }
       if (cmp === 0) return { outcome: 'duplicate' }
-    }
+    } else if (!this.hasRoom(record.peerId)) return { outcome: 'full' }
     this.put(record, now, existing?.status)
     return { outcome: 'applied', change: { record, previous: existing?.status } }
   }
@@ -224,6 +257,7 @@ export class Catalog {
     for (const record of records) {
       const existing = this.get(record.name, record.peerId)
       if (existing !== undefined && existing.status === record.status && compareVersion(existing, record) === 0) continue
+      if (existing === undefined && !this.hasRoom(record.peerId)) continue
       this.put(record, now, existing?.status)
       changes.push({ record, previous: existing?.status })
     }
@@ -242,9 +276,22 @@ export class Catalog {
     return removed
   }
 
-  /** Loads persisted records (a registry restart); each counts as changed at `now`. */
-  load (records: readonly ProviderRecord[], now: number): void {
-    for (const r of records) this.put(r, now)
+  /**
+   * Loads persisted records (a registry restart); each counts as changed at `now`. Records past
+   * the caps (a restart with a lower --max-entries) are left out; returns how many.
+   */
+  load (records: readonly ProviderRecord[], now: number): number {
+    let dropped = 0
+    for (const r of records) {
+      if (this.get(r.name, r.peerId) === undefined && !this.hasRoom(r.peerId)) dropped++
+      else this.put(r, now)
+    }
+    return dropped
+  }
+
+  /** Whether one more entry of `peerId` fits under both caps. */
+  private hasRoom (peerId: string): boolean {
+    return this.entries.size < this.maxEntries && (this.byPeer.get(peerId)?.size ?? 0) < this.maxNamesPerPeer
   }
 
   private put (record: ProviderRecord, now: number, previous?: Status): void {

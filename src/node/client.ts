@@ -2,12 +2,13 @@ import '../polyfills.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { z } from 'zod'
 import { DEFAULT_REGISTRY_ADDR } from './config.js'
-import { RegistryUnreachableError } from './errors.js'
+import { InvalidMessageError, RegistryUnreachableError } from './errors.js'
+import { ListAssembler } from './pages.js'
 import { createClientLibp2p, type ClientLibp2p } from './libp2p.js'
 import { MuxClient } from './mux.js'
 import { MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL, WATCH_PROTOCOL } from './protocols.js'
 import { Channel } from './framing.js'
-import { listResult, lookupResult, suspectResult, watchMessage, type WatchMessage, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
+import { listPage, listResult, lookupResult, suspectResult, watchFrame, type WatchFrame, type WatchMessage, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache } from './caller.js'
 import { checkPinned, parseRegistryAddr } from './registry-pin.js'
@@ -60,8 +61,19 @@ export class RegistryClient {
     return client
   }
 
+  /** The catalogue, in pages (one frame could not carry it at the cap), joined into one answer. */
   async list (): Promise<ListResult> {
-    return this.ask({ op: 'list' }, listResult)
+    const whole = new ListAssembler()
+    try {
+      for await (const page of this.requests.stream(this.addr, { op: 'list', stream: true }, listPage)) whole.add(page)
+    } catch (err: any) {
+      // A registry from before paging refuses the field: ask it the old way.
+      if (err?.name === 'InvalidMessageError' && /malformed message/.test(err.message)) return this.ask({ op: 'list' }, listResult)
+      throw unreachable(this.addr, err)
+    }
+    const result = whole.result()
+    if (result === undefined) throw new InvalidMessageError('the registry\'s list answer named no registry')
+    return result
   }
 
   async lookup (name: string): Promise<ProviderRecord[]> {
@@ -91,17 +103,34 @@ export class RegistryClient {
     const ch = new Channel(stream, MAX_REGISTRY_FRAME)
     const onAbort = (): void => { ch.abort(new Error('watch cancelled')) }
     signal?.addEventListener('abort', onAbort, { once: true })
+    const read = async (): Promise<WatchFrame | undefined> => {
+      try {
+        return await ch.read(watchFrame)
+      } catch (err) {
+        if (signal?.aborted === true) return undefined
+        throw new RegistryUnreachableError('the registry closed the watch stream', { cause: err })
+      }
+    }
     try {
       await ch.write({ type: 'watch' })
       for (;;) {
-        let msg: WatchMessage
-        try {
-          msg = await ch.read(watchMessage)
-        } catch (err) {
-          if (signal?.aborted === true) return
-          throw new RegistryUnreachableError('the registry closed the watch stream', { cause: err })
+        const frame = await read()
+        if (frame === undefined) return
+        if (frame.type === 'snapshot-more') throw new InvalidMessageError('the registry sent a snapshot page with no snapshot before it')
+        if (frame.type !== 'snapshot' || frame.more !== true) {
+          yield frame.type === 'snapshot' ? withoutMore(frame) : frame
+          continue
         }
-        yield msg
+        // A snapshot in pages: joined here, so every observer sees the catalogue whole.
+        const services = [...frame.services]
+        for (let more = true; more;) {
+          const page = await read()
+          if (page === undefined) return
+          if (page.type !== 'snapshot-more') throw new InvalidMessageError(`the registry broke off a snapshot with a ${page.type} message`)
+          for (const r of page.services) services.push(r)
+          more = page.more === true
+        }
+        yield { ...withoutMore(frame), services }
       }
     } finally {
       signal?.removeEventListener('abort', onAbort)
@@ -130,12 +159,23 @@ export class RegistryClient {
     try {
       return await this.requests.request(this.addr, req, schema)
     } catch (err: any) {
-      if (err?.name === 'PeerUnavailableError' || err?.name === 'RequestTimeoutError') {
-        throw new RegistryUnreachableError(`the registry at ${this.addr.toString()} did not answer: ${err.message}`, { cause: err })
-      }
-      throw err
+      throw unreachable(this.addr, err)
     }
   }
+}
+
+type SnapshotFrame = Extract<WatchFrame, { type: 'snapshot' }>
+
+function withoutMore ({ more: _, ...snapshot }: SnapshotFrame): Omit<SnapshotFrame, 'more'> {
+  return snapshot
+}
+
+/** A lost link or a missed deadline means the registry is unreachable (exit code 2); others stay. */
+function unreachable (addr: Multiaddr, err: any): Error {
+  if (err?.name === 'PeerUnavailableError' || err?.name === 'RequestTimeoutError') {
+    return new RegistryUnreachableError(`the registry at ${addr.toString()} did not answer: ${err.message}`, { cause: err })
+  }
+  return err
 }
 
 /**
@@ -151,11 +191,17 @@ export function describeDialError (err: any, swarmKey?: boolean): string {
     : swarmKey === false
       ? 'the registry is on a private network (swarm key) and this command has none: pass --swarm-key; or the port is not a gds registry'
       : 'a different or missing --swarm-key, or the port is not a gds registry'
-  if (/abort|timeout/i.test(text)) return `no answer in time: the handshake did not finish (${keyHint}; or nothing answers at that address)`
+  // Reset before we could send a byte: the node took the TCP connection and refused it at the
+  // door (its admission limits), which a swarm key mismatch never does (that needs our bytes).
+  if (/connect ECONNRESET/.test(text)) return `the registry refused the connection at once: it is at its limit of connections waiting for their handshake (from this host, or in total) or of connections; try again shortly`
+  const overloaded = 'the registry may be overloaded with connections waiting for their handshake (try again shortly)'
+  if (/abort|timeout/i.test(text)) return `no answer in time: the handshake did not finish (${overloaded}; or ${keyHint}; or nothing answers at that address)`
   // What a peer that does not speak our handshake makes the first read fail with: pnet's random
-  // bytes read as a length prefix, a non-multistream line, a reset.
+  // bytes read as a length prefix, a non-multistream line, a reset. A refusal at the door can
+  // also come as a reset once we have started, so it is named too.
   if (/EncryptionFailed|ECONNRESET|Message length too long|Missing newline|multistream|protocol selection|Invalid (message|length)|EOF|unexpected end/i.test(text)) {
-    return `the handshake failed (${keyHint})`
+    const refused = /ECONNRESET/.test(text) ? '; or the registry refused the connection: it is at its limit of connections waiting for their handshake, try again shortly' : ''
+    return `the handshake failed (${keyHint}${refused})`
   }
   return err?.message ?? String(err)
 }

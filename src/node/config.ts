@@ -57,6 +57,11 @@ export interface GdsConfig {
    * there too (other users of a shared machine reach loopback). @default none
    */
   httpToken?: string
+  /**
+   * Entries the catalogue holds at most, any status (the registry refuses new registrations
+   * beyond it with CatalogFullError; other nodes drop gossip beyond it). @default DEFAULT_MAX_ENTRIES (5000)
+   */
+  maxEntries: number
   /** pino level for the stderr log. @default warn */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 }
@@ -66,6 +71,31 @@ export const DEFAULT_HTTP_PORT = 8080
 /** Loopback: nothing off this machine can reach the portal unless asked for (`--http-host`). */
 export const DEFAULT_HTTP_HOST = '127.0.0.1'
 export const DEFAULT_REGISTRY_ADDR = `/ip4/127.0.0.1/tcp/${REGISTRY_PORT}`
+/**
+ * Catalogue entries at most: what the registry is sized for (one connection per service, see
+ * libp2p.ts). An entry is at most one registration's 64 KiB, so the worst case is a few hundred
+ * MiB; typical entries are about 400 bytes (2 MB for the whole table).
+ */
+export const DEFAULT_MAX_ENTRIES = 5_000
+/**
+ * Admission of inbound connections (libp2p.ts, admission.ts). 260 idle sockets from one host,
+ * re-opened as they timed out, held libp2p's 256 pending upgrades for 10 s at a time and
+ * locked every other host out.
+ */
+export const DEFAULT_ADMISSION = {
+  /** Connections upgrading at once, all hosts together (libp2p's maxIncomingPendingConnections). */
+  maxPendingConnections: 256,
+  /**
+   * Of those, from one host: the rest always have room. High enough for a host that starts
+   * many nodes at once (cluster up, the benches start 50 peers at a time), a quarter of the total.
+   */
+  maxPendingPerHost: 64,
+  /** How long an inbound upgrade (pnet, noise, yamux) may take: a real one takes milliseconds. */
+  upgradeTimeoutMs: 5_000
+} as const
+
+/** The highest --max-entries accepted: beyond it a table of maximum-size entries would not fit in memory. */
+export const MAX_MAX_ENTRIES = 100_000
 
 /** Timings a LAN cluster wants (memberlist's DefaultLANConfig has the same shape). */
 export const DEFAULT_TIMINGS = {
@@ -154,6 +184,7 @@ export function createConfig (input: ConfigInput, env: NodeJS.ProcessEnv = proce
     logLevel: 'warn',
     httpPort: DEFAULT_HTTP_PORT,
     httpHost: DEFAULT_HTTP_HOST,
+    maxEntries: DEFAULT_MAX_ENTRIES,
     dataDir: join(stateDir(env), name),
     ...stripUndefined(input),
     role: input.role,
@@ -184,6 +215,7 @@ export function validateConfig (c: GdsConfig): void {
   if (c.httpToken !== undefined && !HTTP_TOKEN_PATTERN.test(c.httpToken)) {
     throw new InvalidConfigError('--http-token must be 16 to 256 printable ASCII characters without spaces, quotes, commas, semicolons or backslashes')
   }
+  if (!Number.isInteger(c.maxEntries) || c.maxEntries < 1 || c.maxEntries > MAX_MAX_ENTRIES) throw new InvalidConfigError(`--max-entries must be a whole number from 1 to ${MAX_MAX_ENTRIES} (got ${c.maxEntries})`)
   if (c.reconnectMinMs > c.reconnectMaxMs) throw new InvalidConfigError('reconnectMinMs must not exceed reconnectMaxMs')
   for (const n of [c.name, ...c.requires]) {
     if (!SERVICE_NAME_PATTERN.test(n)) {

@@ -61,6 +61,27 @@ export class NotAllowedError extends GdsError {
   }
 }
 
+/**
+ * The registry's catalogue holds its maximum number of entries (--max-entries): a new entry is
+ * refused, nothing changes. Retryable: down and leaving entries are reaped and free room.
+ */
+export class CatalogFullError extends GdsError {
+  constructor (limit: number) {
+    super(`the catalogue is full (${limit} entries, the --max-entries of the registry): no new entry until some are reaped, or restart the registry with a higher --max-entries`,
+      'CATALOG_FULL', { retryable: true, data: { limit } })
+    this.name = 'CatalogFullError'
+  }
+}
+
+/** One peer may hold at most this many names, over all its registrations; nothing changes. */
+export class TooManyNamesError extends GdsError {
+  constructor (peerId: string, limit: number, asked: number) {
+    super(`peer ${peerId} would hold ${asked} names, more than the ${limit} one peer may register (deregister some first; names left or down free their slot when reaped)`,
+      'TOO_MANY_NAMES', { data: { peerId, limit, asked } })
+    this.name = 'TooManyNamesError'
+  }
+}
+
 export class NotRegisteredError extends GdsError {
   constructor (name: string) {
     super(`this peer has no registration named "${name}"`, 'NOT_REGISTERED')
@@ -237,7 +258,7 @@ export interface WireError {
  * is the class's source name, which a bundler keeps even where it renames the binding).
  */
 const CLASSES: Record<string, new (...args: any[]) => GdsError> = {
-  RegistryUnreachableError, InvalidMessageError, FrameTooLargeError, RegistrationRejectedError, NotRegisteredError, NotAllowedError,
+  RegistryUnreachableError, InvalidMessageError, FrameTooLargeError, RegistrationRejectedError, NotRegisteredError, NotAllowedError, CatalogFullError, TooManyNamesError,
   InvalidConfigError, ListenError, KeyFileError, ServiceNotFoundError, MethodNotFoundError, InvalidParamsError,
   OverloadedError, QuotaExceededError, NotFoundError, InvalidStrategyError, RequestTimeoutError, PeerUnavailableError, UnauthorizedError,
   UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, UsageError, InternalError

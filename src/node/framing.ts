@@ -9,6 +9,15 @@ import { FrameTooLargeError, InvalidMessageError } from './errors.js'
  * stream-server.ts serves them.
  */
 
+/** Unread bytes a Channel lets arrive before it pauses the sender (see the constructor). */
+export const READ_AHEAD_BYTES = 1024 * 1024
+
+function varintLength (n: number): number {
+  let bytes = 1
+  while (n >= 0x80) { n = Math.floor(n / 0x80); bytes++ }
+  return bytes
+}
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -47,8 +56,20 @@ export class Channel {
   private queued: Uint8Array[] = []
   private flushing: Promise<void> | undefined
 
+  /** Bytes that arrived and were not read yet (flow control, below). */
+  private buffered = 0
+  private reading = false
+
   constructor (readonly stream: Stream, private readonly maxBytes: number) {
-    this.lp = lpStream(stream, { maxDataLength: maxBytes })
+    // Room for one whole frame on top of what flow control lets wait.
+    this.lp = lpStream(stream, { maxDataLength: maxBytes, maxBufferSize: maxBytes + 2 * READ_AHEAD_BYTES })
+    // libp2p's byte reader takes every message as it arrives and aborts the stream when more
+    // than its buffer waits unread: a big answer (pages of a list, a snapshot) sent faster than
+    // it is parsed broke the stream. Pausing stops yamux's window updates, so the sender waits.
+    stream.addEventListener('message', e => {
+      this.buffered += e.data.byteLength
+      if (!this.reading && this.buffered > READ_AHEAD_BYTES && stream.readStatus === 'readable') stream.pause()
+    })
   }
 
   async read<S extends z.ZodType> (schema: S, signal?: AbortSignal): Promise<z.infer<S>> {
@@ -58,12 +79,17 @@ export class Channel {
   /** The next frame as parsed JSON, for a caller that validates it in steps. */
   async readJson (signal?: AbortSignal): Promise<unknown> {
     let frame
+    this.reading = true
     try {
+      if (this.stream.readStatus === 'paused') this.stream.resume()
       frame = await this.lp.read(signal === undefined ? undefined : { signal })
     } catch (err: any) {
       if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError') throw new FrameTooLargeError(this.maxBytes)
       throw err
+    } finally {
+      this.reading = false
     }
+    this.buffered = Math.max(0, this.buffered - frame.byteLength - varintLength(frame.byteLength))
     return parseJson(frame.subarray())
   }
 

@@ -8,8 +8,22 @@ import { ping, type Ping } from '@libp2p/ping'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import { preSharedKey } from '@libp2p/pnet'
-import type { PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, MultiaddrConnection, PrivateKey } from '@libp2p/interface'
 import { CATALOG_TOPIC } from './protocols.js'
+import { Admission, hostOf } from './admission.js'
+import { DEFAULT_ADMISSION } from './config.js'
+
+/**
+ * Bytes a stream's sender may have in flight unread (yamux's window, 16 MiB by default). A
+ * Channel pauses a stream whose reader falls behind (framing.ts); what the sender already had
+ * the window for still arrives, and lands in one piece when the stream resumes, so it must fit
+ * the reader's buffer. 1 MiB still moves a gigabyte a second over a LAN round trip.
+ */
+export const MAX_STREAM_WINDOW = 1024 * 1024
+
+function muxer (): ReturnType<typeof yamux> {
+  return yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })
+}
 
 export type GdsLibp2p = Libp2p<{ identify: Identify, ping: Ping, pubsub: GossipSub }>
 
@@ -23,6 +37,28 @@ export type GdsLibp2p = Libp2p<{ identify: Identify, ping: Ping, pubsub: GossipS
 export function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array }): string {
   if (msg.from === undefined || msg.seqno === undefined) return ''
   return Buffer.from(msg.from).toString('base64') + Buffer.from(msg.seqno).toString('base64')
+}
+
+export type AdmissionLimits = { -readonly [K in keyof typeof DEFAULT_ADMISSION]: number }
+
+/**
+ * The connection gater that caps pending upgrades per host (admission.ts); libp2p calls it
+ * as an inbound connection starts its upgrade and again when the upgrade is done.
+ */
+export function admissionGater (maxPerHost: number): ConnectionGater {
+  const admission = new Admission<MultiaddrConnection>(maxPerHost)
+  return {
+    denyInboundConnection: maConn => {
+      if (!admission.admit(maConn, hostOf(maConn.remoteAddr.toString()))) return true
+      // A failed or timed-out upgrade ends with the socket.
+      maConn.addEventListener('close', () => { admission.done(maConn) }, { once: true })
+      return false
+    },
+    denyInboundUpgradedConnection: (_peer, maConn) => {
+      admission.done(maConn)
+      return false
+    }
+  }
 }
 
 /**
@@ -62,6 +98,8 @@ export interface Libp2pOptions {
    * already probe every provider each second on a long-lived stream.
    */
   hub?: boolean
+  /** @default DEFAULT_ADMISSION */
+  admission?: Partial<AdmissionLimits>
 }
 
 export type ClientLibp2p = Libp2p<{ identify: Identify, ping: Ping }>
@@ -75,7 +113,7 @@ export async function createClientLibp2p (opts: { swarmKey?: Uint8Array } = {}):
     addresses: { listen: [] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [muxer()],
     ...(opts.swarmKey === undefined ? {} : { connectionProtector: preSharedKey({ psk: opts.swarmKey }) }),
     connectionMonitor: { enabled: false },
     services: { identify: identify(), ping: ping() }
@@ -90,20 +128,23 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
   // Loaded here, not at the top, so CLI commands that only dial do not pay for it.
   const { gossipsub } = await import('@libp2p/gossipsub')
   const { createTopicScoreParams } = await import('@libp2p/gossipsub/score')
+  const admission = { ...DEFAULT_ADMISSION, ...opts.admission }
   return createLibp2p({
     ...(opts.privateKey === undefined ? {} : { privateKey: opts.privateKey }),
     addresses: { listen: opts.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [muxer()],
     ...(opts.swarmKey === undefined ? {} : { connectionProtector: preSharedKey({ psk: opts.swarmKey }) }),
     connectionManager: {
       // libp2p's default (5 inbound connections per second per IP) fails a fifth of the dials
       // of a 10-node cluster on one host; a registry takes many connections from few hosts.
       inboundConnectionThreshold: 1000,
-      maxIncomingPendingConnections: 256,
+      maxIncomingPendingConnections: admission.maxPendingConnections,
+      inboundUpgradeTimeout: admission.upgradeTimeoutMs,
       ...(opts.hub === true ? { maxConnections: HUB_MAX_CONNECTIONS } : {})
     },
+    connectionGater: admissionGater(admission.maxPendingPerHost),
     ...(opts.hub === true ? { connectionMonitor: { enabled: false } } : {}),
     services: {
       identify: identify(),

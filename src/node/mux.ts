@@ -8,7 +8,7 @@ import { REQUEST_TIMEOUT_MS } from './protocols.js'
 import { Channel, validate } from './framing.js'
 import { Requests } from './requests.js'
 import { StreamServer } from './stream-server.js'
-import { muxAnswer, muxId, muxRequest, type MuxAnswer } from './schemas.js'
+import { muxAnswer, muxCancel, muxId, muxRequest, type MuxAnswer } from './schemas.js'
 
 /**
  * Requests and answers multiplexed on one long-lived stream: `{id, req}` one way,
@@ -35,17 +35,53 @@ export class MuxLink {
   get open (): boolean { return this.requests.failure === undefined }
 
   async request<S extends z.ZodType> (req: unknown, schema: S, timeoutMs: number, signal?: AbortSignal): Promise<z.infer<S>> {
-    const a = await this.requests.request(id => {
-      // A send is one synchronous buffer underneath, so concurrent writes never interleave.
-      this.ch.write({ id, req }).catch((err: any) => { this.requests.fail(new PeerUnavailableError(`stream to ${this.label} failed: ${err?.message ?? err}`, { cause: err })) })
-    }, {
+    const a = await this.requests.request(id => { this.send({ id, req }) }, {
       timeoutMs,
       timedOut: () => new RequestTimeoutError(`no answer from ${this.label} within ${timeoutMs} ms`),
       signal,
-      cancelled: () => new RequestTimeoutError(`request to ${this.label} was cancelled`)
+      cancelled: () => new RequestTimeoutError(`request to ${this.label} was cancelled`),
+      isAnswer: isSingle
     })
     if (!a.ok) throw fromWire(a.error)
     return validate(a.result, schema)
+  }
+
+  /**
+   * A request answered in several frames (a server handler that returned `streamed(...)`):
+   * yields each item, checked against `schema`, until the end. `idleMs` bounds the wait for
+   * each frame, not the whole answer, so a big answer is not cut short on a slow link. A
+   * consumer that stops early tells the server, which stops producing.
+   */
+  async * stream<S extends z.ZodType> (req: unknown, schema: S, idleMs: number, signal?: AbortSignal): AsyncGenerator<z.infer<S>> {
+    const idle = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    const arm = (): void => {
+      clearTimeout(timer)
+      timer = setTimeout(() => { idle.abort() }, idleMs)
+    }
+    const frames = this.requests.stream(async id => { arm(); this.send({ id, req }) }, {
+      signal: signal === undefined ? idle.signal : AbortSignal.any([signal, idle.signal]),
+      cancelled: () => idle.signal.aborted
+        ? new RequestTimeoutError(`${this.label} sent nothing for ${idleMs} ms in the middle of an answer`)
+        : new RequestTimeoutError(`request to ${this.label} was cancelled`),
+      isLast: f => !('item' in f),
+      cancel: id => { this.send({ id, cancel: true }) }
+    })
+    try {
+      for await (const f of frames) {
+        arm()
+        if ('item' in f) yield validate(f.item, schema)
+        else if ('ok' in f && !f.ok) throw fromWire(f.error)
+        else if ('ok' in f) throw new InvalidMessageError(`${this.label} answered a streamed request with a single answer`)
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** A send is one synchronous buffer underneath, so concurrent writes never interleave. */
+  private send (frame: unknown): void {
+    this.ch.write(frame).catch((err: any) => { this.requests.fail(new PeerUnavailableError(`stream to ${this.label} failed: ${err?.message ?? err}`, { cause: err })) })
   }
 
   close (): void {
@@ -58,7 +94,7 @@ export class MuxLink {
       for (;;) {
         const a = await this.ch.read(muxAnswer)
         // id 0 is about the whole stream (the server could not read our framing).
-        if (a.id === 0 && !a.ok) throw fromWire(a.error)
+        if (a.id === 0 && 'ok' in a && !a.ok) throw fromWire(a.error)
         this.requests.deliver(a.id, a)
       }
     } catch (err: any) {
@@ -82,6 +118,13 @@ export class MuxClient {
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs ?? REQUEST_TIMEOUT_MS
     const link = await this.open(peer, timeoutMs)
     return link.request(req, schema, timeoutMs, opts.signal)
+  }
+
+  /** A request whose answer is several items (MuxLink.stream); `idleMs` bounds each wait. */
+  async * stream<S extends z.ZodType> (peer: PeerId | Multiaddr, req: unknown, schema: S, opts: { idleMs?: number, signal?: AbortSignal } = {}): AsyncGenerator<z.infer<S>> {
+    const idleMs = opts.idleMs ?? this.opts.timeoutMs ?? REQUEST_TIMEOUT_MS
+    const link = await this.open(peer, idleMs)
+    yield * link.stream(req, schema, idleMs, opts.signal)
   }
 
   close (): void {
@@ -116,6 +159,20 @@ export class MuxClient {
   }
 }
 
+/** What a serveMux handler returns for an answer in several frames (items, then the end). */
+export class Streamed {
+  constructor (readonly items: Iterable<unknown> | AsyncIterable<unknown>) {}
+}
+
+export function streamed (items: Iterable<unknown> | AsyncIterable<unknown>): Streamed {
+  return new Streamed(items)
+}
+
+/** A frame that answers a single request (not an item or the end of a streamed one). */
+function isSingle (f: MuxAnswer): f is Extract<MuxAnswer, { ok: boolean }> {
+  return 'ok' in f
+}
+
 export interface ServeOptions<S extends z.ZodType> extends MuxOptions {
   requestSchema: S
   maxInboundStreams: number
@@ -139,13 +196,17 @@ export async function serveMux<S extends z.ZodType> (node: Pick<Libp2p, 'handle'
     parse: json => {
       const id = muxId.safeParse(json)
       if (!id.success) throw new InvalidMessageError('a request frame needs a numeric "id" (1 or more) and a "req"')
+      if (muxCancel.safeParse(json).success) return { id: id.data.id, cancel: true }
       try {
         return { id: id.data.id, req: (validate(json, frame) as { req: z.infer<S> }).req }
       } catch (err) {
         return { id: id.data.id, refused: toGdsError(err) }
       }
     },
-    handle: async (req, connection) => ({ result: await handler(req, connection) })
+    handle: async (req, connection) => {
+      const out = await handler(req, connection)
+      return out instanceof Streamed ? { items: out.items } : { result: out }
+    }
   })
   await node.handle(protocol, (stream, connection) => { void server.serve(stream, connection) },
     { maxInboundStreams: opts.maxInboundStreams, runOnLimitedConnection: false })

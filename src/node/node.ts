@@ -47,7 +47,7 @@ export interface GdsNodeOptions {
 export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   readonly config: GdsConfig
   /** The node's one table: the registry's authoritative one, or the providers a service follows. */
-  readonly catalog = new Catalog()
+  readonly catalog: Catalog
   private readonly services: ServiceDefinition[]
   private readonly makeHub?: HubFactory
   private readonly following: Following
@@ -77,6 +77,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     super()
     if (opts.config.role === 'registry' && opts.hub === undefined) throw new InvalidConfigError('role registry runs the registry hub: pass the hub resolveRole(config) gives')
     this.config = opts.config
+    this.catalog = new Catalog({ maxEntries: opts.config.maxEntries })
     this.services = opts.services ?? []
     this.makeHub = opts.hub
     this.following = following(this.services, this.isRegistry)

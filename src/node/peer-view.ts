@@ -2,7 +2,8 @@ import type { Catalog } from './catalog.js'
 import { UnauthorizedError } from './errors.js'
 import type { GdsLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
-import { serveMux } from './mux.js'
+import { serveMux, streamed } from './mux.js'
+import { listPages } from './pages.js'
 import type { Presence } from './presence.js'
 import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from './protocols.js'
 import type { RegistrySession } from './registry-session.js'
@@ -27,7 +28,7 @@ export class PeerView {
   async start (): Promise<void> {
     await serveMux(this.c.libp2p, REGISTRY_PROTOCOL, async req => {
       if (req.op !== 'list') throw new UnauthorizedError(`this peer is not the registry; it only answers "list" (asked: ${req.op})`)
-      return this.view()
+      return req.stream === true ? streamed(listPages(this.view())) : this.view()
     }, { requestSchema: registryRequest, maxBytes: MAX_REQUEST_FRAME, maxInboundStreams: MAX_INBOUND_REGISTRY_STREAMS, maxInFlight: MAX_REGISTRY_IN_FLIGHT, log: this.c.log })
   }
 

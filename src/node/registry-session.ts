@@ -11,7 +11,7 @@ import { MuxClient } from './mux.js'
 import { checkPinned, parseRegistryAddr, pinnedRegistry } from './registry-pin.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
 import { Channel } from './framing.js'
-import { deregisterResult, heartbeatProbe, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
+import { deregisterResult, heartbeatProbe, lookupPage, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
 
 /** The parts of the node a session uses: dial the registry, answer its streams, see it go. */
 export type SessionLibp2p = Pick<Libp2p, 'dial' | 'dialProtocol' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
@@ -133,6 +133,15 @@ export class RegistrySession {
     await this.requests.request(this.registryId, { op: 'suspect', peerId }, suspectResult).catch(() => {})
   }
 
+  /** The providers of every name, in pages: what a register answer too big for a frame left out. */
+  private async lookupAll (registry: PeerId, names: readonly string[]): Promise<ProviderRecord[]> {
+    const out: ProviderRecord[] = []
+    for (const name of new Set(names)) {
+      for await (const page of this.requests.stream(registry, { op: 'lookup', name, stream: true }, lookupPage)) for (const r of page) out.push(r)
+    }
+    return out
+  }
+
   private scheduleConnect (delayMs?: number): void {
     if (this.stopped) return
     clearTimeout(this.retryTimer)
@@ -153,16 +162,17 @@ export class RegistrySession {
       // The registry holds our entries now, stopping or not: stop() deregisters them.
       this.connected = true
       if (this.stopped) return
+      const providers = result.providersOmitted === true ? await this.lookupAll(connection.remotePeer, regs.flatMap(r => r.requires)) : result.providers
       this.attempt = 0
       this.opts.onRegistered?.(result.records, result.peers, result.grants)
       const required = [...new Set(regs.flatMap(r => r.requires))]
-      this.report(this.opts.catalog.resync(required, result.providers, this.opts.now()), 'register')
+      this.report(this.opts.catalog.resync(required, providers, this.opts.now()), 'register')
       const missing = required.filter(n => !this.opts.catalog.providersOf(n).some(isAvailable))
       this.opts.emit({
         event: 'registered',
         names: regs.map(r => r.name),
         registry: connection.remotePeer.toString(),
-        providers: result.providers.map(p => ({ name: p.name, peerId: p.peerId, status: p.status })),
+        providers: providers.map(p => ({ name: p.name, peerId: p.peerId, status: p.status })),
         missing,
         meshSeed: result.peers.map(p => p.peerId)
       })

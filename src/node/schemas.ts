@@ -83,8 +83,10 @@ export const registryRequest = z.discriminatedUnion('op', [
       .refine(regs => new Set(regs.map(r => r.name)).size === regs.length, 'each name at most once per registration')
   }),
   z.strictObject({ op: z.literal('deregister'), names: z.array(serviceName).min(1).max(MAX_NAMES_PER_PEER) }),
-  z.strictObject({ op: z.literal('lookup'), name: serviceName }),
-  z.strictObject({ op: z.literal('list') }),
+  /** `stream`: answer in pages (items: arrays of records), for a name with very many providers. */
+  z.strictObject({ op: z.literal('lookup'), name: serviceName, stream: z.literal(true).optional() }),
+  /** `stream`: answer in pages (items of listPage), for a catalogue bigger than one frame. */
+  z.strictObject({ op: z.literal('list'), stream: z.literal(true).optional() }),
   z.strictObject({ op: z.literal('suspect'), peerId: peerIdString })
 ])
 export type RegistryRequest = z.infer<typeof registryRequest>
@@ -107,9 +109,14 @@ export function muxRequest<T extends z.ZodType> (req: T) {
 }
 /** Just the id of a request frame, to answer a frame that is otherwise wrong. */
 export const muxId = z.object({ id: counter.min(1) })
+/** The caller stopped reading a streamed answer. */
+export const muxCancel = z.strictObject({ id: counter.min(1), cancel: z.literal(true) })
+/** One answer, or the items then the end of a streamed one (an error ends it too). */
 export const muxAnswer = z.union([
   z.strictObject({ id: counter, ok: z.literal(true), result: z.unknown() }),
-  z.strictObject({ id: counter, ok: z.literal(false), error: wireError })
+  z.strictObject({ id: counter, ok: z.literal(false), error: wireError }),
+  z.strictObject({ id: counter, item: z.unknown() }),
+  z.strictObject({ id: counter, end: z.literal(true) })
 ])
 export type MuxAnswer = z.infer<typeof muxAnswer>
 
@@ -127,7 +134,12 @@ export const registerResult = z.object({
    */
   peers: z.array(providerRecord.pick({ peerId: true, addrs: true })).max(MESH_SEED_PEERS).default([]),
   /** One grant per registered name, for the announcements on gossip. Absent from older registries. */
-  grants: z.array(grant).max(MAX_NAMES_PER_PEER).default([])
+  grants: z.array(grant).max(MAX_NAMES_PER_PEER).default([]),
+  /**
+   * The providers would outgrow a frame (hundreds of big entries): `providers` is empty and the
+   * registrant asks for each required name with a streamed lookup. Absent from older registries.
+   */
+  providersOmitted: z.literal(true).optional()
 })
 export type RegisterResult = z.infer<typeof registerResult>
 
@@ -145,7 +157,21 @@ export const listResult = z.object({
 })
 export type ListResult = z.infer<typeof listResult>
 
+/**
+ * One page of a streamed `list` (and of a watch snapshot): the first carries `registry` and
+ * `source`, every page some services. Pages keep each frame far below the frame limit however
+ * big the catalogue is.
+ */
+export const listPage = z.strictObject({
+  registry: listResult.shape.registry.optional(),
+  source: listResult.shape.source,
+  services: z.array(providerRecord)
+})
+export type ListPage = z.infer<typeof listPage>
+
 export const lookupResult = z.object({ providers: z.array(providerRecord) })
+/** One page of a streamed lookup. */
+export const lookupPage = z.array(providerRecord)
 export const deregisterResult = z.object({ removed: z.array(serviceName) })
 export const suspectResult = z.object({ probing: z.boolean() })
 
@@ -190,7 +216,7 @@ export type RpcResponse = z.infer<typeof rpcResponse>
 export const watchRequest = z.strictObject({ type: z.literal('watch') })
 
 /** registry → observer: the catalogue, then each change, then liveness figures every second. */
-export const watchMessage = z.discriminatedUnion('type', [
+const watchMessages = [
   z.strictObject({ type: z.literal('snapshot'), ts: counter, ...listResult.shape }),
   z.strictObject({ type: z.literal('change'), ts: counter, record: providerRecord, previous: status.optional(), removed: z.boolean().optional() }),
   z.strictObject({
@@ -198,8 +224,22 @@ export const watchMessage = z.discriminatedUnion('type', [
     ts: counter,
     peers: z.array(z.strictObject({ peerId: peerIdString, rttMs: z.number().nonnegative().optional(), load: counter.optional(), lastSeen: counter.optional() }))
   })
-])
+] as const
+export const watchMessage = z.discriminatedUnion('type', watchMessages)
 export type WatchMessage = z.infer<typeof watchMessage>
+
+/**
+ * What travels on the watch stream: a big snapshot is split, its first frame marked `more` and
+ * followed by `snapshot-more` pages, the last without `more`; the client joins them into one
+ * snapshot (WatchMessage) before anyone sees it.
+ */
+export const watchFrame = z.discriminatedUnion('type', [
+  watchMessages[0].extend({ more: z.literal(true).optional() }),
+  watchMessages[1],
+  watchMessages[2],
+  z.strictObject({ type: z.literal('snapshot-more'), services: z.array(providerRecord), more: z.literal(true).optional() })
+])
+export type WatchFrame = z.infer<typeof watchFrame>
 
 function isMultiaddr (s: string): boolean {
   try {

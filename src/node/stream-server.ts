@@ -17,7 +17,7 @@ export type Incoming<R> =
   /** A frame whose id could be read but not the rest: refused on that id, the stream goes on. */
   | { id: number, refused: GdsError }
 
-export type Answer = { result: unknown } | { items: AsyncIterable<unknown> }
+export type Answer = { result: unknown } | { items: Iterable<unknown> | AsyncIterable<unknown> }
 
 export interface StreamServerInit<R> {
   protocol: string

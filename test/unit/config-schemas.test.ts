@@ -9,7 +9,7 @@ const env = { GDS_HOME: '/srv/gds' }
 describe('config', () => {
   it('has documented defaults, by role', () => {
     const r = createConfig({ role: 'registry' }, env)
-    expect(r).toMatchObject({ name: 'registry', listen: ['/ip4/0.0.0.0/tcp/4001'], dataDir: '/srv/gds/registry', heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 500, failureThreshold: 2 })
+    expect(r).toMatchObject({ name: 'registry', listen: ['/ip4/0.0.0.0/tcp/4001'], dataDir: '/srv/gds/registry', maxEntries: 5000, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 500, failureThreshold: 2 })
     const s = createConfig({ role: 'service', name: 'demo' }, { ...env, GDS_REGISTRY: '/ip4/10.0.0.5/tcp/4001' })
     expect(s).toMatchObject({ listen: ['/ip4/0.0.0.0/tcp/0'], registry: '/ip4/10.0.0.5/tcp/4001', dataDir: '/srv/gds/demo' })
     expect(createConfig({ role: './svc/notifier.js' }, env).name).toBe('notifier')
@@ -22,6 +22,7 @@ describe('config', () => {
       expect(() => createConfig({ role: 'service', name: bad }, env), bad).toThrow(/not a valid service name/)
     }
     expect(() => createConfig({ role: 'service', name: 'a', requires: ['a'] }, env)).toThrow(/cannot require itself/)
+    for (const bad of [0, -1, 1.5, 100_001, Number.NaN]) expect(() => createConfig({ role: 'registry', maxEntries: bad }, env), String(bad)).toThrow(/--max-entries must be a whole number from 1 to 100000/)
   })
 })
 

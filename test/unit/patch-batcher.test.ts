@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { CatalogMessage } from '../../src/node/gossip.js'
+import { MAX_GOSSIP_BYTES, type CatalogMessage } from '../../src/node/gossip.js'
 import type { ProviderRecord } from '../../src/node/schemas.js'
 import { PATCH_BATCH, PATCH_COALESCE_MS, PatchBatcher } from '../../src/services/registry/patch-batcher.js'
 
@@ -32,6 +32,16 @@ describe('the hub\'s patches on gossip', () => {
     b.push(Array.from({ length: PATCH_BATCH * 2 + 1 }, (_, i) => r('log', `P${i}`, 1)))
     await vi.advanceTimersByTimeAsync(PATCH_COALESCE_MS)
     expect(published.map(m => m.records.length)).toEqual([PATCH_BATCH, PATCH_BATCH, 1])
+  })
+
+  it('big records are cut into messages the gossip validator accepts', async () => {
+    const { b, published } = batcher()
+    const big = (i: number): ProviderRecord => ({ ...r('log', `P${i}`, 1), meta: Object.fromEntries(Array.from({ length: 32 }, (_, k) => [`k${k}`, '€'.repeat(256)])) })
+    b.push(Array.from({ length: 40 }, (_, i) => big(i)))
+    await vi.advanceTimersByTimeAsync(PATCH_COALESCE_MS)
+    expect(published.length).toBeGreaterThan(1)
+    expect(published.flatMap(m => m.records).map(x => x.peerId)).toEqual(Array.from({ length: 40 }, (_, i) => `P${i}`))
+    for (const m of published) expect(Buffer.byteLength(JSON.stringify(m))).toBeLessThanOrEqual(MAX_GOSSIP_BYTES)
   })
 
   it('stop drops what is queued and leaves no timer', async () => {

@@ -5,7 +5,7 @@ import { registryFlags, splitList } from '../../cli/flags.js'
 import { formatEvent } from '../../cli/format.js'
 import { Feed } from '../../cli/output.js'
 import { stopOnSignal } from '../../cli/signals.js'
-import { createConfig, DEFAULT_HTTP_HOST, DEFAULT_TIMINGS } from '../../node/config.js'
+import { createConfig, DEFAULT_HTTP_HOST, DEFAULT_MAX_ENTRIES, DEFAULT_TIMINGS, MAX_MAX_ENTRIES } from '../../node/config.js'
 import type { TimedEvent } from '../../node/events.js'
 import { BUILT_IN_ROLES } from '../../services/roles.js'
 
@@ -44,6 +44,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     'http-host': Flags.string({ env: 'GDS_HTTP_HOST', description: `webui: the address to bind; beyond loopback a token is required. [default: ${DEFAULT_HTTP_HOST}]`, helpValue: 'ADDRESS' }),
     'http-token': Flags.string({ env: 'GDS_HTTP_TOKEN', description: 'webui: the sign-in token (16+ characters); beyond loopback one is generated into the data dir and printed if not given. [default: none on loopback]', helpValue: 'TOKEN' }),
     acl: Flags.string({ env: 'GDS_ACL', description: 'Registry: JSON file mapping a service name (or "*") to the peer ids (or "*") allowed to provide it. [default: open]', helpValue: 'FILE' }),
+    'max-entries': Flags.integer({ env: 'GDS_MAX_ENTRIES', description: `Catalogue entries at most: the registry refuses new registrations beyond it, other nodes drop gossip beyond it. [default: ${DEFAULT_MAX_ENTRIES}]`, min: 1, max: MAX_MAX_ENTRIES, helpValue: 'N' }),
     'log-level': Flags.string({ env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' })
   }
 
@@ -70,6 +71,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       httpPort: flags['http-port'],
       httpHost: flags['http-host'],
       httpToken: flags['http-token'],
+      maxEntries: flags['max-entries'],
       logLevel: flags['log-level'] as 'warn'
     })
     const logTap = new LogTap()

@@ -9,7 +9,8 @@ import { eventForChange } from '../../node/events.js'
 import { signGrant } from '../../node/grant.js'
 import type { Transition } from '../../node/heartbeat.js'
 import type { Hub, HubComponents } from '../../node/hub.js'
-import { serveMux } from '../../node/mux.js'
+import { serveMux, streamed } from '../../node/mux.js'
+import { listPages, pageRecords } from '../../node/pages.js'
 import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../node/protocols.js'
 import { MESH_SEED_PEERS, providerRecord, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
 import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
@@ -27,6 +28,8 @@ export const CATALOG_FILE = 'catalog.json'
  * reconnect, and the registry probes everyone it reloads.
  */
 const PERSIST_DELAY_MS = 250
+/** Bytes of providers a register answer carries at most (the client's frame limit is 4 MiB). */
+const MAX_PROVIDERS_BYTES = 1024 * 1024
 /** How many recent registrants the mesh seed is drawn from. */
 const RECENT_REGISTRANTS = 64
 
@@ -138,6 +141,7 @@ export class RegistryHub implements Hub {
           if (!mayProvide(this.acl, reg.name, peerId)) throw new NotAllowedError(reg.name, peerId)
           this.catalog.check(peerId, reg)
         }
+        this.catalog.checkRoom(peerId, req.services.map(s => s.name))
         const changes: Change[] = []
         const records: ProviderRecord[] = []
         for (const reg of req.services) {
@@ -152,7 +156,10 @@ export class RegistryHub implements Hub {
         const required = new Set(req.services.flatMap(s => s.requires))
         // Signed in open mode too: only a peer that registered can announce itself on gossip.
         const grants = await Promise.all(records.map(async r => signGrant(this.opts.privateKey, { name: r.name, peerId, incarnation: r.incarnation, issuedAt: now })))
-        const result: RegisterResult = { records, providers: [...required].flatMap(n => this.catalog.providersOf(n)), peers: this.meshSeed(peerId), grants }
+        const providers = [...required].flatMap(n => this.catalog.providersOf(n))
+        // More than fits a frame: the registrant pages through them with streamed lookups.
+        const omit = [...pageRecords(providers, { maxBytes: MAX_PROVIDERS_BYTES })].length > 1
+        const result: RegisterResult = { records, providers: omit ? [] : providers, peers: this.meshSeed(peerId), grants, ...(omit ? { providersOmitted: true as const } : {}) }
         this.rememberRegistrant(peerId)
         return result
       }
@@ -167,9 +174,10 @@ export class RegistryHub implements Hub {
         return { removed: req.names }
       }
       case 'lookup':
-        return { providers: this.catalog.providersOf(req.name) }
+        return req.stream === true ? streamed(pageRecords(this.catalog.providersOf(req.name))) : { providers: this.catalog.providersOf(req.name) }
       case 'list':
-        return this.list()
+        // Paged: the whole catalogue outgrows a frame long before it reaches the cap.
+        return req.stream === true ? streamed(listPages(this.list())) : this.list()
       case 'suspect':
         return { probing: this.suspect(req.peerId) }
     }
@@ -284,7 +292,8 @@ export class RegistryHub implements Hub {
       return
     }
     const now = this.opts.now()
-    this.catalog.load(parsed.data.records, now)
+    const dropped = this.catalog.load(parsed.data.records, now)
+    if (dropped > 0) this.opts.log.warn({ dropped, maxEntries: this.catalog.maxEntries, path: this.path }, 'the persisted catalogue holds more than the caps allow: left out the entries past them')
     for (const r of parsed.data.records) {
       if (r.addrs.length > 0) await this.opts.libp2p.peerStore.merge(peerIdFromString(r.peerId), { multiaddrs: r.addrs.map(a => multiaddr(a)) }).catch(() => {})
     }

@@ -2,6 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from 'libp2p'
 import { Channel } from '../../node/framing.js'
 import { Outbox } from '../../node/outbox.js'
+import { pageRecords } from '../../node/pages.js'
 import { MAX_NOTIFY_FRAME, NOTIFY_PROTOCOL, REQUEST_TIMEOUT_MS } from '../../node/protocols.js'
 import type { ProviderRecord } from '../../node/schemas.js'
 import type { Logger } from '../../node/logger.js'
@@ -90,8 +91,10 @@ class Link {
       cap: MAX_QUEUED_PATCHES,
       write: async take => {
         const ch = this.channel ?? await this.open()
-        // One frame for everything queued: a burst of churn costs one write per dependent.
-        await ch.write({ type: 'patch', records: take().flat() }, AbortSignal.timeout(REQUEST_TIMEOUT_MS))
+        // One write for everything queued: a burst of churn costs one write per dependent; in
+        // pages, so a resync of many big entries stays within the frame limit.
+        const frames = [...pageRecords(take().flat())].map(records => ({ type: 'patch', records }))
+        await ch.writeAll(frames, AbortSignal.timeout(REQUEST_TIMEOUT_MS))
       },
       onOverflow: () => {
         this.log.warn({ peer: this.peerId }, 'dependent is not keeping up with patches; resyncing it on a new stream')

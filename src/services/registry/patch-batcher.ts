@@ -1,11 +1,14 @@
 import { entryKey } from '../../node/catalog.js'
-import type { CatalogGossip } from '../../node/gossip.js'
+import { MAX_GOSSIP_BYTES, type CatalogGossip } from '../../node/gossip.js'
+import { pageRecords } from '../../node/pages.js'
 import type { ProviderRecord } from '../../node/schemas.js'
 
 /** Registry changes within this long share one gossip message (the hub path is not delayed). */
 export const PATCH_COALESCE_MS = 5
 /** Records per gossip patch (the validator accepts up to 1,000). */
 export const PATCH_BATCH = 500
+/** Bytes of records per gossip patch: the validator rejects a message over MAX_GOSSIP_BYTES. */
+export const PATCH_BYTES = MAX_GOSSIP_BYTES - 16 * 1024
 
 /** The hub's patches go out on gossip in batches: one signed message per burst, not per change. */
 export class PatchBatcher {
@@ -30,6 +33,7 @@ export class PatchBatcher {
     this.timer = undefined
     // Only the newest version of each entry matters; gossip messages are capped in size.
     const latest = [...new Map(this.queue.splice(0).map(r => [entryKey(r.name, r.peerId), r])).values()]
-    for (let i = 0; i < latest.length; i += PATCH_BATCH) void this.gossip.publish({ kind: 'patch', records: latest.slice(i, i + PATCH_BATCH) })
+    if (latest.length === 0) return
+    for (const records of pageRecords(latest, { maxBytes: PATCH_BYTES, maxRecords: PATCH_BATCH })) void this.gossip.publish({ kind: 'patch', records })
   }
 }

@@ -5,7 +5,8 @@ import type { Logger } from '../../node/logger.js'
 import { MAX_REGISTRY_FRAME, REQUEST_TIMEOUT_MS, WATCH_PROTOCOL } from '../../node/protocols.js'
 import { Channel } from '../../node/framing.js'
 import { Outbox } from '../../node/outbox.js'
-import { watchRequest, type ListResult, type WatchMessage } from '../../node/schemas.js'
+import { listPages } from '../../node/pages.js'
+import { watchRequest, type ListResult, type WatchFrame, type WatchMessage } from '../../node/schemas.js'
 
 /** Frames waiting for one slow observer before it is dropped (it can reconnect for a snapshot). */
 const MAX_QUEUED = 10_000
@@ -67,14 +68,20 @@ export class Watchers {
     }
     const w = new Watcher(ch, () => { this.watchers.delete(w) })
     this.watchers.add(w)
-    w.send({ type: 'snapshot', ts: this.now(), ...this.snapshot() })
+    // In pages, queued together: no change can slip between them.
+    const ts = this.now()
+    const pages = [...listPages(this.snapshot())]
+    pages.forEach((page, i) => {
+      const more = i < pages.length - 1 ? { more: true as const } : {}
+      w.send(i === 0 ? { type: 'snapshot', ts, registry: page.registry!, ...(page.source === undefined ? {} : { source: page.source }), services: page.services, ...more } : { type: 'snapshot-more', services: page.services, ...more })
+    })
     // The observer writes nothing more; its stream ending is how we learn it left.
     stream.addEventListener('close', () => { w.close() }, { once: true })
   }
 }
 
 class Watcher {
-  private readonly outbox: Outbox<WatchMessage>
+  private readonly outbox: Outbox<WatchFrame>
 
   constructor (private readonly ch: Channel, private readonly onClose: () => void) {
     this.outbox = new Outbox({
@@ -86,7 +93,7 @@ class Watcher {
     })
   }
 
-  send (msg: WatchMessage): void {
+  send (msg: WatchFrame): void {
     this.outbox.push(msg)
   }
 
