@@ -59,7 +59,7 @@ export interface GdsConfig {
   httpToken?: string
   /**
    * Entries the catalogue holds at most, any status (the registry refuses new registrations
-   * beyond it with CatalogFullError; other nodes drop gossip beyond it). @default DEFAULT_MAX_ENTRIES (5000)
+   * beyond it with CatalogFullError; other nodes drop gossip beyond it). @default DEFAULT_MAX_ENTRIES (10000)
    */
   maxEntries: number
   /** pino level for the stderr log. @default warn */
@@ -72,11 +72,11 @@ export const DEFAULT_HTTP_PORT = 8080
 export const DEFAULT_HTTP_HOST = '127.0.0.1'
 export const DEFAULT_REGISTRY_ADDR = `/ip4/127.0.0.1/tcp/${REGISTRY_PORT}`
 /**
- * Catalogue entries at most: what the registry is sized for (one connection per service, see
- * libp2p.ts). An entry is at most one registration's 64 KiB, so the worst case is a few hundred
- * MiB; typical entries are about 400 bytes (2 MB for the whole table).
+ * Catalogue entries at most: the 10,000 the registry is sized and measured for (bench/register.js
+ * to 10,000 entries). Typical entries are about 400 bytes (4 MB for the whole table); a table of
+ * maximum-size entries (64 KiB each) would be far more, which a lower `--max-entries` bounds.
  */
-export const DEFAULT_MAX_ENTRIES = 5_000
+export const DEFAULT_MAX_ENTRIES = 10_000
 /**
  * Admission of inbound connections (libp2p.ts, admission.ts). 260 idle sockets from one host,
  * re-opened as they timed out, held libp2p's 256 pending upgrades for 10 s at a time and
