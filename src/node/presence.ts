@@ -30,6 +30,13 @@ type SubscriptionChange = CustomEvent<{ subscriptions: Array<{ topic: string, su
  */
 export class Presence {
   private seq = 0
+  /**
+   * The registry declared us down and has not taken a registration since. Its verdict stands
+   * until it hears from us: it may be right (a partition between it and us while everyone else
+   * still reaches it), and our own `up` on gossip, at a seq above its `down`, would outvote it
+   * at every dependent.
+   */
+  private accused = false
   private announceTimer?: NodeJS.Timeout
   private coalesceTimer?: NodeJS.Timeout
   private readonly onSubscription = (e: SubscriptionChange): void => {
@@ -75,6 +82,7 @@ export class Presence {
 
   /** The registry's answer to our registration: our entries as it holds them. */
   adopt (records: readonly ProviderRecord[]): void {
+    this.accused = false
     for (const r of records) {
       if (r.peerId === this.opts.peerId && r.incarnation === this.opts.incarnation) this.seq = Math.max(this.seq, r.seq)
     }
@@ -88,14 +96,18 @@ export class Presence {
     // its next probe; answering it with an announcement and a re-registration turned every late
     // probe into a cluster-wide burst, and on a loaded host that burst made more probes late.
     if (record.status !== 'down') return false
+    // Refuted through the registry, not around it: a registration at a higher seq brings us
+    // back up everywhere once the registry can reach us again. Announcing `up` on gossip made
+    // a node cut off from the registry bounce back at once at every dependent.
     this.seq++
-    void this.announce('up')
+    this.accused = true
     this.opts.reregister()
     return true
   }
 
   async announce (status: 'up' | 'leaving'): Promise<void> {
     if (this.opts.services.length === 0) return
+    if (status === 'up' && this.accused) return
     if (status === 'leaving') this.seq++
     const records: ProviderRecord[] = this.registrations().map(r => ({ ...r, peerId: this.opts.peerId, status }))
     await this.opts.gossip.publish({ kind: 'announce', records })

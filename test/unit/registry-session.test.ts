@@ -43,6 +43,7 @@ describe('a registry session, over in-memory streams', () => {
       registrations: () => [{ name: 'demo', addrs: [], requires: ['log'], version: '1', meta: {}, incarnation: 1, seq: 0 }],
       reconnectMinMs: 60_000,
       reconnectMaxMs: 120_000,
+      heartbeatIntervalMs: 60_000,
       reapAfterMs: 60_000,
       load: () => 4,
       emit: e => { events.push(e) }
@@ -121,6 +122,7 @@ describe('a registry session stopped while its registration is in flight', () =>
       registrations: () => [{ name: 'log', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }],
       reconnectMinMs: 60_000,
       reconnectMaxMs: 120_000,
+      heartbeatIntervalMs: 60_000,
       reapAfterMs: 60_000,
       load: () => 0,
       emit: () => {}
