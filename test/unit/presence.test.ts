@@ -5,7 +5,7 @@ import { CATALOG_TOPIC } from '../../src/node/protocols.js'
 
 const PEER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
 
-function presence () {
+function presence (reregister = (): void => {}) {
   const published: CatalogMessage[] = []
   const pubsub = new EventTarget()
   const p = new Presence({
@@ -15,7 +15,7 @@ function presence () {
     addrs: () => ['/ip4/127.0.0.1/tcp/4002'],
     gossip: { publish: async m => { published.push(m) } },
     pubsub: pubsub as unknown as PresenceOptions['pubsub'],
-    reregister: () => {}
+    reregister
   })
   const subscribe = (topic = CATALOG_TOPIC, subscribe = true): void => {
     pubsub.dispatchEvent(new CustomEvent('subscription-change', { detail: { subscriptions: [{ topic, subscribe }] } }))
@@ -62,5 +62,33 @@ describe('presence: when a node announces itself', () => {
     expect(published).toHaveLength(0)
     await p.announce('leaving')
     expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'leaving', seq: 1 })] }])
+  })
+
+  it('a down from the registry is refuted by re-registering above its seq: no up on gossip until the registry has taken it', async () => {
+    let reregistered = 0
+    const { p, published, subscribe } = presence(() => { reregistered++ })
+    p.start()
+    const record = { name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, seq: 9 }
+    expect(p.onSelf({ ...record, status: 'suspect' })).toBe(false)
+    expect(p.onSelf({ ...record, status: 'down' })).toBe(true)
+    expect(reregistered).toBe(1)
+    expect(p.registrations()[0].seq).toBe(10)
+    // Neither the periodic announcement nor a new subscriber's outvotes the registry meanwhile.
+    subscribe()
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_INTERVAL_MS)
+    await p.announce('up')
+    expect(published).toHaveLength(0)
+    // Once the registry has our registration, we speak again.
+    p.adopt([{ ...record, seq: 10, status: 'up' }])
+    await p.announce('up')
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'up', seq: 10 })] }])
+    p.stop()
+  })
+
+  it('an accused node still says it is leaving', async () => {
+    const { p, published } = presence()
+    p.onSelf({ name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, seq: 3, status: 'down' })
+    await p.announce('leaving')
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'leaving', seq: 5 })] }])
   })
 })
