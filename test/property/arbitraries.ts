@@ -48,11 +48,12 @@ export const registryRequest = fc.oneof(
   peerId.map(p => ({ op: 'suspect', peerId: p }))
 )
 
-/** Values a field could be given instead of the right one. */
+/** Values a field could be given instead of the right one (strings double as added keys: long ones too). */
 const wrong = fc.oneof(
-  fc.jsonValue({ maxDepth: 2 }),
-  fc.constantFrom(-1, 1.5, 2 ** 53, Number.MAX_SAFE_INTEGER, 1e308, '', 'x'.repeat(5_000), '__proto__', null, true, [], {}),
-  fc.string({ unit: 'binary', maxLength: 40 })
+  { arbitrary: fc.jsonValue({ maxDepth: 2 }), weight: 2 },
+  { arbitrary: fc.constantFrom(-1, 1.5, 2 ** 53, Number.MAX_SAFE_INTEGER, 1e308, '', '__proto__', null, true, [], {}), weight: 2 },
+  { arbitrary: fc.constantFrom('x'.repeat(5_000), '\u001b]0;owned\u0007'.repeat(400)), weight: 1 },
+  { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }), weight: 1 }
 )
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }

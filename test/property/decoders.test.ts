@@ -19,7 +19,7 @@ import * as arb from './arbitraries.js'
  * message the other side could not even decode would break its stream).
  */
 
-const RUNS = 150
+const RUNS = 200
 
 function outcome<S extends z.ZodType> (schema: S, decode: () => unknown): 'ok' | 'refused' {
   let value: unknown
