@@ -177,8 +177,17 @@ describe('a registry session whose registry falls silent (a partition: no FIN, n
       await eventually(() => { expect(ops.filter(op => op === 'lookup').length).toBeGreaterThanOrEqual(2) })
       expect(events.map(e => e.event)).not.toContain('registry-lost')
       expect(session.isConnected).toBe(true)
-      // Now it is cut off: the question goes unanswered.
+      // Now it is cut off: the question goes unanswered. Probes from another peer (a flood of
+      // them) are answered but are not the registry's beat.
       answering = false
+      const forger = new Channel(await libp2p.open(HEARTBEAT_PROTOCOL, await newPeerId()), MAX_HEARTBEAT_FRAME)
+      const flood = setInterval(() => { void forger.write({ type: 'probe', id: 1 }).catch(() => {}) }, 5)
+      try {
+        await eventually(() => { expect(events).toContainEqual(expect.objectContaining({ event: 'registry-lost', reason: 'heartbeat-silence' })) }, 10_000)
+      } finally {
+        clearInterval(flood)
+        forger.abort(new Error('done'))
+      }
       await eventually(() => { expect(events).toContainEqual(expect.objectContaining({ event: 'registry-lost', reason: 'heartbeat-silence' })) }, 10_000)
       expect(aborted).toEqual(['the registry does not answer'])
       expect(session.isConnected).toBe(false)
