@@ -100,7 +100,8 @@ describe('the prober, over in-memory streams', () => {
     expect(transitions).toEqual([])
   })
 
-  it('a re-registration replaces the heartbeat stream: a probe lost on the old one counts for nothing (a healed partition)', async () => {
+  it('a re-registration of a doubted peer replaces the heartbeat stream: a probe lost on the old one counts for nothing (a healed partition)', async () => {
+    // One timeout makes it suspect; the re-probe waits as long on the stale stream: time to re-register.
     await setup()
     const stale: number[] = []
     libp2p.answer(HEARTBEAT_PROTOCOL, async (remote, dial) => {
@@ -110,11 +111,24 @@ describe('the prober, over in-memory streams', () => {
       for (;;) stale.push((await ch.read(heartbeatProbe)).id)
     })
     prober.add(provider.toString(), { immediately: true })
-    await eventually(() => { expect(stale).toEqual([1]) })
-    // The peer registered again over its new connection while that probe waits for its ack.
+    await eventually(() => { expect(stale).toEqual([1, 2]) }, 10_000)
+    expect(transitions).toEqual([{ from: 'up', to: 'suspect', reason: 'heartbeat-timeout' }])
+    // The peer registered again over its new connection while the second probe waits for its ack.
     prober.add(provider.toString(), { reset: true })
     await eventually(() => { expect(acks).toHaveLength(1) })
     expect(libp2p.dials).toHaveLength(2)
+    expect(transitions).toEqual([{ from: 'up', to: 'suspect', reason: 'heartbeat-timeout' }])
+  })
+
+  it('a re-registration of a peer that is up keeps its heartbeat stream', async () => {
+    await setup()
+    libp2p.answer(HEARTBEAT_PROTOCOL, acking)
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(acks).toHaveLength(1) })
+    prober.add(provider.toString(), { reset: true })
+    prober.trigger(provider.toString(), 'suspect-report')
+    await eventually(() => { expect(acks).toHaveLength(2) })
+    expect(libp2p.dials).toHaveLength(1)
     expect(transitions).toEqual([])
   })
 

@@ -94,7 +94,7 @@ class PeerProbe {
   private running = false
   private rerun = false
   private stopped = false
-  /** Bumped by reset: a probe that started before it says nothing about the peer now. */
+  /** Bumped when the stream is replaced: a probe that started before says nothing about the peer now. */
   private epoch = 0
   private readonly key: string
 
@@ -105,19 +105,25 @@ class PeerProbe {
 
   /** A re-registration: the owner vouches for itself, so start again from `up`. */
   reset (): void {
+    const doubted = this.state.status !== 'up'
     this.state = initialState(this.opts.now())
-    this.epoch++
-    // The owner may be back on a new connection (a healed partition) while our stream rides the
-    // old one, where probes time out until TCP gives up: the next probe opens a fresh stream.
-    const old = this.link
-    this.link = undefined
-    if (old !== undefined) {
-      old.dropped = true
-      old.probes.fail(new ProbeFailure('connection-closed', 'heartbeat stream replaced'))
-      old.ch.abort(new Error('heartbeat stream replaced'))
-    }
+    // Back from suspect or down: the owner may be on a new connection (a healed partition) while
+    // our stream rides the old one, where probes time out until TCP gives up. The next probe
+    // opens a fresh stream, and one in flight on the old one counts for nothing. (A peer that
+    // was up keeps its stream: registrations of more names come by the thousand.)
+    if (doubted) this.replaceLink()
     // Leave the slow pace of a down peer too, or a hang right after this goes unseen for long.
     if (!this.running) this.schedule('interval')
+  }
+
+  private replaceLink (): void {
+    this.epoch++
+    const old = this.link
+    this.link = undefined
+    if (old === undefined) return
+    old.dropped = true
+    old.probes.fail(new ProbeFailure('connection-closed', 'heartbeat stream replaced'))
+    old.ch.abort(new Error('heartbeat stream replaced'))
   }
 
   trigger (reason: FailureReason): void {
