@@ -16,8 +16,9 @@ export async function run ({
   const procs = []
   try {
     // 51 nodes on 2 shared cores stall event loops past the default 500 ms probe timeout; each false
-    // suspicion is refuted over gossip, which loads every node further. Slower beats keep the
-    // membership still, so what is measured is the fan-out (crash detection does not use them).
+    // verdict is refuted with a re-registration and its patches, which loads every node further.
+    // Slower beats keep the membership still, so what is measured is the fan-out (crash detection
+    // does not use them).
     const beats = (process.env.REGISTRY_BEATS ?? '--heartbeat-interval 2000 --heartbeat-timeout 1500 --failure-threshold 3').split(' ').filter(Boolean)
     const reg = startNode(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir(), ...beats]); procs.push(reg)
     const regAddr = loopback(await reg.waitFor(e => e.event === 'listening', 'registry'))

@@ -42,11 +42,27 @@ export function parseJson (bytes: Uint8Array): unknown {
 export function validate<S extends z.ZodType> (json: unknown, schema: S): z.infer<S> {
   const parsed = schema.safeParse(json)
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : ''
-    throw new InvalidMessageError(`malformed message${where}: ${issue?.message ?? 'does not match the schema'}`)
+    const { where, message } = describeIssue(parsed.error)
+    throw new InvalidMessageError(`malformed message${where === '' ? '' : ` at ${where}`}: ${message}`)
   }
   return parsed.data
+}
+
+/** How much of a peer's own input an error quotes back (a key, a path). */
+const MAX_QUOTED = 120
+
+/**
+ * The first issue of a failed parse, for an error a peer is sent. zod quotes the input (an
+ * unrecognised key, a path through keys), which a peer chooses: uncut, a 6 KB key made a refusal
+ * that outgrew the wire error's 4,096 characters, and the other side could not read the answer.
+ */
+export function describeIssue (error: z.ZodError): { where: string, message: string } {
+  const issue = error.issues[0]
+  return { where: clip(issue?.path.map(String).join('.') ?? ''), message: clip(issue?.message ?? 'does not match the schema') }
+}
+
+function clip (text: string): string {
+  return text.length <= MAX_QUOTED ? text : `${text.slice(0, MAX_QUOTED)}…`
 }
 
 /** A stream of frames in both directions (heartbeat, notify, watch, rpc). */

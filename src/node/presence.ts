@@ -39,6 +39,13 @@ export class Presence {
   private seq = 0
   /** The registry's grant for each name, from the last registration: announcements carry them. */
   private grants = new Map<string, Grant>()
+  /**
+   * The registry declared us down and has not taken a registration since. Its verdict stands
+   * until it hears from us: it may be right (a partition between it and us while everyone else
+   * still reaches it), and our own `up` on gossip, at a seq above its `down`, would outvote it
+   * at every dependent.
+   */
+  private accused = false
   private announceTimer?: NodeJS.Timeout
   private coalesceTimer?: NodeJS.Timeout
   private lastAnnounced = -Infinity
@@ -90,6 +97,7 @@ export class Presence {
    * signs anew; those of the old one count for no one who follows the new).
    */
   adopt (records: readonly ProviderRecord[], grants: readonly Grant[] = []): void {
+    this.accused = false
     for (const r of records) {
       if (r.peerId === this.opts.peerId && r.incarnation === this.opts.incarnation) this.seq = Math.max(this.seq, r.seq)
     }
@@ -104,8 +112,11 @@ export class Presence {
     // its next probe; answering it with an announcement and a re-registration turned every late
     // probe into a cluster-wide burst, and on a loaded host that burst made more probes late.
     if (record.status !== 'down') return false
+    // Refuted through the registry, not around it: a registration at a higher seq brings us
+    // back up everywhere once the registry can reach us again. Announcing `up` on gossip made
+    // a node cut off from the registry bounce back at once at every dependent.
     this.seq++
-    void this.announce('up')
+    this.accused = true
     this.opts.reregister()
     return true
   }
@@ -115,6 +126,7 @@ export class Presence {
    * that has not registered yet stays quiet; `leaving` needs no grant and names everything.
    */
   async announce (status: 'up' | 'leaving'): Promise<void> {
+    if (status === 'up' && this.accused) return
     if (status === 'leaving') this.seq++
     const records: ProviderRecord[] = this.registrations()
       .filter(r => status === 'leaving' || this.grants.has(r.name))

@@ -14,7 +14,7 @@ import { Channel } from './framing.js'
 import { deregisterResult, heartbeatProbe, lookupPage, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
 
 /** The parts of the node a session uses: dial the registry, answer its streams, see it go. */
-export type SessionLibp2p = Pick<Libp2p, 'dial' | 'dialProtocol' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
+export type SessionLibp2p = Pick<Libp2p, 'dial' | 'dialProtocol' | 'getConnections' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
 
 export interface SessionOptions {
   libp2p: SessionLibp2p
@@ -30,6 +30,8 @@ export interface SessionOptions {
   onRegistered?: (records: ProviderRecord[], peers: Array<{ peerId: string, addrs: string[] }>, grants: Grant[]) => void
   reconnectMinMs: number
   reconnectMaxMs: number
+  /** How often the registry probes us (the cluster's heartbeat interval): its silence is how a cut shows. */
+  heartbeatIntervalMs: number
   reapAfterMs: number
   /** Calls in flight on this node, reported in heartbeat acks. */
   load: () => number
@@ -40,6 +42,14 @@ export interface SessionOptions {
 
 /** How long a graceful stop waits for the registry to take our deregistration. */
 const DEREGISTER_TIMEOUT_MS = 1_000
+/**
+ * Heartbeat intervals without a probe before we ask the registry whether it is still there.
+ * A cut (packets dropped, no FIN, no RST) leaves the connection open: libp2p's connection
+ * monitor noticed it after 10-13 s. Two missed beats are a real sign; one late beat is not.
+ */
+const SILENCE_BEATS = 2
+/** The floor of the deadline for that question: a loaded registry answers late, not never. */
+const SILENCE_CHECK_MIN_MS = 1_000
 
 /**
  * A service's link to the registry hub: registers (and re-registers after the registry comes
@@ -54,6 +64,10 @@ export class RegistrySession {
   private attempt = 0
   private retryTimer?: NodeJS.Timeout
   private reapTimer?: NodeJS.Timeout
+  private silenceTimer?: NodeJS.Timeout
+  /** When the registry last probed us (or took our registration). */
+  private lastProbeAt = 0
+  private checkingSilence = false
   private connecting?: Promise<void>
   private readonly firstRegistration = Promise.withResolvers<void>()
   /** Every request to the registry rides one long-lived stream. */
@@ -61,10 +75,7 @@ export class RegistrySession {
 
   private readonly onDisconnect = (e: CustomEvent<PeerId>): void => {
     if (this.registryId === undefined || !e.detail.equals(this.registryId) || this.stopped) return
-    this.connected = false
-    this.opts.emit({ event: 'registry-lost', registry: this.registryId.toString(), reason: 'connection-closed' })
-    this.attempt = 0
-    this.scheduleConnect()
+    this.lost('connection-closed')
   }
 
   constructor (private readonly opts: SessionOptions) {
@@ -85,6 +96,8 @@ export class RegistrySession {
     const every = Math.max(100, Math.min(5_000, Math.floor(this.opts.reapAfterMs / 4)))
     this.reapTimer = setInterval(() => { this.report(this.opts.catalog.reap(this.opts.now(), this.opts.reapAfterMs), 'hub') }, every)
     this.reapTimer.unref()
+    this.silenceTimer = setInterval(() => { void this.checkSilence() }, this.opts.heartbeatIntervalMs)
+    this.silenceTimer.unref()
     this.scheduleConnect(0)
   }
 
@@ -96,6 +109,7 @@ export class RegistrySession {
     this.stopped = true
     clearTimeout(this.retryTimer)
     clearInterval(this.reapTimer)
+    clearInterval(this.silenceTimer)
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     // A registration in flight may still land (a node stopped right after it started): wait for
     // it, briefly, so what it registers is deregistered, not left to look like a crash.
@@ -161,6 +175,7 @@ export class RegistrySession {
         : await this.requests.request(connection.remotePeer, { op: 'register', services: regs }, registerResult)
       // The registry holds our entries now, stopping or not: stop() deregisters them.
       this.connected = true
+      this.lastProbeAt = this.opts.now()
       if (this.stopped) return
       const providers = result.providersOmitted === true ? await this.lookupAll(connection.remotePeer, regs.flatMap(r => r.requires)) : result.providers
       this.attempt = 0
@@ -194,6 +209,43 @@ export class RegistrySession {
     }
   }
 
+  /**
+   * The registry has not probed us for SILENCE_BEATS intervals: ask it something on our stream.
+   * No answer in time means we are cut off from it (it has most likely declared us down by
+   * now): drop the connection, so the session says so and reconnects on a fresh one, rather
+   * than waiting for TCP or the connection monitor to give up on it.
+   */
+  private async checkSilence (): Promise<void> {
+    const { heartbeatIntervalMs } = this.opts
+    const names = this.opts.registrations().map(r => r.name)
+    const registry = this.registryId
+    if (!this.connected || this.checkingSilence || this.stopped || registry === undefined || names.length === 0) return
+    if (this.opts.now() - this.lastProbeAt <= SILENCE_BEATS * heartbeatIntervalMs) return
+    this.checkingSilence = true
+    try {
+      await this.requests.request(registry, { op: 'lookup', name: names[0] }, lookupResult, { timeoutMs: Math.max(heartbeatIntervalMs, SILENCE_CHECK_MIN_MS) })
+      // It answers but does not probe us (it may be probing a down peer slowly): nothing is cut.
+      this.lastProbeAt = this.opts.now()
+    } catch (err: any) {
+      if (this.stopped || !this.connected || !registry.equals(this.registryId)) return
+      this.opts.log.warn({ err: err?.message }, 'the registry stopped probing us and does not answer: dropping the connection')
+      this.lost('heartbeat-silence')
+      for (const c of this.opts.libp2p.getConnections(registry)) c.abort(new Error('the registry does not answer'))
+    } finally {
+      this.checkingSilence = false
+    }
+  }
+
+  /** The registry is gone (for now): say so once, and reconnect with back-off. */
+  private lost (reason: string): void {
+    if (!this.connected || this.registryId === undefined) return
+    this.connected = false
+    this.requests.close()
+    this.opts.emit({ event: 'registry-lost', registry: this.registryId.toString(), reason })
+    this.attempt = 0
+    this.scheduleConnect()
+  }
+
   private async dialRegistry (): Promise<Connection> {
     let connection: Connection
     try {
@@ -220,7 +272,9 @@ export class RegistrySession {
   }
 
   private async answerHeartbeats (stream: Stream, connection: Connection): Promise<void> {
+    const fromRegistry = this.registryId?.equals(connection.remotePeer) === true
     await answerProbes(stream, () => {
+      if (fromRegistry) this.lastProbeAt = this.opts.now()
       const missing = this.opts.registrations().some(r => r.requires.some(n => !this.opts.catalog.providersOf(n).some(isAvailable)))
       return { health: missing ? 'degraded' : 'ok', load: this.opts.load() }
     }).catch((err: any) => {

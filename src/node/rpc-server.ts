@@ -2,7 +2,7 @@ import type { Libp2p } from 'libp2p'
 import { InvalidParamsError, MethodNotFoundError, ServiceNotFoundError } from './errors.js'
 import type { Logger } from './logger.js'
 import { MAX_CALLS_PER_STREAM, MAX_INBOUND_RPC_STREAMS, MAX_RPC_FRAME, RPC_PROTOCOL } from './protocols.js'
-import { validate } from './framing.js'
+import { describeIssue, validate } from './framing.js'
 import { rpcRequest, type RpcRequest } from './schemas.js'
 import { StreamServer, type Answer } from './stream-server.js'
 import { methodOf, type MethodDefinition, type ServiceDefinition } from './service.js'
@@ -96,9 +96,8 @@ export class RpcServer {
     if (m.params === undefined) return params
     const parsed = m.params.safeParse(params)
     if (parsed.success) return parsed.data
-    const issue = parsed.error.issues[0]
-    const where = issue?.path.length ? `${issue.path.join('.')}: ` : ''
-    throw new InvalidParamsError(`${service}.${method}: ${where}${issue?.message ?? 'invalid params'}`)
+    const { where, message } = describeIssue(parsed.error)
+    throw new InvalidParamsError(`${service}.${method}: ${where === '' ? '' : `${where}: `}${message}`)
   }
 }
 

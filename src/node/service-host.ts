@@ -70,6 +70,7 @@ export class ServiceHost {
       },
       reconnectMinMs: config.reconnectMinMs,
       reconnectMaxMs: config.reconnectMaxMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
       reapAfterMs: config.reapAfterMs,
       load: () => this.rpc.load,
       emit: c.emit,

@@ -3,14 +3,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ROOT } from '../helpers/cli.js'
+import { NETNS_SCRIPT as SCRIPT, netnsUnavailable } from '../helpers/netns.js'
 
-const SCRIPT = join(ROOT, 'scripts', 'netns-cluster.sh')
-const why = ((): string | undefined => {
-  if (process.getuid?.() !== 0) return 'needs root for network namespaces'
-  try { execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' }) } catch { return 'needs iproute2 with netns support' }
-  return undefined
-})()
+const why = netnsUnavailable()
 if (why !== undefined) console.warn(`netns test skipped: ${why}`)
 
 describe.skipIf(why !== undefined)('the compose topology across network namespaces (scripts/netns-cluster.sh)', () => {

@@ -45,6 +45,9 @@ export class StubLibp2p {
     return connectionFrom(this.dialsReach)
   }
 
+  /** No connection is kept: streams are dialled. */
+  getConnections (): Connection[] { return [] }
+
   async handle (protocol: string | string[], handler: StreamHandler): Promise<void> {
     for (const p of [protocol].flat()) this.handlers.set(p, handler)
   }

@@ -9,7 +9,7 @@ const REGISTRY = '12D3KooWS1ChmmoudCK7GeiajzvdaE1MuuM7CVugRTJHvSDuZKqr'
 // Presence carries grants, it does not check them (every receiver does): any signature will do.
 const grant = (name: string, over: Partial<Grant> = {}): Grant => ({ registry: REGISTRY, name, peerId: PEER, incarnation: 7, issuedAt: 1, sig: 'A'.repeat(86) + '==', ...over })
 
-function presence ({ granted = true } = {}) {
+function presence ({ granted = true, reregister = (): void => {} } = {}) {
   const published: CatalogMessage[] = []
   const pubsub = new EventTarget()
   const p = new Presence({
@@ -19,7 +19,7 @@ function presence ({ granted = true } = {}) {
     addrs: () => ['/ip4/127.0.0.1/tcp/4002'],
     gossip: { publish: async m => { published.push(m) } },
     pubsub: pubsub as unknown as PresenceOptions['pubsub'],
-    reregister: () => {},
+    reregister,
     now: () => Date.now()
   })
   if (granted) p.adopt([], [grant('demo')])
@@ -109,5 +109,39 @@ describe('presence: grants', () => {
     p.adopt([], [])
     await p.announce('up')
     expect(published).toHaveLength(1)
+  })
+
+})
+
+describe('presence: refuting a down', () => {
+  beforeEach(() => { vi.useFakeTimers() })
+  afterEach(() => { vi.useRealTimers() })
+
+  it('a down from the registry is refuted by re-registering above its seq: no up on gossip until the registry has taken it', async () => {
+    let reregistered = 0
+    const { p, published, subscribe } = presence({ reregister: () => { reregistered++ } })
+    p.start()
+    const record = { name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, seq: 9 }
+    expect(p.onSelf({ ...record, status: 'suspect' })).toBe(false)
+    expect(p.onSelf({ ...record, status: 'down' })).toBe(true)
+    expect(reregistered).toBe(1)
+    expect(p.registrations()[0].seq).toBe(10)
+    // Neither the periodic announcement nor a new subscriber's outvotes the registry meanwhile.
+    subscribe()
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_INTERVAL_MS)
+    await p.announce('up')
+    expect(published).toHaveLength(0)
+    // Once the registry has our registration, we speak again.
+    p.adopt([{ ...record, seq: 10, status: 'up' }], [grant('demo')])
+    await p.announce('up')
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'up', seq: 10 })], grants: [grant('demo')] }])
+    p.stop()
+  })
+
+  it('an accused node still says it is leaving', async () => {
+    const { p, published } = presence()
+    p.onSelf({ name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, seq: 3, status: 'down' })
+    await p.announce('leaving')
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'leaving', seq: 5 })], grants: [grant('demo')] }])
   })
 })

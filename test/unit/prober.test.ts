@@ -100,6 +100,52 @@ describe('the prober, over in-memory streams', () => {
     expect(transitions).toEqual([])
   })
 
+  it('a re-registration of a doubted peer replaces the heartbeat stream: a probe lost on the old one counts for nothing (a healed partition)', async () => {
+    // One timeout makes it suspect; the re-probe waits as long on the stale stream: time to re-register.
+    await setup()
+    const stale: number[] = []
+    libp2p.answer(HEARTBEAT_PROTOCOL, async (remote, dial) => {
+      if (dial > 1) { acking(remote); return }
+      // The first stream is the partitioned connection: probes go in, nothing comes back.
+      const ch = new Channel(remote, MAX_HEARTBEAT_FRAME)
+      for (;;) stale.push((await ch.read(heartbeatProbe)).id)
+    })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(stale).toEqual([1, 2]) }, 10_000)
+    expect(transitions).toEqual([{ from: 'up', to: 'suspect', reason: 'heartbeat-timeout' }])
+    // The peer registered again over its new connection while the second probe waits for its ack.
+    prober.add(provider.toString(), { reset: true })
+    await eventually(() => { expect(acks).toHaveLength(1) })
+    expect(libp2p.dials).toHaveLength(2)
+    expect(transitions).toEqual([{ from: 'up', to: 'suspect', reason: 'heartbeat-timeout' }])
+  })
+
+  it('a re-registration of a peer that is up keeps its heartbeat stream', async () => {
+    await setup()
+    libp2p.answer(HEARTBEAT_PROTOCOL, acking)
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(acks).toHaveLength(1) })
+    prober.add(provider.toString(), { reset: true })
+    prober.trigger(provider.toString(), 'suspect-report')
+    await eventually(() => { expect(acks).toHaveLength(2) })
+    expect(libp2p.dials).toHaveLength(1)
+    expect(transitions).toEqual([])
+  })
+
+  it('opens the heartbeat stream on the newest open connection to the peer, not the first', async () => {
+    await setup()
+    const opened: string[] = []
+    const conn = (id: string, open: number, status = 'open'): unknown => ({
+      id, status, timeline: { open },
+      newStream: async () => { opened.push(id); return (await libp2p.dialProtocol(provider, HEARTBEAT_PROTOCOL)) }
+    })
+    libp2p.getConnections = () => [conn('old', 1), conn('new', 3), conn('closing', 5, 'closing')] as any
+    libp2p.answer(HEARTBEAT_PROTOCOL, acking)
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(acks).toHaveLength(1) })
+    expect(opened).toEqual(['new'])
+  })
+
   it('a refused dial is down at once, with reason refused', async () => {
     await setup()
     libp2p.refuse = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4002'), { code: 'ECONNREFUSED' })

@@ -43,6 +43,7 @@ describe('a registry session, over in-memory streams', () => {
       registrations: () => [{ name: 'demo', addrs: [], requires: ['log'], version: '1', meta: {}, incarnation: 1, seq: 0 }],
       reconnectMinMs: 60_000,
       reconnectMaxMs: 120_000,
+      heartbeatIntervalMs: 60_000,
       reapAfterMs: 60_000,
       load: () => 4,
       emit: e => { events.push(e) }
@@ -121,6 +122,7 @@ describe('a registry session stopped while its registration is in flight', () =>
       registrations: () => [{ name: 'log', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }],
       reconnectMinMs: 60_000,
       reconnectMaxMs: 120_000,
+      heartbeatIntervalMs: 60_000,
       reapAfterMs: 60_000,
       load: () => 0,
       emit: () => {}
@@ -131,5 +133,67 @@ describe('a registry session stopped while its registration is in flight', () =>
     answerRegister.resolve()
     await stopped
     expect(ops).toEqual(['register', 'deregister'])
+  })
+})
+
+describe('a registry session whose registry falls silent (a partition: no FIN, no RST)', () => {
+  it('asks the registry after two silent beats; an answer is enough, no answer drops the connection and says registry-lost', async () => {
+    const registry = await newPeerId()
+    const libp2p = new StubLibp2p()
+    libp2p.dialsReach = registry
+    let answering = true
+    const ops: string[] = []
+    libp2p.answer(REGISTRY_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_REGISTRY_FRAME)
+      for (;;) {
+        const { id, req } = await ch.readJson() as { id: number, req: { op: string } }
+        ops.push(req.op)
+        if (!answering) continue
+        await ch.write({ id, ok: true, result: req.op === 'register' ? { records: [], providers: [], peers: [] } : { providers: [] } })
+      }
+    })
+    const aborted: string[] = []
+    libp2p.getConnections = () => [{ abort: (err: Error) => { aborted.push(err.message) } }] as any
+    const events: NodeEvent[] = []
+    const session = new RegistrySession({
+      libp2p,
+      log: { warn: () => {}, debug: () => {}, info: () => {} } as unknown as Logger,
+      now: () => Date.now(),
+      random: () => 0,
+      catalog: new Catalog(),
+      registry: `/ip4/127.0.0.1/tcp/4001/p2p/${registry.toString()}`,
+      registrations: () => [{ name: 'grading', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }],
+      reconnectMinMs: 60_000,
+      reconnectMaxMs: 120_000,
+      heartbeatIntervalMs: 20,
+      reapAfterMs: 60_000,
+      load: () => 0,
+      emit: e => { events.push(e) }
+    })
+    try {
+      await session.start()
+      await session.registered()
+      // Nobody probes us here: the session asks, the registry answers, all is well.
+      await eventually(() => { expect(ops.filter(op => op === 'lookup').length).toBeGreaterThanOrEqual(2) })
+      expect(events.map(e => e.event)).not.toContain('registry-lost')
+      expect(session.isConnected).toBe(true)
+      // Now it is cut off: the question goes unanswered. Probes from another peer (a flood of
+      // them) are answered but are not the registry's beat.
+      answering = false
+      const forger = new Channel(await libp2p.open(HEARTBEAT_PROTOCOL, await newPeerId()), MAX_HEARTBEAT_FRAME)
+      const flood = setInterval(() => { void forger.write({ type: 'probe', id: 1 }).catch(() => {}) }, 5)
+      try {
+        await eventually(() => { expect(events).toContainEqual(expect.objectContaining({ event: 'registry-lost', reason: 'heartbeat-silence' })) }, 10_000)
+      } finally {
+        clearInterval(flood)
+        forger.abort(new Error('done'))
+      }
+      await eventually(() => { expect(events).toContainEqual(expect.objectContaining({ event: 'registry-lost', reason: 'heartbeat-silence' })) }, 10_000)
+      expect(aborted).toEqual(['the registry does not answer'])
+      expect(session.isConnected).toBe(false)
+      expect(events.filter(e => e.event === 'registry-lost')).toHaveLength(1)
+    } finally {
+      await session.stop()
+    }
   })
 })

@@ -1,6 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from 'libp2p'
 import { Channel } from '../../node/framing.js'
+import { streamOnNewest } from '../../node/newest-connection.js'
 import { Outbox } from '../../node/outbox.js'
 import { pageRecords } from '../../node/pages.js'
 import { MAX_NOTIFY_FRAME, NOTIFY_PROTOCOL, REQUEST_TIMEOUT_MS } from '../../node/protocols.js'
@@ -34,7 +35,7 @@ export class Notifier {
   private stopped = false
 
   /** `snapshotFor(peer)`: what a dependent should know now; empty if it is gone. */
-  constructor (private readonly libp2p: Pick<Libp2p, 'dialProtocol'>, private readonly log: Logger, private readonly snapshotFor: (peerId: string) => ProviderRecord[], init: NotifierInit = {}) {
+  constructor (private readonly libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections'>, private readonly log: Logger, private readonly snapshotFor: (peerId: string) => ProviderRecord[], init: NotifierInit = {}) {
     this.resyncDelayMs = init.resyncDelayMs ?? RESYNC_DELAY_MS
   }
 
@@ -86,7 +87,7 @@ class Link {
   private readonly outbox: Outbox<ProviderRecord[]>
 
   /** `onDead(failed)`: failed = the stream broke (not closed on purpose) with news undelivered. */
-  constructor (private readonly libp2p: Pick<Libp2p, 'dialProtocol'>, private readonly peerId: string, private readonly log: Logger, private readonly onDead: (failed: boolean) => void) {
+  constructor (private readonly libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections'>, private readonly peerId: string, private readonly log: Logger, private readonly onDead: (failed: boolean) => void) {
     this.outbox = new Outbox({
       cap: MAX_QUEUED_PATCHES,
       write: async take => {
@@ -120,7 +121,7 @@ class Link {
   }
 
   private async open (): Promise<Channel> {
-    const stream = await this.libp2p.dialProtocol(peerIdFromString(this.peerId), NOTIFY_PROTOCOL, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+    const stream = await streamOnNewest(this.libp2p, peerIdFromString(this.peerId), NOTIFY_PROTOCOL, AbortSignal.timeout(REQUEST_TIMEOUT_MS))
     const ch = new Channel(stream, MAX_NOTIFY_FRAME)
     // Closed while the dial was under way: nobody would ever close this stream.
     if (this.outbox.closed) {

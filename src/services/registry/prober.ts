@@ -3,6 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { z } from 'zod'
 import { Channel } from '../../node/framing.js'
+import { streamOnNewest } from '../../node/newest-connection.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../node/protocols.js'
 import { Requests } from '../../node/requests.js'
 import { heartbeatAck } from '../../node/schemas.js'
@@ -12,7 +13,7 @@ import type { Logger } from '../../node/logger.js'
 
 export interface ProberOptions {
   /** The only part of the node the prober uses: it dials each provider's heartbeat stream. */
-  libp2p: Pick<Libp2p, 'dialProtocol'>
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections'>
   log: Logger
   now: () => number
   /** In [0, 1): spreads the beats (jitter). */
@@ -80,6 +81,8 @@ export class Prober {
 interface Link {
   ch: Channel
   probes: Requests<z.infer<typeof heartbeatAck>>
+  /** Let go on purpose (a re-registration): its end is no sign of trouble. */
+  dropped?: boolean
 }
 
 class PeerProbe {
@@ -91,6 +94,8 @@ class PeerProbe {
   private running = false
   private rerun = false
   private stopped = false
+  /** Bumped when the stream is replaced: a probe that started before says nothing about the peer now. */
+  private epoch = 0
   private readonly key: string
 
   constructor (private readonly peer: PeerId, private readonly opts: ProberOptions, status: Liveness = 'up') {
@@ -100,9 +105,25 @@ class PeerProbe {
 
   /** A re-registration: the owner vouches for itself, so start again from `up`. */
   reset (): void {
+    const doubted = this.state.status !== 'up'
     this.state = initialState(this.opts.now())
+    // Back from suspect or down: the owner may be on a new connection (a healed partition) while
+    // our stream rides the old one, where probes time out until TCP gives up. The next probe
+    // opens a fresh stream, and one in flight on the old one counts for nothing. (A peer that
+    // was up keeps its stream: registrations of more names come by the thousand.)
+    if (doubted) this.replaceLink()
     // Leave the slow pace of a down peer too, or a hang right after this goes unseen for long.
     if (!this.running) this.schedule('interval')
+  }
+
+  private replaceLink (): void {
+    this.epoch++
+    const old = this.link
+    this.link = undefined
+    if (old === undefined) return
+    old.dropped = true
+    old.probes.fail(new ProbeFailure('connection-closed', 'heartbeat stream replaced'))
+    old.ch.abort(new Error('heartbeat stream replaced'))
   }
 
   trigger (reason: FailureReason): void {
@@ -140,6 +161,7 @@ class PeerProbe {
     if (this.running) { this.rerun = true; return }
     this.running = true
     const started = this.opts.now()
+    const epoch = this.epoch
     let decision: Decision
     try {
       const load = await this.roundTrip()
@@ -154,6 +176,8 @@ class PeerProbe {
       this.running = false
     }
     if (this.stopped) return
+    // Reset while in flight: its result is about the stream we let go; probe again on a new one.
+    if (epoch !== this.epoch) decision = { state: this.state, next: 'now' }
     if (this.rerun) {
       this.rerun = false
       if (decision.next === 'interval') decision = { ...decision, next: 'now' }
@@ -185,7 +209,7 @@ class PeerProbe {
     if (this.link !== undefined) return this.link
     this.opening ??= (async () => {
       try {
-        const stream = await this.opts.libp2p.dialProtocol(this.peer, HEARTBEAT_PROTOCOL, { signal })
+        const stream = await streamOnNewest(this.opts.libp2p, this.peer, HEARTBEAT_PROTOCOL, signal)
         const link: Link = { ch: new Channel(stream, MAX_HEARTBEAT_FRAME), probes: new Requests({ unrefTimers: true }) }
         this.link = link
         void this.readAcks(link)
@@ -208,7 +232,7 @@ class PeerProbe {
     } catch (err: any) {
       if (this.link === link) this.link = undefined
       link.ch.abort(err instanceof Error ? err : new Error(String(err)))
-      if (this.stopped) return
+      if (this.stopped || link.dropped === true) return
       link.probes.fail(new ProbeFailure('connection-closed', 'heartbeat stream closed'))
       // The stream broke: if the peer is gone, find out now rather than at the next beat.
       this.trigger('connection-closed')
