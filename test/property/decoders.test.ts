@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { InvalidMessageError } from '../../src/node/errors.js'
 import { decodeFrame, encodeFrame, validate } from '../../src/node/framing.js'
+import { GrantVerifier } from '../../src/node/grant.js'
 import { catalogMessage, validateCatalogMessage } from '../../src/node/gossip.js'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
 import {
@@ -107,12 +108,14 @@ describe('the gossip validator: any message gets a verdict, never a throw, and a
     arb.mutatedBytes(validMessage)
   )
 
-  it('signed or not, from the registry or not, known registry or not', () => {
-    fc.assert(fc.property(data, fc.nat({ max: 2 }), fc.boolean(), fc.boolean(), (bytes, from, signed, known) => {
+  const grants = new GrantVerifier()
+
+  it('signed or not, from the registry or not, known registry or not', async () => {
+    await fc.assert(fc.asyncProperty(data, fc.nat({ max: 2 }), fc.boolean(), fc.boolean(), async (bytes, from, signed, known) => {
       const msg = (signed
         ? { type: 'signed', from: ids[from], data: bytes, topic: CATALOG_TOPIC, sequenceNumber: 1n, signature: new Uint8Array(), key: undefined }
         : { type: 'unsigned', data: bytes, topic: CATALOG_TOPIC }) as unknown as Message
-      const { verdict, parsed } = validateCatalogMessage(msg, known ? ids[registryId].toString() : undefined)
+      const { verdict, parsed } = await validateCatalogMessage(msg, known ? ids[registryId].toString() : undefined, grants)
       expect([TopicValidatorResult.Accept, TopicValidatorResult.Reject, TopicValidatorResult.Ignore]).toContain(verdict)
       if (verdict !== TopicValidatorResult.Accept) return
       expect(signed).toBe(true)
