@@ -141,7 +141,8 @@ export class Balancer {
 
   private choose (service: string, strategy: Strategy, tried: Set<string>): ProviderRecord | undefined {
     const now = this.deps.now()
-    const all = this.deps.providers(service).filter(p => !tried.has(p.peerId))
+    // An entry of the Go registry's HTTP API has no libp2p peer to call.
+    const all = this.deps.providers(service).filter(p => !tried.has(p.peerId) && p.transport !== 'http')
     // Up before suspect; a provider that just failed us only if nothing else is left.
     const tiers = [
       all.filter(p => p.status === 'up' && (this.penalised.get(p.peerId) ?? 0) <= now),

@@ -44,6 +44,11 @@ export interface GdsConfig {
   dbPath?: string
   /** webui: the HTTP port. @default 8080 */
   httpPort: number
+  /**
+   * registry: also serve the original Go registry's HTTP API here; log: also take the Go
+   * services' `POST /log` here. HOST:PORT, or PORT (or :PORT) for 127.0.0.1. @default none
+   */
+  httpCompat?: string
   /** pino level for the stderr log. @default warn */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 }
@@ -126,6 +131,10 @@ export function validateConfig (c: GdsConfig): void {
   }
   if (!Number.isInteger(c.meshDegree) || c.meshDegree < 0 || c.meshDegree > 64) throw new InvalidConfigError(`mesh degree must be a whole number from 0 to 64 (got ${c.meshDegree})`)
   if (!Number.isInteger(c.httpPort) || c.httpPort < 0 || c.httpPort > 65535) throw new InvalidConfigError(`--http-port must be a port number from 0 to 65535 (got ${c.httpPort})`)
+  if (c.httpCompat !== undefined) {
+    parseHostPort(c.httpCompat)
+    if (c.role !== 'registry' && c.role !== 'log') throw new InvalidConfigError(`--http-compat (GDS_HTTP_COMPAT) is for the registry and log roles, not ${c.role}`)
+  }
   if (c.reconnectMinMs > c.reconnectMaxMs) throw new InvalidConfigError('reconnectMinMs must not exceed reconnectMaxMs')
   for (const n of [c.name, ...c.requires]) {
     if (!SERVICE_NAME_PATTERN.test(n)) {
@@ -133,6 +142,18 @@ export function validateConfig (c: GdsConfig): void {
     }
   }
   if (c.requires.includes(c.name) && c.role !== 'registry') throw new InvalidConfigError(`service "${c.name}" cannot require itself`)
+}
+
+/**
+ * "HOST:PORT", "[IPv6]:PORT", ":PORT" or "PORT". Without a host it is 127.0.0.1, not every
+ * interface as in Go: a listener beyond loopback is asked for by name (0.0.0.0:3000).
+ */
+export function parseHostPort (text: string): { host: string, port: number } {
+  const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(text.trim())
+  const port = m === null ? NaN : Number(m[3])
+  if (m === null || port > 65535) throw new InvalidConfigError(`--http-compat takes HOST:PORT or PORT, such as 127.0.0.1:3000 (got "${text}")`)
+  const host = m[1] ?? m[2] ?? ''
+  return { host: host === '' ? '127.0.0.1' : host, port }
 }
 
 function defaultName (role: string): string {

@@ -23,6 +23,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     { description: 'Start the registry (listens on tcp/4001)', command: '<%= config.bin %> <%= command.id %> --role registry' },
     { description: 'A named service that needs "log"', command: '<%= config.bin %> <%= command.id %> --role service --name demo --requires log' },
     { description: 'Join a registry on another machine, pinning its identity', command: '<%= config.bin %> <%= command.id %> --role service --name demo --registry /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW...' },
+    { description: 'A registry the services of the original Go registry join unchanged', command: '<%= config.bin %> <%= command.id %> --role registry --http-compat 127.0.0.1:3000' },
     { description: 'Your own service module', command: '<%= config.bin %> <%= command.id %> --role ./my-service.js' }
   ]
 
@@ -41,6 +42,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     'mesh-degree': Flags.integer({ description: 'Connections to keep to random non-registry peers, so gossip survives the registry. [default: 4]', min: 0, max: 64, helpValue: 'N' }),
     db: Flags.string({ description: 'grading: the SQLite database file; instances on one machine may share it. [default: <data dir>/grading.db]', helpValue: 'FILE' }),
     'http-port': Flags.integer({ description: 'webui: the HTTP port (0 picks a free one). [default: 8080]', min: 0, max: 65535, helpValue: 'PORT' }),
+    'http-compat': Flags.string({ env: 'GDS_HTTP_COMPAT', description: 'registry: also serve the original Go registry\'s HTTP API (POST/DELETE /services) here; log: also take the Go services\' POST /log. PORT alone binds 127.0.0.1.', helpValue: 'HOST:PORT' }),
     acl: Flags.string({ env: 'GDS_ACL', description: 'Registry: JSON file mapping a service name (or "*") to the peer ids (or "*") allowed to provide it. [default: open]', helpValue: 'FILE' }),
     'log-level': Flags.string({ env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' })
   }
@@ -58,6 +60,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       dataDir: flags['data-dir'],
       swarmKeyFile: flags['swarm-key'],
       aclFile: flags.acl,
+      httpCompat: flags['http-compat'],
       heartbeatIntervalMs: flags['heartbeat-interval'],
       heartbeatTimeoutMs: flags['heartbeat-timeout'],
       failureThreshold: flags['failure-threshold'],

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { OverloadedError, UnauthorizedError } from '../../node/errors.js'
 import { MAX_ENTRY_BYTES, type LogEntry } from '../../node/log-shipper.js'
 import { defineMethod, defineService, type ServiceDefinition } from '../../node/service.js'
+import { HttpLog } from './http-log.js'
 import { LEVELS, LogStore, matches, type LogStoreOptions } from './store.js'
 
 const level = z.enum(LEVELS)
@@ -27,8 +28,9 @@ const MAX_FOLLOW_BACKLOG = 10_000
  * The log role: an append-only cluster log. Every node's logger ships here (src/node/log-shipper);
  * `gds logs` reads it. Nothing in `append` logs at info or above: that would feed itself.
  */
-export function logService (opts: LogStoreOptions): ServiceDefinition {
+export function logService (opts: LogStoreOptions & { httpCompat?: string }): ServiceDefinition {
   const store = new LogStore(opts)
+  let http: HttpLog | undefined
   return defineService({
     name: 'log',
     version: '1.0.0',
@@ -85,7 +87,16 @@ export function logService (opts: LogStoreOptions): ServiceDefinition {
         }
       })
     },
-    start: async () => { await store.open() },
-    stop: async () => { await store.close() }
+    start: async ctx => {
+      await store.open()
+      if (opts.httpCompat === undefined) return
+      // The Go services' POST /log (--http-compat).
+      http = new HttpLog({ listen: opts.httpCompat, append: async entries => store.append(entries), now: Date.now, log: ctx.log })
+      ctx.serving(await http.start())
+    },
+    stop: async () => {
+      await http?.stop()
+      await store.close()
+    }
   })
 }

@@ -6,34 +6,18 @@ import { Channel } from '../../node/framing.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../node/protocols.js'
 import { Requests } from '../../node/requests.js'
 import { heartbeatAck } from '../../node/schemas.js'
-import { initialState, onProbeResult, onTrigger, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
-import { jitter } from '../../node/backoff.js'
-import type { Logger } from '../../node/logger.js'
+import type { FailureReason, Liveness } from '../../node/heartbeat.js'
+import { ProbeFailure, ProbeLoop, type ProbeLoopOptions } from './probe-loop.js'
 
-export interface ProberOptions {
+export interface ProberOptions extends ProbeLoopOptions {
   /** The only part of the node the prober uses: it dials each provider's heartbeat stream. */
   libp2p: Pick<Libp2p, 'dialProtocol'>
-  log: Logger
-  now: () => number
-  /** In [0, 1): spreads the beats (jitter). */
-  random: () => number
-  heartbeatIntervalMs: number
   heartbeatTimeoutMs: number
-  failureThreshold: number
-  onTransition: (peerId: string, transition: Transition) => void
-  onAck: (peerId: string, figures: { rttMs: number, load: number }) => void
-}
-
-/** A down peer is still probed (it may only have been paused), but less often. */
-const SLOW_FACTOR = 3
-
-class ProbeFailure extends Error {
-  constructor (readonly reason: FailureReason, message: string) { super(message) }
 }
 
 /**
- * Probes every provider peer over one long-lived heartbeat stream each, and feeds the results
- * to the pure state machine in src/node/heartbeat.ts. A probe out of turn (`trigger`) is the
+ * Probes every provider peer over one long-lived heartbeat stream each (the beat itself is
+ * src/services/registry/probe-loop.ts). A probe out of turn (`trigger`) is the
  * crash fast path: the connection closed, or a caller reported the peer.
  */
 export class Prober {
@@ -82,89 +66,29 @@ interface Link {
   probes: Requests<z.infer<typeof heartbeatAck>>
 }
 
+/** One provider peer: its beat (ProbeLoop) over one long-lived heartbeat stream. */
 class PeerProbe {
-  private state: HeartbeatState
   private link?: Link
   private opening?: Promise<Link>
-  private timer?: NodeJS.Timeout
-  private immediate?: NodeJS.Immediate
-  private running = false
-  private rerun = false
   private stopped = false
-  private readonly key: string
+  private readonly loop: ProbeLoop
 
   constructor (private readonly peer: PeerId, private readonly opts: ProberOptions, status: Liveness = 'up') {
-    this.state = initialState(opts.now(), status, opts)
-    this.key = peer.toString()
+    this.loop = new ProbeLoop(peer.toString(), opts, async () => this.roundTrip(), status)
   }
 
-  /** A re-registration: the owner vouches for itself, so start again from `up`. */
-  reset (): void {
-    this.state = initialState(this.opts.now())
-    // Leave the slow pace of a down peer too, or a hang right after this goes unseen for long.
-    if (!this.running) this.schedule('interval')
-  }
+  reset (): void { this.loop.reset() }
 
-  trigger (reason: FailureReason): void {
-    this.decide(onTrigger(this.state, reason))
-  }
+  trigger (reason: FailureReason): void { this.loop.trigger(reason) }
 
-  schedule (when: Decision['next']): void {
-    if (this.stopped) return
-    clearTimeout(this.timer)
-    clearImmediate(this.immediate)
-    if (when === 'now') {
-      if (this.running) { this.rerun = true; return }
-      // Not setTimeout(0): on a busy loop a timer waits for the next timers phase (up to ~15 ms
-      // measured after a kill -9), an immediate runs as soon as this round of I/O is handled.
-      this.immediate = setImmediate(() => { void this.probe() })
-      this.immediate.unref()
-    } else {
-      const base = when === 'slow' ? this.opts.heartbeatIntervalMs * SLOW_FACTOR : this.opts.heartbeatIntervalMs
-      this.timer = setTimeout(() => { void this.probe() }, jitter(base, 0.1, this.opts.random()))
-      this.timer.unref()
-    }
-  }
+  schedule (when: 'now' | 'interval'): void { this.loop.schedule(when) }
 
   stop (): void {
     this.stopped = true
-    clearTimeout(this.timer)
-    clearImmediate(this.immediate)
+    this.loop.stop()
     this.link?.probes.fail(new ProbeFailure('connection-closed', 'prober stopped'))
     this.link?.ch.abort(new Error('prober stopped'))
     this.link = undefined
-  }
-
-  private async probe (): Promise<void> {
-    if (this.stopped) return
-    if (this.running) { this.rerun = true; return }
-    this.running = true
-    const started = this.opts.now()
-    let decision: Decision
-    try {
-      const load = await this.roundTrip()
-      const now = this.opts.now()
-      this.opts.onAck(this.key, { rttMs: now - started, load })
-      decision = onProbeResult(this.state, { ok: true }, now, this.opts)
-    } catch (err: any) {
-      const reason: FailureReason = err instanceof ProbeFailure ? err.reason : 'unreachable'
-      this.opts.log.debug({ peer: this.key, reason, err: err?.message }, 'probe failed')
-      decision = onProbeResult(this.state, { ok: false, reason }, this.opts.now(), this.opts)
-    } finally {
-      this.running = false
-    }
-    if (this.stopped) return
-    if (this.rerun) {
-      this.rerun = false
-      if (decision.next === 'interval') decision = { ...decision, next: 'now' }
-    }
-    this.decide(decision)
-  }
-
-  private decide (d: Decision): void {
-    this.state = d.state
-    if (d.transition !== undefined) this.opts.onTransition(this.key, d.transition)
-    this.schedule(d.next)
   }
 
   private async roundTrip (): Promise<number> {

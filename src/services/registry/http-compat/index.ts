@@ -1,0 +1,230 @@
+import type { FastifyInstance } from 'fastify'
+import { isAvailable, type Catalog, type Change } from '../../../node/catalog.js'
+import { parseHostPort } from '../../../node/config.js'
+import { InvalidMessageError, NotFoundError, OverloadedError, PatchDeliveryError } from '../../../node/errors.js'
+import type { NodeEvent } from '../../../node/events.js'
+import type { Transition } from '../../../node/heartbeat.js'
+import { listenText, textServer } from '../../../node/http-text.js'
+import type { Logger } from '../../../node/logger.js'
+import type { ProviderRecord, Registration } from '../../../node/schemas.js'
+import { HttpProber } from './heartbeats.js'
+import { httpPeerId } from './identity.js'
+import { describe, PatchSender } from './patches.js'
+import { checkCallbackHosts, type Lookup } from './url-policy.js'
+import { MAX_URL_LENGTH, parseDeregistration, parseRegistration, type GoPatch, type GoRegistration, type PatchEntry } from './wire.js'
+
+/** Services of the HTTP API one registry keeps: each costs a heartbeat a second. */
+export const MAX_HTTP_REGISTRATIONS = 256
+/** A registration is a few hundred bytes. */
+export const MAX_HTTP_BODY = 16 * 1024
+/** Registrations being answered at once (each waits on its initial patch). */
+const MAX_IN_FLIGHT = 16
+/** One patch POST may take this long, and is tried this many times. */
+const PATCH_TIMEOUT_MS = 2_000
+const PATCH_ATTEMPTS = 3
+/** How long the initial patch is retried while the service's server is not listening yet. */
+const REFUSED_RETRY_MS = 2_000
+/** Headers, body and the work of one request (an initial patch at worst). */
+const REQUEST_TIMEOUT_MS = 15_000
+
+export interface HttpCompatOptions {
+  /** HOST:PORT (or PORT) to serve the API on. */
+  listen: string
+  catalog: Catalog
+  /** The hub's path for every change: events, libp2p dependents, gossip, persistence, and `onChanges`. */
+  publish: (changes: Change[]) => void
+  log: Logger
+  now: () => number
+  random: () => number
+  heartbeatIntervalMs: number
+  heartbeatTimeoutMs: number
+  failureThreshold: number
+  emit?: (e: NodeEvent) => void
+  /** Name resolution for url-policy.ts (tests pass their own). */
+  lookup?: Lookup
+}
+
+/**
+ * The original Go registry's HTTP API on a gds registry (--http-compat): Go services register,
+ * are health-checked and get their patches, and stand in the catalogue as `transport: http`
+ * entries beside the libp2p providers. HTTP dependents are offered HTTP providers only: a
+ * libp2p provider cannot be reached by a Go service.
+ */
+export class HttpCompat {
+  private readonly catalog: Catalog
+  private readonly prober: HttpProber
+  private readonly patches: PatchSender
+  private app?: FastifyInstance
+  private inFlight = 0
+  url?: string
+
+  constructor (private readonly opts: HttpCompatOptions) {
+    this.catalog = opts.catalog
+    this.patches = new PatchSender({ log: opts.log, timeoutMs: PATCH_TIMEOUT_MS, attempts: PATCH_ATTEMPTS })
+    this.prober = new HttpProber({
+      log: opts.log,
+      now: opts.now,
+      random: opts.random,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
+      failureThreshold: opts.failureThreshold,
+      onTransition: (peerId, t) => { this.onTransition(peerId, t) },
+      onAck: (peerId, figures) => { this.catalog.observe(peerId, figures, this.opts.now()) }
+    })
+  }
+
+  /** Listens, and probes at once the HTTP entries a restarted registry reloaded. */
+  async start (): Promise<void> {
+    for (const r of this.catalog.all()) {
+      if (r.transport === 'http' && r.status !== 'leaving' && r.meta.heartbeatUrl !== undefined) {
+        this.prober.add(r.peerId, r.meta.heartbeatUrl, { immediately: true, status: r.status })
+      }
+    }
+    const { host, port } = parseHostPort(this.opts.listen)
+    const app = textServer({ bodyLimit: MAX_HTTP_BODY, requestTimeoutMs: REQUEST_TIMEOUT_MS, log: this.opts.log })
+    app.post('/services', async (req, reply) => {
+      await this.register(String(req.body ?? ''), req.socket.remoteAddress ?? '')
+      return reply.code(200).send()
+    })
+    app.delete('/services', async (req, reply) => {
+      await this.deregister(String(req.body ?? ''))
+      return reply.code(200).send()
+    })
+    this.app = app
+    this.url = await listenText(app, host, port, 'choose another with --http-compat HOST:PORT')
+    if (!/^(127\.|\[::1\]|localhost)/.test(new URL(this.url).hostname)) {
+      this.opts.log.warn({ url: this.url }, 'the Go registry API listens beyond loopback: anyone who reaches it may register a service')
+    }
+    this.opts.emit?.({ event: 'serving', service: 'http-compat', url: this.url })
+  }
+
+  async stop (): Promise<void> {
+    this.prober.stop()
+    this.patches.stop()
+    await this.app?.close()
+  }
+
+  /** POST /services: validate, send the initial patch, then apply (a refusal changes nothing). */
+  async register (body: string, remoteAddress: string): Promise<void> {
+    const reg = parseRegistration(body)
+    if (JSON.stringify(reg.goRequires).length > MAX_URL_LENGTH) throw new InvalidMessageError(`RequiredServices is too long (at most ${MAX_URL_LENGTH} characters of JSON)`)
+    await checkCallbackHosts([reg.url, reg.updateUrl, reg.heartbeatUrl], remoteAddress, this.opts.lookup)
+    const peerId = httpPeerId(reg.url)
+    const existing = this.catalog.ofPeer(peerId)
+    if (existing.length === 0 && this.catalog.all().filter(r => r.transport === 'http').length >= MAX_HTTP_REGISTRATIONS) {
+      throw new OverloadedError(`this registry holds ${MAX_HTTP_REGISTRATIONS} HTTP services, its limit; deregister one first (DELETE /services)`)
+    }
+    if (this.inFlight >= MAX_IN_FLIGHT) throw new OverloadedError('too many registrations at once; try again in a moment')
+    this.inFlight++
+    try {
+      const sent = this.offeredTo(reg.requires, reg.goRequires, peerId)
+      try {
+        await this.patches.deliver(reg.updateUrl, { Added: sent, Removed: [] }, REFUSED_RETRY_MS)
+      } catch (err) {
+        throw new PatchDeliveryError(reg.updateUrl, describe(err))
+      }
+      this.apply(peerId, reg, existing)
+      // Whatever changed while the initial patch was on its way is told now.
+      this.patches.send(peerId, reg.updateUrl, diff(sent, this.offeredTo(reg.requires, reg.goRequires, peerId)))
+    } finally {
+      this.inFlight--
+    }
+  }
+
+  /** DELETE /services: the body is the service URL. */
+  async deregister (body: string): Promise<void> {
+    const url = parseDeregistration(body)
+    const peerId = httpPeerId(url)
+    const names = this.catalog.ofPeer(peerId).filter(r => r.status !== 'leaving').map(r => r.name)
+    if (names.length === 0) throw new NotFoundError(`no service is registered at ${url}`)
+    this.prober.remove(peerId)
+    this.patches.drop(peerId)
+    this.opts.publish(this.catalog.deregister(peerId, names, this.opts.now()))
+  }
+
+  /** Every change the hub publishes: patches to HTTP dependents of the providers that came or went. */
+  onChanges (changes: readonly Change[]): void {
+    const perDependent = new Map<string, GoPatch>()
+    for (const c of changes) {
+      const r = c.record
+      if (r.transport !== 'http' || r.url === undefined) continue
+      if (c.removed === true || r.status === 'leaving') {
+        this.prober.remove(r.peerId)
+        this.patches.drop(r.peerId)
+      }
+      const was = c.previous !== undefined && c.previous !== 'down' && c.previous !== 'leaving'
+      const is = c.removed !== true && isAvailable(r)
+      if (was === is) continue
+      for (const dep of this.catalog.dependentsOf(r.name)) {
+        const goName = this.goNameFor(dep, r)
+        if (goName === undefined || dep === r.peerId) continue
+        let patch = perDependent.get(dep)
+        if (patch === undefined) { patch = { Added: [], Removed: [] }; perDependent.set(dep, patch) }
+        patch[is ? 'Added' : 'Removed'].push({ Name: goName, URL: r.url })
+      }
+    }
+    for (const [dep, patch] of perDependent) {
+      const updateUrl = this.catalog.ofPeer(dep)[0]?.meta.updateUrl
+      if (updateUrl !== undefined) this.patches.send(dep, updateUrl, patch)
+    }
+  }
+
+  private apply (peerId: string, reg: GoRegistration, existing: ProviderRecord[]): void {
+    const now = this.opts.now()
+    const changes: Change[] = []
+    // One URL is one instance: registered again under another name, its old entry leaves.
+    const others = existing.filter(r => r.name !== reg.name && r.status !== 'leaving').map(r => r.name)
+    if (others.length > 0) changes.push(...this.catalog.deregister(peerId, others, now))
+    const same = existing.find(r => r.name === reg.name)
+    const registration: Registration = {
+      name: reg.name,
+      addrs: [],
+      requires: reg.requires,
+      version: '0.0.0',
+      meta: { goName: reg.goName, updateUrl: reg.updateUrl, heartbeatUrl: reg.heartbeatUrl, goRequires: JSON.stringify(reg.goRequires) },
+      // Same URL, same incarnation: registering twice is idempotent (the original kept duplicates).
+      incarnation: same?.incarnation ?? now,
+      seq: 0
+    }
+    const r = this.catalog.register(peerId, registration, now, { url: reg.url })
+    if (r.changed) changes.push({ record: r.record, previous: r.previous })
+    this.prober.add(peerId, reg.heartbeatUrl, { reset: r.changed })
+    this.opts.publish(changes)
+  }
+
+  /** The HTTP providers of a dependent's required names, as its patches name them. */
+  private offeredTo (requires: readonly string[], goRequires: readonly string[], self: string): PatchEntry[] {
+    return requires.flatMap((name, i) => this.catalog.providersOf(name)
+      .filter(p => p.transport === 'http' && p.url !== undefined && p.peerId !== self && isAvailable(p))
+      .map(p => ({ Name: goRequires[i], URL: p.url as string })))
+  }
+
+  /** How dependent `dep` spells the name of `provider` (undefined: not an HTTP dependent). */
+  private goNameFor (dep: string, provider: ProviderRecord): string | undefined {
+    const own = this.catalog.ofPeer(dep).find(r => r.transport === 'http' && r.requires.includes(provider.name))
+    if (own === undefined) return undefined
+    const spelt = parseGoRequires(own.meta.goRequires)[own.requires.indexOf(provider.name)]
+    return spelt ?? provider.meta.goName ?? provider.name
+  }
+
+  private onTransition (peerId: string, t: Transition): void {
+    this.opts.publish(this.catalog.setPeerStatus(peerId, t.to, t.reason, this.opts.now()))
+  }
+}
+
+function parseGoRequires (text: string | undefined): string[] {
+  try {
+    const v = JSON.parse(text ?? '[]')
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+  } catch {
+    return []
+  }
+}
+
+/** What a dependent told `before` must learn to know `after`. */
+function diff (before: PatchEntry[], after: PatchEntry[]): GoPatch {
+  const key = (e: PatchEntry): string => `${e.Name}\u0000${e.URL}`
+  const had = new Set(before.map(key))
+  const has = new Set(after.map(key))
+  return { Added: after.filter(e => !had.has(key(e))), Removed: before.filter(e => !has.has(key(e))) }
+}
