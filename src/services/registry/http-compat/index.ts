@@ -42,6 +42,8 @@ export interface HttpCompatOptions {
   emit?: (e: NodeEvent) => void
   /** Name resolution for url-policy.ts (tests pass their own). */
   lookup?: Lookup
+  /** @default MAX_HTTP_REGISTRATIONS */
+  maxRegistrations?: number
 }
 
 /**
@@ -111,8 +113,9 @@ export class HttpCompat {
     await checkCallbackHosts([reg.url, reg.updateUrl, reg.heartbeatUrl], remoteAddress, this.opts.lookup)
     const peerId = httpPeerId(reg.url)
     const existing = this.catalog.ofPeer(peerId)
-    if (existing.length === 0 && this.catalog.all().filter(r => r.transport === 'http').length >= MAX_HTTP_REGISTRATIONS) {
-      throw new OverloadedError(`this registry holds ${MAX_HTTP_REGISTRATIONS} HTTP services, its limit; deregister one first (DELETE /services)`)
+    const max = this.opts.maxRegistrations ?? MAX_HTTP_REGISTRATIONS
+    if (existing.length === 0 && this.catalog.all().filter(r => r.transport === 'http').length >= max) {
+      throw new OverloadedError(`this registry holds ${max} HTTP services, its limit; deregister one first (DELETE /services)`)
     }
     if (this.inFlight >= MAX_IN_FLIGHT) throw new OverloadedError('too many registrations at once; try again in a moment')
     this.inFlight++
