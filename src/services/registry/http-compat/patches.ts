@@ -1,3 +1,5 @@
+import http from 'node:http'
+import https from 'node:https'
 import type { Logger } from '../../../node/logger.js'
 import type { GoPatch, PatchEntry } from './wire.js'
 
@@ -89,17 +91,24 @@ export class PatchSender {
     }
   }
 
+  /**
+   * node:http, not fetch: fetch refuses the ports on the WHATWG "bad ports" list, 6000 among
+   * them, where the Go grading service listens. A redirect is not followed (it could aim the
+   * registry anywhere; url-policy.ts checked this URL only).
+   */
   private async post (url: string, patch: GoPatch): Promise<void> {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(patch),
-      // A redirect could aim the registry anywhere: url-policy.ts checked this URL only.
-      redirect: 'error',
-      signal: AbortSignal.timeout(this.opts.timeoutMs)
+    const body = JSON.stringify(patch)
+    const request = url.startsWith('https:') ? https.request : http.request
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, signal: AbortSignal.timeout(this.opts.timeoutMs) }, res => {
+        res.resume()
+        res.on('end', () => { resolve(res.statusCode ?? 0) })
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end(body)
     })
-    await res.body?.cancel()
-    if (res.status < 200 || res.status > 299) throw new Error(`${url} answered ${res.status}`)
+    if (status < 200 || status > 299) throw new Error(`${url} answered ${status}`)
   }
 }
 
@@ -113,15 +122,14 @@ function entryKey (e: PatchEntry): string {
   return `${e.Name}\u0000${e.URL}`
 }
 
-/** fetch wraps the socket error: `cause` (or, for a name with several addresses, its `errors`). */
+/** A connect refused (for a name with several addresses, every one tried was). */
 export function isRefused (err: any): boolean {
-  const cause = err?.cause
-  return cause?.code === 'ECONNREFUSED' || (Array.isArray(cause?.errors) && cause.errors.some((e: any) => e?.code === 'ECONNREFUSED'))
+  return err?.code === 'ECONNREFUSED' || (Array.isArray(err?.errors) && err.errors.some((e: any) => e?.code === 'ECONNREFUSED'))
 }
 
 export function describe (err: any): string {
-  if (err?.name === 'TimeoutError') return 'timed out'
-  return String(err?.cause?.code ?? err?.cause?.message ?? err?.message ?? err)
+  if (err?.name === 'AbortError') return 'timed out'
+  return String(err?.code ?? err?.message ?? err)
 }
 
 async function sleep (ms: number): Promise<void> {
