@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { GdsConfig } from '../../src/node/config.js'
+import { createLogger } from '../../src/node/logger.js'
 import type { LogEntry } from '../../src/node/log-shipper.js'
 import type { GdsNode } from '../../src/node/node.js'
 import { logService } from '../../src/services/log/index.js'
@@ -125,7 +126,7 @@ describe('services of the original Go registry (--http-compat)', () => {
     const cluster2 = cluster
     const node = await cluster2.registry()
     const { HttpCompat } = await import('../../src/services/registry/http-compat/index.js')
-    const compat = new HttpCompat({ listen: '127.0.0.1:0', catalog: node.catalog, publish: () => {}, log: node.log, now: Date.now, random: Math.random, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 1_000, failureThreshold: 2, maxRegistrations: 3 })
+    const compat = new HttpCompat({ listen: '127.0.0.1:0', catalog: node.catalog, publish: () => {}, log: createLogger('silent', {}), now: Date.now, random: Math.random, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 1_000, failureThreshold: 2, maxRegistrations: 3 })
     await compat.start()
     try {
       const sink = await goService({ name: 'Sink' })
