@@ -194,13 +194,17 @@ describe('services of the original Go registry (--http-compat)', () => {
     await expect(watcher.call('log-service', 'query', {})).rejects.toHaveProperty('name', 'ServiceNotFoundError')
   })
 
-  it('the log node takes the Go services\' POST /log lines, stored with the service parsed out', async () => {
-    const { node: reg } = await registry()
+  it('the log node takes the Go services\' POST /log lines (stored with the service parsed out), and is offered to them as "Log Service"', async () => {
+    const { node: reg, url } = await registry()
     const dir = join(await cluster.tempDir(), 'log')
     const logNode = await cluster.service(reg, 'log', [], { role: 'log', httpCompat: '127.0.0.1:0' }, [logService({ dir, httpCompat: '127.0.0.1:0' })])
     const serving = await cluster.waitFor(logNode, e => e.event === 'serving') as { url: string }
-    const res = await fetch(`${serving.url}/log`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '[Grading Service] - graded student 3\n' })
-    expect(res.status).toBe(200)
+    await eventually(() => { expect(reg.registry!.list().services.find(r => r.name === 'log')?.meta.httpUrl).toBe(serving.url) })
+    // A Go service requiring "Log Service" gets the log node in its initial patch, and logs there.
+    const grading = await goService({ name: 'Grading Service', requires: ['Log Service'], registry: url })
+    expect((await grading.register()).status).toBe(200)
+    expect(grading.patches[0]).toMatchObject({ Added: [{ Name: 'Log Service', URL: serving.url }] })
+    expect(await grading.log('graded student 3')).toBe(200)
     const empty = await fetch(`${serving.url}/log`, { method: 'POST', body: '' })
     expect([empty.status, await empty.text()]).toEqual([400, 'send the log line as the body of POST /log\n'])
     expect((await fetch(`${serving.url}/log`, { method: 'POST', body: 'x'.repeat(9_000) })).status).toBe(413)
@@ -208,5 +212,8 @@ describe('services of the original Go registry (--http-compat)', () => {
     await eventually(() => { expect(caller.catalog.providersOf('log').some(p => p.status === 'up')).toBe(true) })
     const { entries } = await caller.call<{ entries: LogEntry[] }>('log', 'query', { service: 'grading-service' })
     expect(entries).toEqual([expect.objectContaining({ service: 'grading-service', msg: 'graded student 3', level: 'info', peerId: 'http:127.0.0.1' })])
+    // The log node leaves: the Go service is told.
+    await logNode.stop()
+    await grading.waitForPatch(p => p.Removed.some(e => e.URL === serving.url), 'the log node removed')
   })
 })

@@ -31,9 +31,13 @@ const MAX_FOLLOW_BACKLOG = 10_000
 export function logService (opts: LogStoreOptions & { httpCompat?: string }): ServiceDefinition {
   const store = new LogStore(opts)
   let http: HttpLog | undefined
+  // Filled in at start: the registration (read after start, from a copy of this definition that
+  // shares this object) then carries the URL, and the registry offers this node to Go services.
+  const meta: Record<string, string> = {}
   return defineService({
     name: 'log',
     version: '1.0.0',
+    meta,
     methods: {
       append: defineMethod({
         params: z.strictObject({ entries: z.array(logEntry).min(1).max(1_000) }),
@@ -92,7 +96,8 @@ export function logService (opts: LogStoreOptions & { httpCompat?: string }): Se
       if (opts.httpCompat === undefined) return
       // The Go services' POST /log (--http-compat).
       http = new HttpLog({ listen: opts.httpCompat, append: async entries => store.append(entries), now: Date.now, log: ctx.log })
-      ctx.serving(await http.start())
+      meta.httpUrl = await http.start()
+      ctx.serving(meta.httpUrl)
     },
     stop: async () => {
       await http?.stop()

@@ -27,6 +27,14 @@ const REFUSED_RETRY_MS = 2_000
 /** Headers, body and the work of one request (an initial patch at worst). */
 const REQUEST_TIMEOUT_MS = 15_000
 
+/**
+ * gds roles that also speak a Go service's HTTP API when started with --http-compat, by the
+ * catalogue name of the Go service they stand in for: the log node takes POST /log, so a Go
+ * service requiring "Log Service" is offered it (at the URL in its `httpUrl` meta).
+ */
+const HTTP_ROLES: Readonly<Record<string, string>> = { 'log-service': 'log' }
+const GO_NAME_OF_ROLE: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(HTTP_ROLES).map(([go, role]) => [role, go]))
+
 export interface HttpCompatOptions {
   /** HOST:PORT (or PORT) to serve the API on. */
   listen: string
@@ -49,8 +57,8 @@ export interface HttpCompatOptions {
 /**
  * The original Go registry's HTTP API on a gds registry (--http-compat): Go services register,
  * are health-checked and get their patches, and stand in the catalogue as `transport: http`
- * entries beside the libp2p providers. HTTP dependents are offered HTTP providers only: a
- * libp2p provider cannot be reached by a Go service.
+ * entries beside the libp2p providers. HTTP dependents are offered the providers they can
+ * reach over HTTP: HTTP entries, and the gds roles of HTTP_ROLES that serve the Go API.
  */
 export class HttpCompat {
   private readonly catalog: Catalog
@@ -150,20 +158,22 @@ export class HttpCompat {
     const perDependent = new Map<string, GoPatch>()
     for (const c of changes) {
       const r = c.record
-      if (r.transport !== 'http' || r.url === undefined) continue
-      if (c.removed === true || r.status === 'leaving') {
+      if (r.transport === 'http' && (c.removed === true || r.status === 'leaving')) {
         this.prober.remove(r.peerId)
         this.patches.drop(r.peerId)
       }
+      const url = httpUrlOf(r)
+      const name = r.transport === 'http' ? r.name : GO_NAME_OF_ROLE[r.name]
+      if (url === undefined || name === undefined) continue
       const was = c.previous !== undefined && c.previous !== 'down' && c.previous !== 'leaving'
       const is = c.removed !== true && isAvailable(r)
       if (was === is) continue
-      for (const dep of this.catalog.dependentsOf(r.name)) {
-        const goName = this.goNameFor(dep, r)
+      for (const dep of this.catalog.dependentsOf(name)) {
+        const goName = this.goNameFor(dep, name)
         if (goName === undefined || dep === r.peerId) continue
         let patch = perDependent.get(dep)
         if (patch === undefined) { patch = { Added: [], Removed: [] }; perDependent.set(dep, patch) }
-        patch[is ? 'Added' : 'Removed'].push({ Name: goName, URL: r.url })
+        patch[is ? 'Added' : 'Removed'].push({ Name: goName, URL: url })
       }
     }
     for (const [dep, patch] of perDependent) {
@@ -195,23 +205,40 @@ export class HttpCompat {
     this.opts.publish(changes)
   }
 
-  /** The HTTP providers of a dependent's required names, as its patches name them. */
+  /** The providers of a dependent's required names it can reach over HTTP, as its patches name them. */
   private offeredTo (requires: readonly string[], goRequires: readonly string[], self: string): PatchEntry[] {
-    return requires.flatMap((name, i) => this.catalog.providersOf(name)
-      .filter(p => p.transport === 'http' && p.url !== undefined && p.peerId !== self && isAvailable(p))
-      .map(p => ({ Name: goRequires[i], URL: p.url as string })))
+    return requires.flatMap((name, i) => {
+      const role = HTTP_ROLES[name]
+      const candidates = role === undefined ? this.catalog.providersOf(name) : [...this.catalog.providersOf(name), ...this.catalog.providersOf(role)]
+      return candidates.flatMap(p => {
+        const url = httpUrlOf(p)
+        return url === undefined || p.peerId === self || !isAvailable(p) ? [] : [{ Name: goRequires[i], URL: url }]
+      })
+    })
   }
 
-  /** How dependent `dep` spells the name of `provider` (undefined: not an HTTP dependent). */
-  private goNameFor (dep: string, provider: ProviderRecord): string | undefined {
-    const own = this.catalog.ofPeer(dep).find(r => r.transport === 'http' && r.requires.includes(provider.name))
+  /** How dependent `dep` spells the required `name` (undefined: not an HTTP dependent of it). */
+  private goNameFor (dep: string, name: string): string | undefined {
+    const own = this.catalog.ofPeer(dep).find(r => r.transport === 'http' && r.requires.includes(name))
     if (own === undefined) return undefined
-    const spelt = parseGoRequires(own.meta.goRequires)[own.requires.indexOf(provider.name)]
-    return spelt ?? provider.meta.goName ?? provider.name
+    return parseGoRequires(own.meta.goRequires)[own.requires.indexOf(name)] ?? name
   }
 
   private onTransition (peerId: string, t: Transition): void {
     this.opts.publish(this.catalog.setPeerStatus(peerId, t.to, t.reason, this.opts.now()))
+  }
+}
+
+/** Where a Go service reaches this provider: an HTTP entry's URL, or a role's http(s) `httpUrl` meta. */
+function httpUrlOf (r: ProviderRecord): string | undefined {
+  if (r.transport === 'http') return r.url
+  const url = r.meta.httpUrl
+  if (url === undefined) return undefined
+  try {
+    const u = new URL(url)
+    return u.protocol === 'http:' || u.protocol === 'https:' ? url : undefined
+  } catch {
+    return undefined
   }
 }
 
