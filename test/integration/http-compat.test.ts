@@ -143,6 +143,30 @@ describe('services of the original Go registry (--http-compat)', () => {
     }
   })
 
+  it('registrations waiting on their initial patch are bounded: one more is told 503, and nothing of it applied', async () => {
+    const { node, url } = await registry()
+    const { createServer } = await import('node:http')
+    const held: Array<import('node:http').ServerResponse> = []
+    const stall = createServer((_req, res) => { held.push(res) })
+    await new Promise<void>(resolve => stall.listen(0, '127.0.0.1', resolve))
+    const port = (stall.address() as import('node:net').AddressInfo).port
+    const reg = (i: number): string => JSON.stringify({ ServiceName: `Slow ${i}`, ServiceURL: `http://127.0.0.1:${port}/s${i}`, ServiceUpdateURL: `http://127.0.0.1:${port}/services`, HeartbeatURL: `http://127.0.0.1:${port}/heartbeat` })
+    try {
+      const waiting = Array.from({ length: 16 }, async (_, i) => fetch(`${url}/services`, { method: 'POST', body: reg(i) }))
+      await eventually(() => { expect(held.length).toBeGreaterThanOrEqual(16) })
+      const over = await fetch(`${url}/services`, { method: 'POST', body: reg(16) })
+      expect([over.status, await over.text()]).toEqual([503, 'too many registrations at once; try again in a moment\n'])
+      // Answered at last: they register.
+      for (const res of held.splice(0)) res.writeHead(200).end()
+      expect(new Set((await Promise.all(waiting)).map(r => r.status))).toEqual(new Set([200]))
+      expect(http(node)).toHaveLength(16)
+      expect(http(node).some(s => s.name === 'slow-16')).toBe(false)
+    } finally {
+      stall.closeAllConnections()
+      await new Promise(resolve => stall.close(resolve))
+    }
+  })
+
   it('a hung heartbeat endpoint does not delay the removal of another service', async () => {
     // Long probes: a hung endpoint holds a probe for 800 ms, twice, before it is down.
     const { node, url } = await registry({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 800 })
@@ -183,6 +207,17 @@ describe('services of the original Go registry (--http-compat)', () => {
     expect(http(second.node).find(s => s.name === 'log-service')).toMatchObject({ status: 'up', seq: seq.seq })
     await log.kill()
     await grading.waitForPatch(p => p.Removed.some(e => e.URL === log.url), 'the log service removed by the restarted registry')
+  })
+
+  it('restarted without --http-compat, the registry marks its HTTP entries down (nothing could probe them)', async () => {
+    const dataDir = await cluster.tempDir()
+    const first = await registry({ dataDir })
+    const log = await goService({ name: 'Log Service', registry: first.url })
+    await log.register()
+    await first.node.stop()
+    const second = await cluster.registry({ dataDir })
+    await cluster.waitFor(second, e => e.event === 'catalog-loaded')
+    expect(second.registry!.list().services.map(s => [s.name, s.status, s.reason])).toEqual([['log-service', 'down', 'http-compat-off']])
   })
 
   it('libp2p nodes that follow the name see HTTP entries, but never call one', async () => {

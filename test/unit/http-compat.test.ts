@@ -6,7 +6,9 @@ import { parseHostPort } from '../../src/node/config.js'
 import { goToGdsName } from '../../src/node/go-names.js'
 import type { Logger } from '../../src/node/logger.js'
 import { providerRecord } from '../../src/node/schemas.js'
-import { parseGoLogLine } from '../../src/services/log/http-log.js'
+import { HttpLog, MAX_LOG_IN_FLIGHT, parseGoLogLine } from '../../src/services/log/http-log.js'
+import { statusTable } from '../../src/cli/format.js'
+import type { LogEntry } from '../../src/node/log-shipper.js'
 import { httpPeerId } from '../../src/services/registry/http-compat/identity.js'
 import { PatchSender } from '../../src/services/registry/http-compat/patches.js'
 import { checkCallbackHosts } from '../../src/services/registry/http-compat/url-policy.js'
@@ -115,6 +117,35 @@ describe('a Go log line', () => {
     expect(parseGoLogLine('[Grading Service] - graded 3 students\n')).toEqual({ service: 'grading-service', msg: 'graded 3 students' })
     expect(parseGoLogLine('Portal Service: started')).toEqual({ service: 'portal-service', msg: 'started' })
     expect(parseGoLogLine('no prefix here')).toEqual({ service: 'http', msg: 'no prefix here' })
+  })
+})
+
+describe('POST /log on the log node', () => {
+  it('stores each line once, keyed uniquely; a flood beyond the lines in flight is told 503, and nothing of it stored', async () => {
+    const stored: LogEntry[] = []
+    const waiting: Array<() => void> = []
+    const http = new HttpLog({ listen: '127.0.0.1:0', now: () => 5, log: quiet, append: async entries => { await new Promise<void>(resolve => waiting.push(resolve)); stored.push(...entries) } })
+    const url = await http.start()
+    try {
+      const first = Array.from({ length: MAX_LOG_IN_FLIGHT }, async (_, i) => (await fetch(`${url}/log`, { method: 'POST', body: `[Log Service] - line ${i}` })).status)
+      while (waiting.length < MAX_LOG_IN_FLIGHT) await new Promise(resolve => setTimeout(resolve, 10))
+      const over = await fetch(`${url}/log`, { method: 'POST', body: '[Log Service] - one too many' })
+      expect([over.status, await over.text()]).toEqual([503, `${MAX_LOG_IN_FLIGHT} log lines are being stored; send again in a moment\n`])
+      for (const w of waiting) w()
+      expect(new Set(await Promise.all(first))).toEqual(new Set([200]))
+      expect(stored).toHaveLength(MAX_LOG_IN_FLIGHT)
+      expect(new Set(stored.map(e => e.seq)).size).toBe(MAX_LOG_IN_FLIGHT)
+      expect(stored.every(e => e.service === 'log-service' && e.inc === 5 && e.msg.startsWith('line '))).toBe(true)
+    } finally {
+      await http.stop()
+    }
+  })
+})
+
+describe('an HTTP entry in gds status', () => {
+  it('shows its URL where a libp2p entry shows its peer', () => {
+    const r = { name: 'log-service', peerId: httpPeerId('http://127.0.0.1:4000'), addrs: [], requires: [], version: '0.0.0', meta: {}, incarnation: 1, seq: 0, status: 'up' as const, transport: 'http' as const, url: 'http://127.0.0.1:4000' }
+    expect(statusTable([r], 0).split('\n')[1]).toMatch(/^log-service\s+http:\/\/127\.0\.0\.1:4000\s+up/)
   })
 })
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { parseHostPort } from '../../node/config.js'
 import { goToGdsName } from '../../node/go-names.js'
-import { InvalidMessageError } from '../../node/errors.js'
+import { InvalidMessageError, OverloadedError } from '../../node/errors.js'
 import { listenText, textServer } from '../../node/http-text.js'
 import type { Logger } from '../../node/logger.js'
 import type { LogEntry } from '../../node/log-shipper.js'
@@ -9,6 +9,8 @@ import type { LogEntry } from '../../node/log-shipper.js'
 /** One Go log line is short; the same cap as a shipped entry's message. */
 const MAX_LINE_BYTES = 8 * 1024
 const REQUEST_TIMEOUT_MS = 10_000
+/** Lines being stored at once (each waits for its fsync); beyond, a sender is told to wait. */
+export const MAX_LOG_IN_FLIGHT = 64
 
 /**
  * The Go services' line, "[Grading Service] - message" (their client logger's prefix), or
@@ -44,6 +46,7 @@ export class HttpLog {
   private app?: FastifyInstance
   private readonly inc: number
   private seq = 0
+  private inFlight = 0
   url?: string
 
   constructor (private readonly opts: HttpLogOptions) {
@@ -56,8 +59,14 @@ export class HttpLog {
     app.post('/log', async (req, reply) => {
       const body = String(req.body ?? '')
       if (body.trim() === '') throw new InvalidMessageError('send the log line as the body of POST /log')
+      if (this.inFlight >= MAX_LOG_IN_FLIGHT) throw new OverloadedError(`${MAX_LOG_IN_FLIGHT} log lines are being stored; send again in a moment`)
       const { service, msg } = parseGoLogLine(body)
-      await this.opts.append([{ ts: this.opts.now(), level: 'info', service, peerId: `http:${req.socket.remoteAddress ?? '?'}`.slice(0, 128), msg, inc: this.inc, seq: ++this.seq }])
+      this.inFlight++
+      try {
+        await this.opts.append([{ ts: this.opts.now(), level: 'info', service, peerId: `http:${req.socket.remoteAddress ?? '?'}`.slice(0, 128), msg, inc: this.inc, seq: ++this.seq }])
+      } finally {
+        this.inFlight--
+      }
       return reply.code(200).send()
     })
     this.app = app
