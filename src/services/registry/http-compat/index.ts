@@ -3,7 +3,6 @@ import { isAvailable, type Catalog, type Change } from '../../../node/catalog.js
 import { parseHostPort } from '../../../node/config.js'
 import { InvalidMessageError, NotFoundError, OverloadedError, PatchDeliveryError } from '../../../node/errors.js'
 import type { NodeEvent } from '../../../node/events.js'
-import type { Transition } from '../../../node/heartbeat.js'
 import { listenText, textServer } from '../../../node/http-text.js'
 import type { Logger } from '../../../node/logger.js'
 import type { ProviderRecord, Registration } from '../../../node/schemas.js'
@@ -71,15 +70,12 @@ export class HttpCompat {
   constructor (private readonly opts: HttpCompatOptions) {
     this.catalog = opts.catalog
     this.patches = new PatchSender({ log: opts.log, timeoutMs: PATCH_TIMEOUT_MS, attempts: PATCH_ATTEMPTS })
+    // The same beat, timeout and threshold as the hub's libp2p prober.
+    const { log, now, random, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold } = opts
     this.prober = new HttpProber({
-      log: opts.log,
-      now: opts.now,
-      random: opts.random,
-      heartbeatIntervalMs: opts.heartbeatIntervalMs,
-      heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
-      failureThreshold: opts.failureThreshold,
-      onTransition: (peerId, t) => { this.onTransition(peerId, t) },
-      onAck: (peerId, figures) => { this.catalog.observe(peerId, figures, this.opts.now()) }
+      log, now, random, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold,
+      onTransition: (peerId, t) => { this.opts.publish(this.catalog.setPeerStatus(peerId, t.to, t.reason, now())) },
+      onAck: (peerId, figures) => { this.catalog.observe(peerId, figures, now()) }
     })
   }
 
@@ -222,10 +218,6 @@ export class HttpCompat {
     const own = this.catalog.ofPeer(dep).find(r => r.transport === 'http' && r.requires.includes(name))
     if (own === undefined) return undefined
     return parseGoRequires(own.meta.goRequires)[own.requires.indexOf(name)] ?? name
-  }
-
-  private onTransition (peerId: string, t: Transition): void {
-    this.opts.publish(this.catalog.setPeerStatus(peerId, t.to, t.reason, this.opts.now()))
   }
 }
 
