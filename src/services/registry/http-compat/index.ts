@@ -65,6 +65,8 @@ export class HttpCompat {
   private readonly patches: PatchSender
   private app?: FastifyInstance
   private inFlight = 0
+  /** New URLs whose registration is under way. */
+  private readonly reserved = new Set<string>()
   url?: string
 
   constructor (private readonly opts: HttpCompatOptions) {
@@ -114,27 +116,30 @@ export class HttpCompat {
   async register (body: string, remoteAddress: string): Promise<void> {
     const reg = parseRegistration(body)
     if (JSON.stringify(reg.goRequires).length > MAX_URL_LENGTH) throw new InvalidMessageError(`RequiredServices is too long (at most ${MAX_URL_LENGTH} characters of JSON)`)
-    await checkCallbackHosts([reg.url, reg.updateUrl, reg.heartbeatUrl], remoteAddress, this.opts.lookup)
+    if (this.inFlight >= MAX_IN_FLIGHT) throw new OverloadedError('too many registrations at once; try again in a moment')
     const peerId = httpPeerId(reg.url)
-    const existing = this.catalog.ofPeer(peerId)
     const max = this.opts.maxRegistrations ?? MAX_HTTP_REGISTRATIONS
-    if (existing.length === 0 && this.catalog.all().filter(r => r.transport === 'http').length >= max) {
+    // A new URL holds a place while its initial patch is on its way, so a burst cannot pass the cap.
+    const isNew = this.catalog.ofPeer(peerId).length === 0 && !this.reserved.has(peerId)
+    if (isNew && this.catalog.all().filter(r => r.transport === 'http').length + this.reserved.size >= max) {
       throw new OverloadedError(`this registry holds ${max} HTTP services, its limit; deregister one first (DELETE /services)`)
     }
-    if (this.inFlight >= MAX_IN_FLIGHT) throw new OverloadedError('too many registrations at once; try again in a moment')
     this.inFlight++
+    if (isNew) this.reserved.add(peerId)
     try {
+      await checkCallbackHosts([reg.url, reg.updateUrl, reg.heartbeatUrl], remoteAddress, this.opts.lookup)
       const sent = this.offeredTo(reg.requires, reg.goRequires, peerId)
       try {
         await this.patches.deliver(reg.updateUrl, { Added: sent, Removed: [] }, REFUSED_RETRY_MS)
       } catch (err) {
         throw new PatchDeliveryError(reg.updateUrl, describe(err))
       }
-      this.apply(peerId, reg, existing)
+      this.apply(peerId, reg)
       // Whatever changed while the initial patch was on its way is told now.
       this.patches.send(peerId, reg.updateUrl, diff(sent, this.offeredTo(reg.requires, reg.goRequires, peerId)))
     } finally {
       this.inFlight--
+      if (isNew) this.reserved.delete(peerId)
     }
   }
 
@@ -178,8 +183,9 @@ export class HttpCompat {
     }
   }
 
-  private apply (peerId: string, reg: GoRegistration, existing: ProviderRecord[]): void {
+  private apply (peerId: string, reg: GoRegistration): void {
     const now = this.opts.now()
+    const existing = this.catalog.ofPeer(peerId)
     const changes: Change[] = []
     // One URL is one instance: registered again under another name, its old entry leaves.
     const others = existing.filter(r => r.name !== reg.name && r.status !== 'leaving').map(r => r.name)
