@@ -9,6 +9,8 @@ import { providerRecord } from '../../src/node/schemas.js'
 import { HttpLog, MAX_LOG_IN_FLIGHT, parseGoLogLine } from '../../src/services/log/http-log.js'
 import { statusTable } from '../../src/cli/format.js'
 import type { LogEntry } from '../../src/node/log-shipper.js'
+import type { Transition } from '../../src/node/heartbeat.js'
+import { HttpProber } from '../../src/services/registry/http-compat/heartbeats.js'
 import { httpPeerId } from '../../src/services/registry/http-compat/identity.js'
 import { PatchSender } from '../../src/services/registry/http-compat/patches.js'
 import { checkCallbackHosts } from '../../src/services/registry/http-compat/url-policy.js'
@@ -117,6 +119,61 @@ describe('a Go log line', () => {
     expect(parseGoLogLine('[Grading Service] - graded 3 students\n')).toEqual({ service: 'grading-service', msg: 'graded 3 students' })
     expect(parseGoLogLine('Portal Service: started')).toEqual({ service: 'portal-service', msg: 'started' })
     expect(parseGoLogLine('no prefix here')).toEqual({ service: 'http', msg: 'no prefix here' })
+  })
+})
+
+describe('heartbeats of Go services', () => {
+  const servers: Array<ReturnType<typeof createServer>> = []
+  let prober: HttpProber | undefined
+  afterEach(async () => {
+    prober?.stop()
+    for (const s of servers.splice(0)) { s.closeAllConnections(); await new Promise(resolve => s.close(resolve)) }
+  })
+
+  async function heartbeatServer (answer: (res: ServerResponse) => void): Promise<{ url: string, hits: () => number }> {
+    let hits = 0
+    const server = createServer((_req, res) => { hits++; answer(res) })
+    servers.push(server)
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/heartbeat`, hits: () => hits }
+  }
+
+  function start (timeoutMs: number): Array<{ key: string, t: Transition }> {
+    const transitions: Array<{ key: string, t: Transition }> = []
+    // The beat is a minute: whatever a test sees sooner is the first probe or one out of turn.
+    prober = new HttpProber({ log: quiet, now: Date.now, random: () => 0.5, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: timeoutMs, failureThreshold: 2, onTransition: (key, t) => { transitions.push({ key, t }) }, onAck: () => {} })
+    return transitions
+  }
+
+  async function until (check: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 10_000
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+  }
+
+  it('a service killed between beats is down at once: its idle connection closes, the probe is refused', async () => {
+    const transitions = start(2_000)
+    const { url, hits } = await heartbeatServer(res => res.writeHead(200).end())
+    prober!.add('a', url, { immediately: true })
+    await until(() => hits() === 1, 'the first probe')
+    await new Promise(resolve => setTimeout(resolve, 50))
+    servers[0].closeAllConnections()
+    servers[0].close()
+    await until(() => transitions.length > 0, 'a transition')
+    expect(transitions).toEqual([{ key: 'a', t: { from: 'up', to: 'down', reason: 'connection-closed' } }])
+  })
+
+  it('a hung endpoint times out twice (suspect, then down); an answer other than 200 counts as a miss', async () => {
+    const transitions = start(100)
+    const hung = await heartbeatServer(() => {})
+    const failing = await heartbeatServer(res => res.writeHead(500).end())
+    prober!.add('hung', hung.url, { immediately: true })
+    prober!.add('failing', failing.url, { immediately: true })
+    await until(() => transitions.filter(x => x.t.to === 'down').length === 2, 'both down')
+    expect(transitions.filter(x => x.key === 'hung').map(x => [x.t.to, x.t.reason])).toEqual([['suspect', 'heartbeat-timeout'], ['down', 'heartbeat-timeout']])
+    expect(transitions.filter(x => x.key === 'failing').map(x => [x.t.to, x.t.reason])).toEqual([['suspect', 'unreachable'], ['down', 'unreachable']])
   })
 })
 
