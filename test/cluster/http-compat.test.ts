@@ -1,8 +1,9 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { FAST, ProcessCluster, ROOT, runCli, type CliProcess } from '../helpers/cli.js'
+import { ProcessCluster, ROOT, runCli, type CliProcess } from '../helpers/cli.js'
 
 const GO_SERVICE = join(ROOT, 'test', 'helpers', 'go-service.mjs')
+const ROOMY = ['--heartbeat-interval', '1000', '--heartbeat-timeout', '800']
 
 /** Real processes: a gds registry with --http-compat, and fake Go services as processes of their own. */
 describe('cluster: services of the Go registry (real processes)', () => {
@@ -10,7 +11,9 @@ describe('cluster: services of the Go registry (real processes)', () => {
   afterEach(async () => { await cluster.stopAll() })
 
   async function registry (dataDir: string): Promise<{ url: string, addr: string }> {
-    const p = cluster.start(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dataDir, ...FAST, '--http-compat', '127.0.0.1:0'])
+    // Roomy probes: a loaded machine must not make a healthy service flap; a kill is seen from
+    // its closed connection and refused connect, not from timeouts.
+    const p = cluster.start(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dataDir, ...ROOMY, '--http-compat', '127.0.0.1:0'])
     const listening = await p.waitFor(e => e.event === 'listening', 'registry listening')
     const serving = await p.waitFor(e => e.event === 'serving' && e.service === 'http-compat', 'registry serving the Go API')
     return { url: serving.url, addr: listening.addrs.find((a: string) => a.startsWith('/ip4/127.0.0.1/')) }

@@ -18,7 +18,9 @@ describe('services of the original Go registry (--http-compat)', () => {
   })
 
   async function registry (overrides: Partial<GdsConfig> = {}): Promise<{ node: GdsNode, url: string }> {
-    const node = await cluster.registry({ httpCompat: '127.0.0.1:0', ...overrides })
+    // Roomy probes, so a loaded machine does not make a healthy service flap: what these tests
+    // detect comes from closed connections and refused connects, not from timeouts.
+    const node = await cluster.registry({ httpCompat: '127.0.0.1:0', heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 800, ...overrides })
     const serving = await cluster.waitFor(node, e => e.event === 'serving' && e.service === 'http-compat')
     return { node, url: (serving as { url: string }).url }
   }
@@ -75,7 +77,7 @@ describe('services of the original Go registry (--http-compat)', () => {
     expect((await log.register()).status).toBe(200)
     expect((await log.register()).status).toBe(200)
     expect(http(node).filter(s => s.name === 'log-service')).toHaveLength(1)
-    expect(http(node).find(s => s.name === 'log-service')).toMatchObject({ seq: (before as any).seq, incarnation: (before as any).incarnation })
+    expect(http(node).find(s => s.name === 'log-service')).toMatchObject({ status: 'up', incarnation: (before as any).incarnation })
     // A change after the re-registrations arrives alone: no patch was queued for them.
     await log.kill()
     await grading.waitForPatch(p => p.Removed.length > 0, 'the log service removed')
@@ -205,12 +207,12 @@ describe('services of the original Go registry (--http-compat)', () => {
     const second = await registry({ dataDir })
     await cluster.waitFor(second.node, e => e.event === 'catalog-loaded')
     expect(http(second.node).map(s => s.name).sort()).toEqual(['grading-service', 'log-service'])
-    const seq = http(second.node).find(s => s.name === 'log-service') as any
+    const loaded = http(second.node).find(s => s.name === 'log-service') as any
     // Probed again: a heartbeat reaches the service.
     const heard = log.state.heartbeats
     await eventually(() => { expect(log.state.heartbeats).toBeGreaterThan(heard) })
     expect((await log.register(second.url)).status).toBe(200)
-    expect(http(second.node).find(s => s.name === 'log-service')).toMatchObject({ status: 'up', seq: seq.seq })
+    expect(http(second.node).filter(s => s.name === 'log-service')).toEqual([expect.objectContaining({ status: 'up', incarnation: loaded.incarnation })])
     await log.kill()
     await grading.waitForPatch(p => p.Removed.some(e => e.URL === log.url), 'the log service removed by the restarted registry')
   })
