@@ -133,10 +133,13 @@ export class Balancer {
 
   /** Why no provider can take a call: nobody registered the name, or its providers are all down. */
   private unavailable (service: string): ServiceNotFoundError {
-    const n = this.deps.providers(service).length
+    const all = this.deps.providers(service)
+    const n = all.length
     return new ServiceNotFoundError(service, n === 0
       ? `no service named ${service} is registered`
-      : `${service} has ${n} provider${n === 1 ? '' : 's'}, none up`)
+      : all.every(p => p.transport === 'http')
+        ? `${service} is provided only through the Go registry's HTTP API, which gds calls cannot reach`
+        : `${service} has ${n} provider${n === 1 ? '' : 's'}, none up`)
   }
 
   private choose (service: string, strategy: Strategy, tried: Set<string>): ProviderRecord | undefined {

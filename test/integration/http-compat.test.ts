@@ -234,7 +234,7 @@ describe('services of the original Go registry (--http-compat)', () => {
     const log = await goService({ name: 'Log Service', registry: url })
     await log.register()
     await eventually(() => { expect(watcher.catalog.providersOf('log-service').map(r => [r.transport, r.url, r.status])).toEqual([['http', log.url, 'up']]) })
-    await expect(watcher.call('log-service', 'query', {})).rejects.toHaveProperty('name', 'ServiceNotFoundError')
+    await expect(watcher.call('log-service', 'query', {})).rejects.toMatchObject({ name: 'ServiceNotFoundError', message: expect.stringMatching(/provided only through the Go registry's HTTP API/) })
   })
 
   it('the log node takes the Go services\' POST /log lines (stored with the service parsed out), and is offered to them as "Log Service"', async () => {
