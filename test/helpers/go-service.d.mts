@@ -4,7 +4,8 @@ export interface FakeGoService {
   readonly name: string
   readonly providers: Map<string, string[]>
   readonly patches: GoPatch[]
-  readonly state: { heartbeat: 'ok' | 'hang' | 'fail', heartbeats: number }
+  /** refusePatches: answer patches 500 (refused counts them). */
+  readonly state: { heartbeat: 'ok' | 'hang' | 'fail', heartbeats: number, refusePatches: boolean, refused: number }
   readonly registration: Record<string, unknown>
   register: (registryUrl?: string) => Promise<{ status: number, text: string }>
   deregister: (registryUrl?: string) => Promise<{ status: number, text: string }>

@@ -12,7 +12,7 @@ export async function startGoService ({ name, requires = [], registry, host = '1
   const providers = new Map()
   const patches = []
   const waiters = new Set()
-  const state = { heartbeat, heartbeats: 0 }
+  const state = { heartbeat, heartbeats: 0, refusePatches: false, refused: 0 }
   const wake = () => { for (const w of [...waiters]) w() }
   const server = createServer((req, res) => {
     let body = ''
@@ -20,6 +20,7 @@ export async function startGoService ({ name, requires = [], registry, host = '1
     req.on('data', c => { body += c })
     req.on('end', () => {
       if (req.method === 'POST' && req.url === '/services') {
+        if (state.refusePatches) { state.refused++; res.writeHead(500).end(); return }
         let patch
         try { patch = JSON.parse(body) } catch { res.writeHead(400).end(); return }
         for (const e of patch.Added ?? []) providers.set(e.Name, [...(providers.get(e.Name) ?? []), e.URL])

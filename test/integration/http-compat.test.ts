@@ -84,6 +84,24 @@ describe('services of the original Go registry (--http-compat)', () => {
     expect(grading.patches.map(p => [p.Added.length, p.Removed.length])).toEqual([[0, 0], [1, 0], [0, 1]])
   })
 
+  it('a patch a dependent failed to take is made good by the next one', async () => {
+    const { url } = await registry()
+    const log = await goService({ name: 'Log Service', registry: url })
+    await log.register()
+    const grading = await goService({ name: 'Grading Service', requires: ['Log Service'], registry: url })
+    await grading.register()
+    grading.state.refusePatches = true
+    await log.kill()
+    // Refused on every try (3): the registry gives that patch up.
+    await eventually(() => { expect(grading.state.refused).toBe(3) })
+    grading.state.refusePatches = false
+    const log2 = await goService({ name: 'Log Service', registry: url })
+    await log2.register()
+    const patch = await grading.waitForPatch(p => p.Added.some(e => e.URL === log2.url), 'the new log service added')
+    expect(patch).toMatchObject({ Added: [{ Name: 'Log Service', URL: log2.url }], Removed: [{ Name: 'Log Service', URL: log.url }] })
+    expect(grading.providers.get('Log Service')).toEqual([log2.url])
+  })
+
   it('the initial patch waits for a service that registers before it listens (as the Go ones do)', async () => {
     const { url } = await registry()
     const grading = await goService({ name: 'Grading Service', registry: url, registerBeforeListenMs: 300 })

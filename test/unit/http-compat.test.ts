@@ -225,7 +225,7 @@ describe('patches to Go services', () => {
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}/services`
   }
 
-  it('go one at a time per dependent, what came meanwhile merged into one, the last word winning', async () => {
+  it('tell a dependent the difference from what it was told, one POST at a time: a provider gone and back meanwhile is no news', async () => {
     const bodies: any[] = []
     let release: (() => void) | undefined
     const url = await serve((_req, body, res) => {
@@ -233,18 +233,37 @@ describe('patches to Go services', () => {
       if (bodies.length === 1) release = () => res.writeHead(200).end()
       else res.writeHead(200).end()
     })
-    sender = new PatchSender({ log: quiet, timeoutMs: 5_000, attempts: 1 })
     const a = { Name: 'Log Service', URL: 'http://a' }
     const b = { Name: 'Log Service', URL: 'http://b' }
-    sender.send('dep', url, { Added: [a], Removed: [] })
+    let providers = [a]
+    sender = new PatchSender({ log: quiet, timeoutMs: 5_000, attempts: 1, desired: () => ({ updateUrl: url, entries: providers }) })
+    sender.sync('dep')
     while (release === undefined) await new Promise(resolve => setTimeout(resolve, 10))
-    sender.send('dep', url, { Added: [b], Removed: [] })
-    sender.send('dep', url, { Added: [], Removed: [a] })
-    sender.send('dep', url, { Added: [], Removed: [b] })
-    sender.send('dep', url, { Added: [b], Removed: [] })
+    // While the first POST is on its way: b comes, a goes, b goes, a and b come back.
+    for (const next of [[a, b], [b], [], [a, b]]) { providers = next; sender.sync('dep') }
     release()
     while (bodies.length < 2) await new Promise(resolve => setTimeout(resolve, 10))
-    expect(bodies).toEqual([{ Added: [a], Removed: [] }, { Added: [b], Removed: [a] }])
+    providers = [b]
+    sender.sync('dep')
+    while (bodies.length < 3) await new Promise(resolve => setTimeout(resolve, 10))
+    expect(bodies).toEqual([{ Added: [a], Removed: [] }, { Added: [b], Removed: [] }, { Added: [], Removed: [a] }])
+  })
+
+  it('make good a patch that failed with the next one', async () => {
+    const bodies: any[] = []
+    let fail = true
+    const url = await serve((_req, body, res) => { bodies.push(JSON.parse(body)); res.writeHead(fail ? 500 : 200).end() })
+    const a = { Name: 'Log Service', URL: 'http://a' }
+    const b = { Name: 'Log Service', URL: 'http://b' }
+    let providers = [a]
+    sender = new PatchSender({ log: quiet, timeoutMs: 5_000, attempts: 1, desired: () => ({ updateUrl: url, entries: providers }) })
+    sender.sync('dep')
+    while (bodies.length < 1) await new Promise(resolve => setTimeout(resolve, 10))
+    fail = false
+    providers = [a, b]
+    sender.sync('dep')
+    while (bodies.length < 2) await new Promise(resolve => setTimeout(resolve, 10))
+    expect(bodies).toEqual([{ Added: [a], Removed: [] }, { Added: [a, b], Removed: [] }])
   })
 
   it('reach port 6000 (where the Go grading service listens), which fetch refuses as a "bad port"', async () => {
@@ -252,7 +271,7 @@ describe('patches to Go services', () => {
     server = createServer((req, res) => { req.on('data', c => { bodies.push(String(c)) }); req.on('end', () => res.writeHead(200).end()) })
     // An address of 127/8 that nothing else on this machine uses, so port 6000 is free there.
     await new Promise<void>(resolve => server?.listen(6000, '127.0.0.77', resolve))
-    sender = new PatchSender({ log: quiet, timeoutMs: 5_000, attempts: 1 })
+    sender = new PatchSender({ log: quiet, timeoutMs: 5_000, attempts: 1, desired: () => undefined })
     await sender.deliver('http://127.0.0.77:6000/services', { Added: [{ Name: 'Log Service', URL: 'http://127.0.0.77:4000' }], Removed: [] })
     expect(bodies).toEqual(['{"Added":[{"Name":"Log Service","URL":"http://127.0.0.77:4000"}],"Removed":[]}'])
   })
@@ -260,14 +279,14 @@ describe('patches to Go services', () => {
   it('are retried a bounded number of times, and a redirect is not followed', async () => {
     let hits = 0
     const url = await serve((_req, _body, res) => { hits++; res.writeHead(302, { location: 'http://169.254.169.254/' }).end() })
-    sender = new PatchSender({ log: quiet, timeoutMs: 2_000, attempts: 3 })
+    sender = new PatchSender({ log: quiet, timeoutMs: 2_000, attempts: 3, desired: () => undefined })
     await expect(sender.deliver(url, { Added: [], Removed: [] })).rejects.toThrow()
     expect(hits).toBe(3)
   })
 
   it('time out on a dependent that never answers', async () => {
     const url = await serve(() => {})
-    sender = new PatchSender({ log: quiet, timeoutMs: 100, attempts: 1 })
+    sender = new PatchSender({ log: quiet, timeoutMs: 100, attempts: 1, desired: () => undefined })
     await expect(sender.deliver(url, { Added: [], Removed: [] })).rejects.toHaveProperty('name', 'AbortError')
   })
 })

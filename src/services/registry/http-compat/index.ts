@@ -71,7 +71,7 @@ export class HttpCompat {
 
   constructor (private readonly opts: HttpCompatOptions) {
     this.catalog = opts.catalog
-    this.patches = new PatchSender({ log: opts.log, timeoutMs: PATCH_TIMEOUT_MS, attempts: PATCH_ATTEMPTS })
+    this.patches = new PatchSender({ log: opts.log, timeoutMs: PATCH_TIMEOUT_MS, attempts: PATCH_ATTEMPTS, desired: key => this.desired(key) })
     // The same beat, timeout and threshold as the hub's libp2p prober.
     const { log, now, random, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold } = opts
     this.prober = new HttpProber({
@@ -86,6 +86,8 @@ export class HttpCompat {
     for (const r of this.catalog.all()) {
       if (r.transport === 'http' && r.status !== 'leaving' && r.meta.heartbeatUrl !== undefined) {
         this.prober.add(r.peerId, r.meta.heartbeatUrl, { immediately: true, status: r.status })
+        // They were told the catalogue as it was persisted; the probes' verdicts are news to them.
+        this.patches.assume(r.peerId, this.offeredTo(r.requires, parseGoRequires(r.meta.goRequires), r.peerId))
       }
     }
     const { host, port } = parseHostPort(this.opts.listen)
@@ -134,9 +136,10 @@ export class HttpCompat {
       } catch (err) {
         throw new PatchDeliveryError(reg.updateUrl, describe(err))
       }
+      this.patches.assume(peerId, sent)
       this.apply(peerId, reg)
       // Whatever changed while the initial patch was on its way is told now.
-      this.patches.send(peerId, reg.updateUrl, diff(sent, this.offeredTo(reg.requires, reg.goRequires, peerId)))
+      this.patches.sync(peerId)
     } finally {
       this.inFlight--
       if (isNew) this.reserved.delete(peerId)
@@ -156,31 +159,36 @@ export class HttpCompat {
 
   /** Every change the hub publishes: patches to HTTP dependents of the providers that came or went. */
   onChanges (changes: readonly Change[]): void {
-    const perDependent = new Map<string, GoPatch>()
+    const affected = new Set<string>()
     for (const c of changes) {
       const r = c.record
-      if (r.transport === 'http' && (c.removed === true || r.status === 'leaving')) {
-        this.prober.remove(r.peerId)
-        this.patches.drop(r.peerId)
+      if (r.transport === 'http') {
+        if (c.removed === true || r.status === 'leaving') {
+          this.prober.remove(r.peerId)
+          this.patches.drop(r.peerId)
+        } else if (r.status === 'up' && c.previous === 'down') {
+          // Back from down: what it was not told meanwhile, it is told now.
+          affected.add(r.peerId)
+        }
       }
-      const url = httpUrlOf(r)
       const name = r.transport === 'http' ? r.name : GO_NAME_OF_ROLE[r.name]
-      if (url === undefined || name === undefined) continue
+      if (httpUrlOf(r) === undefined || name === undefined) continue
       const was = c.previous !== undefined && c.previous !== 'down' && c.previous !== 'leaving'
       const is = c.removed !== true && isAvailable(r)
       if (was === is) continue
       for (const dep of this.catalog.dependentsOf(name)) {
-        const goName = this.goNameFor(dep, name)
-        if (goName === undefined || dep === r.peerId) continue
-        let patch = perDependent.get(dep)
-        if (patch === undefined) { patch = { Added: [], Removed: [] }; perDependent.set(dep, patch) }
-        patch[is ? 'Added' : 'Removed'].push({ Name: goName, URL: url })
+        if (dep !== r.peerId) affected.add(dep)
       }
     }
-    for (const [dep, patch] of perDependent) {
-      const updateUrl = this.catalog.ofPeer(dep)[0]?.meta.updateUrl
-      if (updateUrl !== undefined) this.patches.send(dep, updateUrl, patch)
-    }
+    for (const dep of affected) this.patches.sync(dep)
+  }
+
+  /** What HTTP dependent `peerId` should know now (undefined: not an HTTP dependent, or down). */
+  private desired (peerId: string): { updateUrl: string, entries: PatchEntry[] } | undefined {
+    const own = this.catalog.ofPeer(peerId).find(r => r.transport === 'http')
+    const updateUrl = own?.meta.updateUrl
+    if (own === undefined || updateUrl === undefined || !isAvailable(own)) return undefined
+    return { updateUrl, entries: this.offeredTo(own.requires, parseGoRequires(own.meta.goRequires), peerId) }
   }
 
   private apply (peerId: string, reg: GoRegistration): void {
@@ -214,16 +222,9 @@ export class HttpCompat {
       const candidates = role === undefined ? this.catalog.providersOf(name) : [...this.catalog.providersOf(name), ...this.catalog.providersOf(role)]
       return candidates.flatMap(p => {
         const url = httpUrlOf(p)
-        return url === undefined || p.peerId === self || !isAvailable(p) ? [] : [{ Name: goRequires[i], URL: url }]
+        return url === undefined || p.peerId === self || !isAvailable(p) ? [] : [{ Name: goRequires[i] ?? name, URL: url }]
       })
     })
-  }
-
-  /** How dependent `dep` spells the required `name` (undefined: not an HTTP dependent of it). */
-  private goNameFor (dep: string, name: string): string | undefined {
-    const own = this.catalog.ofPeer(dep).find(r => r.transport === 'http' && r.requires.includes(name))
-    if (own === undefined) return undefined
-    return parseGoRequires(own.meta.goRequires)[own.requires.indexOf(name)] ?? name
   }
 }
 
@@ -247,12 +248,4 @@ function parseGoRequires (text: string | undefined): string[] {
   } catch {
     return []
   }
-}
-
-/** What a dependent told `before` must learn to know `after`. */
-function diff (before: PatchEntry[], after: PatchEntry[]): GoPatch {
-  const key = (e: PatchEntry): string => `${e.Name}\u0000${e.URL}`
-  const had = new Set(before.map(key))
-  const has = new Set(after.map(key))
-  return { Added: after.filter(e => !had.has(key(e))), Removed: before.filter(e => !has.has(key(e))) }
 }

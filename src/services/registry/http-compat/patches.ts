@@ -9,6 +9,8 @@ export interface PatchSenderOptions {
   timeoutMs: number
   /** Tries per patch before it is given up (the dependent's heartbeats tell if it is gone). */
   attempts: number
+  /** What dependent `key` should know now, and where to tell it; undefined: not now (it is down). */
+  desired: (key: string) => { updateUrl: string, entries: PatchEntry[] } | undefined
 }
 
 /** Pause before try n + 1 (n from 1): 100, 200, 400 ms... */
@@ -17,40 +19,43 @@ const RETRY_BASE_MS = 100
 const REFUSED_RETRY_MS = 25
 
 /**
- * POSTs patches to the update URLs of dependents. One POST in flight per dependent, so its
- * patches arrive in order; what changes meanwhile is merged into the next one (the last word
- * on each provider wins), so a slow dependent costs one pending patch, never a growing queue.
+ * Keeps Go dependents told of their providers. Level-triggered: for each dependent it keeps
+ * what it has confirmed telling it, and a patch is the difference between that and what the
+ * dependent should know now. So a provider that goes and comes back while a POST is on its way
+ * costs nothing (no duplicate Added, which the Go services would append twice), a patch that
+ * failed is made good by the next one, and a slow dependent has one POST in flight, never a queue.
  */
 export class PatchSender {
-  private readonly queues = new Map<string, Queue>()
+  /** Per dependent: the entries it was told (confirmed by a 2xx answer). */
+  private readonly told = new Map<string, Map<string, PatchEntry>>()
+  private readonly sending = new Set<string>()
+  private readonly dirty = new Set<string>()
   private stopped = false
 
   constructor (private readonly opts: PatchSenderOptions) {}
 
-  /** Queues a patch for dependent `key` (merged with what is still waiting for it). */
-  send (key: string, updateUrl: string, patch: GoPatch): void {
-    if (this.stopped || (patch.Added.length === 0 && patch.Removed.length === 0)) return
-    let q = this.queues.get(key)
-    if (q === undefined) {
-      q = { updateUrl, pending: new Map(), sending: false }
-      this.queues.set(key, q)
-    }
-    q.updateUrl = updateUrl
-    for (const e of patch.Added) q.pending.set(entryKey(e), { entry: e, added: true })
-    for (const e of patch.Removed) q.pending.set(entryKey(e), { entry: e, added: false })
-    if (!q.sending) void this.drain(key, q)
+  /** The dependent knows `entries` (its initial patch was delivered, or a restart assumes so). */
+  assume (key: string, entries: readonly PatchEntry[]): void {
+    this.told.set(key, new Map(entries.map(e => [entryKey(e), e])))
   }
 
-  /** The dependent is gone: what waits for it is dropped. */
+  /** Something it should know may have changed: tell dependent `key` the difference. */
+  sync (key: string): void {
+    if (this.stopped) return
+    this.dirty.add(key)
+    if (!this.sending.has(key)) void this.drain(key)
+  }
+
+  /** The dependent is gone. */
   drop (key: string): void {
-    this.queues.get(key)?.pending.clear()
-    this.queues.delete(key)
+    this.told.delete(key)
+    this.dirty.delete(key)
   }
 
   stop (): void {
     this.stopped = true
-    for (const q of this.queues.values()) q.pending.clear()
-    this.queues.clear()
+    this.told.clear()
+    this.dirty.clear()
   }
 
   /**
@@ -73,21 +78,26 @@ export class PatchSender {
     }
   }
 
-  private async drain (key: string, q: Queue): Promise<void> {
-    q.sending = true
+  private async drain (key: string): Promise<void> {
+    this.sending.add(key)
     try {
-      while (q.pending.size > 0 && !this.stopped && this.queues.get(key) === q) {
-        const items = [...q.pending.values()]
-        q.pending.clear()
-        const patch: GoPatch = { Added: items.filter(i => i.added).map(i => i.entry), Removed: items.filter(i => !i.added).map(i => i.entry) }
+      while (this.dirty.delete(key) && !this.stopped) {
+        const want = this.opts.desired(key)
+        if (want === undefined) continue
+        const told = this.told.get(key) ?? new Map<string, PatchEntry>()
+        const next = new Map(want.entries.map(e => [entryKey(e), e]))
+        const patch: GoPatch = { Added: [...next].filter(([k]) => !told.has(k)).map(([, e]) => e), Removed: [...told].filter(([k]) => !next.has(k)).map(([, e]) => e) }
+        if (patch.Added.length === 0 && patch.Removed.length === 0) continue
         try {
-          await this.deliver(q.updateUrl, patch)
+          await this.deliver(want.updateUrl, patch)
+          if (!this.stopped) this.told.set(key, next)
         } catch (err: any) {
-          this.opts.log.warn({ url: q.updateUrl, err: describe(err) }, `cannot deliver a patch after ${this.opts.attempts} tries; it is dropped`)
+          // Told again at the next change, or when its heartbeats bring it back.
+          this.opts.log.warn({ url: want.updateUrl, err: describe(err) }, `cannot deliver a patch after ${this.opts.attempts} tries`)
         }
       }
     } finally {
-      q.sending = false
+      this.sending.delete(key)
     }
   }
 
@@ -110,12 +120,6 @@ export class PatchSender {
     })
     if (status < 200 || status > 299) throw new Error(`${url} answered ${status}`)
   }
-}
-
-interface Queue {
-  updateUrl: string
-  pending: Map<string, { entry: PatchEntry, added: boolean }>
-  sending: boolean
 }
 
 function entryKey (e: PatchEntry): string {
