@@ -102,6 +102,17 @@ describe('services of the original Go registry (--http-compat)', () => {
     expect(grading.providers.get('Log Service')).toEqual([log2.url])
   })
 
+  it('a URL registered again under another name replaces its entry, and is still probed', async () => {
+    const { node, url } = await registry()
+    const svc = await goService({ name: 'Log Service', registry: url })
+    await svc.register()
+    const renamed = await fetch(`${url}/services`, { method: 'POST', body: JSON.stringify({ ...svc.registration, ServiceName: 'Audit Service' }) })
+    expect(renamed.status).toBe(200)
+    expect(http(node).map(s => [s.name, s.status]).sort()).toEqual([['audit-service', 'up'], ['log-service', 'leaving']])
+    await svc.kill()
+    await eventually(() => { expect(http(node).find(s => s.name === 'audit-service')?.status).toBe('down') })
+  })
+
   it('the initial patch waits for a service that registers before it listens (as the Go ones do)', async () => {
     const { url } = await registry()
     const grading = await goService({ name: 'Grading Service', registry: url, registerBeforeListenMs: 300 })

@@ -163,7 +163,8 @@ export class HttpCompat {
     for (const c of changes) {
       const r = c.record
       if (r.transport === 'http') {
-        if (c.removed === true || r.status === 'leaving') {
+        // Gone, unless the URL was registered again under another name.
+        if ((c.removed === true || r.status === 'leaving') && !this.catalog.ofPeer(r.peerId).some(x => x.status !== 'leaving')) {
           this.prober.remove(r.peerId)
           this.patches.drop(r.peerId)
         } else if (r.status === 'up' && c.previous === 'down') {
@@ -185,7 +186,7 @@ export class HttpCompat {
 
   /** What HTTP dependent `peerId` should know now (undefined: not an HTTP dependent, or down). */
   private desired (peerId: string): { updateUrl: string, entries: PatchEntry[] } | undefined {
-    const own = this.catalog.ofPeer(peerId).find(r => r.transport === 'http')
+    const own = this.catalog.ofPeer(peerId).find(r => r.transport === 'http' && r.status !== 'leaving')
     const updateUrl = own?.meta.updateUrl
     if (own === undefined || updateUrl === undefined || !isAvailable(own)) return undefined
     return { updateUrl, entries: this.offeredTo(own.requires, parseGoRequires(own.meta.goRequires), peerId) }
