@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { OverloadedError, UnauthorizedError } from '../../node/errors.js'
 import { MAX_ENTRY_BYTES, type LogEntry } from '../../node/log-shipper.js'
 import { defineMethod, defineService, type ServiceDefinition } from '../../node/service.js'
-import { HttpLog } from './http-log.js'
+import type { HttpLog } from './http-log.js'
 import { LEVELS, LogStore, matches, type LogStoreOptions } from './store.js'
 
 const level = z.enum(LEVELS)
@@ -94,7 +94,8 @@ export function logService (opts: LogStoreOptions & { httpCompat?: string }): Se
     start: async ctx => {
       await store.open()
       if (opts.httpCompat === undefined) return
-      // The Go services' POST /log (--http-compat).
+      // The Go services' POST /log (--http-compat); loaded only then, as it loads fastify.
+      const { HttpLog } = await import('./http-log.js')
       http = new HttpLog({ listen: opts.httpCompat, append: async entries => store.append(entries), now: Date.now, log: ctx.log })
       meta.httpUrl = await http.start()
       ctx.serving(meta.httpUrl)

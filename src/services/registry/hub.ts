@@ -14,7 +14,7 @@ import { MESH_SEED_PEERS, providerRecord, registryRequest, type ListResult, type
 import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
 import { shuffle } from '../../node/mesh.js'
 import { mayProvide, parseAcl, type Acl } from './acl.js'
-import { HttpCompat } from './http-compat/index.js'
+import type { HttpCompat } from './http-compat/index.js'
 import { Notifier } from './notifier.js'
 import { PatchBatcher } from './patch-batcher.js'
 import { Prober } from './prober.js'
@@ -44,7 +44,7 @@ export class RegistryHub implements Hub {
   private readonly notifier: Notifier
   private readonly watchers: Watchers
   /** The Go registry's HTTP API (--http-compat); its entries are never probed, dialled or notified over libp2p. */
-  private readonly http?: HttpCompat
+  private http?: HttpCompat
   private readonly path: string
   private persistTimer?: NodeJS.Timeout
   private reapTimer?: NodeJS.Timeout
@@ -73,14 +73,16 @@ export class RegistryHub implements Hub {
       onTransition: (peerId, t) => { this.onTransition(peerId, t) },
       onAck: (peerId, figures) => { this.catalog.observe(peerId, figures, this.opts.now()) }
     })
-    if (opts.httpCompat !== undefined) {
-      this.http = new HttpCompat({ ...opts, listen: opts.httpCompat, log: opts.log.child({ component: 'http-compat' }), publish: changes => { this.publish(changes) } })
-    }
   }
 
   async start (): Promise<void> {
     if (this.opts.aclFile !== undefined) this.acl = await loadAcl(this.opts.aclFile)
     this.warnIfOpen()
+    if (this.opts.httpCompat !== undefined) {
+      // Loaded only when asked for: a registry without it does not load fastify.
+      const { HttpCompat } = await import('./http-compat/index.js')
+      this.http = new HttpCompat({ ...this.opts, listen: this.opts.httpCompat, log: this.opts.log.child({ component: 'http-compat' }), publish: changes => { this.publish(changes) } })
+    }
     await this.load()
     await this.http?.start()
     await serveMux(this.opts.libp2p, REGISTRY_PROTOCOL, async (req, connection) => this.handle(req, connection.remotePeer.toString()), {
