@@ -10,7 +10,7 @@ import { HttpProber } from './heartbeats.js'
 import { httpPeerId } from './identity.js'
 import { describe, PatchSender } from './patches.js'
 import { checkCallbackHosts, type Lookup } from './url-policy.js'
-import { MAX_URL_LENGTH, parseDeregistration, parseRegistration, type GoPatch, type GoRegistration, type PatchEntry } from './wire.js'
+import { MAX_URL_LENGTH, parseDeregistration, parseRegistration, type GoRegistration, type PatchEntry } from './wire.js'
 
 /** Services of the HTTP API one registry keeps: each costs a heartbeat a second. */
 export const MAX_HTTP_REGISTRATIONS = 256
