@@ -72,11 +72,21 @@ function age (ms: number): string {
 }
 
 /** The catalogue as a table: what `gds status` prints. */
+/** Who an entry is in a table: a service of the Go HTTP API by its URL (it has no libp2p peer). */
+export function whoOf (r: Pick<ProviderRecord, 'peerId' | 'transport' | 'url'>): string {
+  return r.transport === 'http' && r.url !== undefined ? r.url : shortId(r.peerId)
+}
+
+/** Where an entry is reached: its URL (HTTP API) or its first multiaddr without /p2p/. */
+export function whereOf (r: Pick<ProviderRecord, 'addrs' | 'transport' | 'url'>): string {
+  return r.transport === 'http' ? r.url ?? '' : (r.addrs[0] ?? '').replace(/\/p2p\/.*$/, '')
+}
+
 export function statusTable (services: ProviderRecord[], now: number): string {
   if (services.length === 0) return 'no services registered'
   const rows = [...services]
     .sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
-    .map(s => [s.name, shortId(s.peerId), s.status, s.requires.join(',') || '-', s.rttMs === undefined ? '-' : `${s.rttMs}ms`,
+    .map(s => [s.name, whoOf(s), s.status, s.requires.join(',') || '-', s.rttMs === undefined ? '-' : `${s.rttMs}ms`,
       s.lastSeen === undefined ? '-' : `${age(Math.max(0, now - s.lastSeen))} ago`])
   return table(['NAME', 'PEER', 'STATUS', 'REQUIRES', 'RTT', 'LAST SEEN'], rows)
 }

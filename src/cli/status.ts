@@ -6,7 +6,7 @@ export interface StatusJson {
   registry: { peerId: string, addrs: string[] }
   /** Present with --peer: whose view this is. */
   source?: { peerId: string, role: 'registry' | 'peer', registryConnected: boolean, connectedPeers?: number }
-  services: Array<{ name: string, peerId: string, addrs: string[], status: string, requires: string[], incarnation: number, seq: number, lastSeen: number | null, rttMs: number | null, load: number | null }>
+  services: Array<{ name: string, peerId: string, addrs: string[], status: string, requires: string[], incarnation: number, seq: number, lastSeen: number | null, rttMs: number | null, load: number | null, transport?: 'http', url?: string }>
 }
 
 export function toStatusJson (list: ListResult): StatusJson {
@@ -23,7 +23,10 @@ export function toStatusJson (list: ListResult): StatusJson {
       seq: s.seq,
       lastSeen: s.lastSeen ?? null,
       rttMs: s.rttMs ?? null,
-      load: s.load ?? null
+      load: s.load ?? null,
+      // Only on entries of the Go registry's HTTP API, so other records print as before.
+      ...(s.transport === undefined ? {} : { transport: s.transport }),
+      ...(s.url === undefined ? {} : { url: s.url })
     }))
   }
 }

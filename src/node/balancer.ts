@@ -133,15 +133,19 @@ export class Balancer {
 
   /** Why no provider can take a call: nobody registered the name, or its providers are all down. */
   private unavailable (service: string): ServiceNotFoundError {
-    const n = this.deps.providers(service).length
+    const all = this.deps.providers(service)
+    const n = all.length
     return new ServiceNotFoundError(service, n === 0
       ? `no service named ${service} is registered`
-      : `${service} has ${n} provider${n === 1 ? '' : 's'}, none up`)
+      : all.every(p => p.transport === 'http')
+        ? `${service} is provided only through the Go registry's HTTP API, which gds calls cannot reach`
+        : `${service} has ${n} provider${n === 1 ? '' : 's'}, none up`)
   }
 
   private choose (service: string, strategy: Strategy, tried: Set<string>): ProviderRecord | undefined {
     const now = this.deps.now()
-    const all = this.deps.providers(service).filter(p => !tried.has(p.peerId))
+    // An entry of the Go registry's HTTP API has no libp2p peer to call.
+    const all = this.deps.providers(service).filter(p => !tried.has(p.peerId) && p.transport !== 'http')
     // Up before suspect; a provider that just failed us only if nothing else is left.
     const tiers = [
       all.filter(p => p.status === 'up' && (this.penalised.get(p.peerId) ?? 0) <= now),

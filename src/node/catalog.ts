@@ -135,9 +135,10 @@ export class Catalog {
    * The registry's side of a registration by `peerId` (taken from the authenticated connection).
    * Idempotent: registering the same thing again changes nothing. A re-registration is the owner
    * vouching for itself, so it brings the entry back `up` whatever the registry had declared,
-   * with a seq above both its own and the registry's.
+   * with a seq above both its own and the registry's. `http` marks an entry of the Go
+   * registry's HTTP API (src/services/registry/http-compat), which has a URL and no libp2p peer.
    */
-  register (peerId: string, reg: Registration, now: number): { record: ProviderRecord, changed: boolean, previous?: Status } {
+  register (peerId: string, reg: Registration, now: number, http?: { url: string }): { record: ProviderRecord, changed: boolean, previous?: Status } {
     this.check(peerId, reg)
     this.checkRoom(peerId, [reg.name])
     const existing = this.get(reg.name, peerId)
@@ -164,7 +165,8 @@ export class Catalog {
       reason: 'registered',
       lastSeen: now,
       ...(existing?.rttMs === undefined ? {} : { rttMs: existing.rttMs }),
-      ...(existing?.load === undefined ? {} : { load: existing.load })
+      ...(existing?.load === undefined ? {} : { load: existing.load }),
+      ...(http === undefined ? {} : { transport: 'http' as const, url: http.url })
     }
     this.put(record, now, existing?.status)
     return { record, changed: true, previous: existing?.status }

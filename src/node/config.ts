@@ -62,6 +62,11 @@ export interface GdsConfig {
    * beyond it with CatalogFullError; other nodes drop gossip beyond it). @default DEFAULT_MAX_ENTRIES (10000)
    */
   maxEntries: number
+  /**
+   * registry: also serve the original Go registry's HTTP API here; log: also take the Go
+   * services' `POST /log` here. HOST:PORT, or PORT (or :PORT) for 127.0.0.1. @default none
+   */
+  httpCompat?: string
   /** pino level for the stderr log. @default warn */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 }
@@ -216,6 +221,10 @@ export function validateConfig (c: GdsConfig): void {
     throw new InvalidConfigError('--http-token must be 16 to 256 printable ASCII characters without spaces, quotes, commas, semicolons or backslashes')
   }
   if (!Number.isInteger(c.maxEntries) || c.maxEntries < 1 || c.maxEntries > MAX_MAX_ENTRIES) throw new InvalidConfigError(`--max-entries must be a whole number from 1 to ${MAX_MAX_ENTRIES} (got ${c.maxEntries})`)
+  if (c.httpCompat !== undefined) {
+    parseHostPort(c.httpCompat)
+    if (c.role !== 'registry' && c.role !== 'log') throw new InvalidConfigError(`--http-compat (GDS_HTTP_COMPAT) is for the registry and log roles, not ${c.role}`)
+  }
   if (c.reconnectMinMs > c.reconnectMaxMs) throw new InvalidConfigError('reconnectMinMs must not exceed reconnectMaxMs')
   for (const n of [c.name, ...c.requires]) {
     if (!SERVICE_NAME_PATTERN.test(n)) {
@@ -223,6 +232,18 @@ export function validateConfig (c: GdsConfig): void {
     }
   }
   if (c.requires.includes(c.name) && c.role !== 'registry') throw new InvalidConfigError(`service "${c.name}" cannot require itself`)
+}
+
+/**
+ * "HOST:PORT", "[IPv6]:PORT", ":PORT" or "PORT". Without a host it is 127.0.0.1, not every
+ * interface as in Go: a listener beyond loopback is asked for by name (0.0.0.0:3000).
+ */
+export function parseHostPort (text: string): { host: string, port: number } {
+  const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(text.trim())
+  const port = m === null ? NaN : Number(m[3])
+  if (m === null || port > 65535) throw new InvalidConfigError(`--http-compat takes HOST:PORT or PORT, such as 127.0.0.1:3000 (got "${text}")`)
+  const host = m[1] ?? m[2] ?? ''
+  return { host: host === '' ? '127.0.0.1' : host, port }
 }
 
 function defaultName (role: string): string {

@@ -53,6 +53,17 @@ export class RegistrationRejectedError extends GdsError {
   }
 }
 
+/**
+ * A service of the Go registry's HTTP API registered, but the initial patch (its current
+ * providers) could not be POSTed to its ServiceUpdateURL: nothing was applied.
+ */
+export class PatchDeliveryError extends GdsError {
+  constructor (url: string, why: string) {
+    super(`cannot POST the initial patch to ServiceUpdateURL ${url} (${why}); the registration was not applied: is the service listening there?`, 'PATCH_DELIVERY_FAILED', { retryable: true, data: { url } })
+    this.name = 'PatchDeliveryError'
+  }
+}
+
 /** The registry's access policy (--acl) does not let this peer provide this name. Final. */
 export class NotAllowedError extends GdsError {
   constructor (name: string, peerId: string) {
@@ -261,7 +272,7 @@ const CLASSES: Record<string, new (...args: any[]) => GdsError> = {
   RegistryUnreachableError, InvalidMessageError, FrameTooLargeError, RegistrationRejectedError, NotRegisteredError, NotAllowedError, CatalogFullError, TooManyNamesError,
   InvalidConfigError, ListenError, KeyFileError, ServiceNotFoundError, MethodNotFoundError, InvalidParamsError,
   OverloadedError, QuotaExceededError, NotFoundError, InvalidStrategyError, RequestTimeoutError, PeerUnavailableError, UnauthorizedError,
-  UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, UsageError, InternalError
+  UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, UsageError, InternalError, PatchDeliveryError
 }
 
 /**

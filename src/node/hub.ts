@@ -8,12 +8,13 @@ import type { Logger } from './logger.js'
 import type { ListResult } from './schemas.js'
 
 /** The settings a hub reads. */
-export type HubSettings = Pick<GdsConfig, 'dataDir' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'failureThreshold' | 'reapAfterMs' | 'aclFile' | 'swarmKeyFile'>
+export type HubSettings = Pick<GdsConfig, 'dataDir' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'failureThreshold' | 'reapAfterMs' | 'aclFile' | 'swarmKeyFile' | 'httpCompat'>
 
-export function hubSettings ({ dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs, aclFile, swarmKeyFile }: GdsConfig): HubSettings {
+export function hubSettings ({ dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs, aclFile, swarmKeyFile, httpCompat }: GdsConfig): HubSettings {
   return {
     dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs,
     ...(aclFile === undefined ? {} : { aclFile }),
+    ...(httpCompat === undefined ? {} : { httpCompat }),
     ...(swarmKeyFile === undefined ? {} : { swarmKeyFile })
   }
 }

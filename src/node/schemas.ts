@@ -55,7 +55,15 @@ export const providerRecord = z.strictObject({
   /** Epoch ms of the last successful heartbeat (or registration). */
   lastSeen: counter.optional(),
   rttMs: z.number().nonnegative().optional(),
-  load: counter.optional()
+  load: counter.optional(),
+  /**
+   * `http`: a service of the original Go registry's HTTP API (--http-compat). It has no libp2p
+   * peer: `peerId` is derived from its URL and no key can ever authenticate as it, its addrs are
+   * empty, and nothing dials it. Absent: a libp2p provider.
+   */
+  transport: z.literal('http').optional(),
+  /** The service's own URL (its identity in the HTTP API), for `http` entries. */
+  url: z.string().max(256).optional()
 })
 export type ProviderRecord = z.infer<typeof providerRecord>
 

@@ -34,7 +34,7 @@ async function resolveService (config: GdsConfig): Promise<ServiceDefinition> {
   if (config.role === 'service') return plainService(config.name, config.requires)
   if (config.role === 'log') {
     const { logService } = await import('./log/index.js')
-    return withRequires(logService({ dir: join(config.dataDir, 'log') }), config.requires)
+    return withRequires(logService({ dir: join(config.dataDir, 'log'), ...(config.httpCompat === undefined ? {} : { httpCompat: config.httpCompat }) }), config.requires)
   }
   if (config.role === 'webui') {
     const { webuiService } = await import('./webui/index.js')

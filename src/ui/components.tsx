@@ -3,7 +3,7 @@ import type { ReactElement } from 'react'
 import type { FeedConnection } from '../node/catalog-feed.js'
 import type { NodeEvent } from '../node/events.js'
 import type { WatchView } from '../node/watch-view.js'
-import { shortId } from '../cli/format.js'
+import { shortId, whereOf } from '../cli/format.js'
 import { safeText } from '../node/safe-text.js'
 import { ago, dependencies, sparkline, type Row, type SortKey } from './model.js'
 
@@ -41,7 +41,7 @@ export function ServiceTable (p: { readonly rows: readonly Row[], readonly selec
         const r = row.record
         return (
           <Text key={`${r.name}/${r.peerId}`} inverse={i === p.selected}>
-            {cell(r.name, w.name)}{cell(shortId(r.peerId), w.peer)}{cell((r.addrs[0] ?? '').replace(/\/p2p\/.*$/, ''), w.addr)}
+            {cell(r.name, w.name)}{cell(r.transport === 'http' ? 'http' : shortId(r.peerId), w.peer)}{cell(whereOf(r), w.addr)}
             <Text color={COLOR[r.status]}>{cell(r.status, w.status)}</Text>
             {cell(r.rttMs === undefined ? '-' : `${r.rttMs}ms`, w.rtt)}<Text color='cyan'>{cell(sparkline(row.rtt), w.spark)}</Text>
             {cell(String(r.load ?? '-'), w.load)}{cell(ago(p.now, r.lastSeen), w.seen)}

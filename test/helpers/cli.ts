@@ -22,8 +22,9 @@ export class CliProcess<T extends Record<string, any> = Record<string, any>> {
   private readonly child: ChildProcess
   private waiters: Array<() => void> = []
 
-  constructor (args: string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+  /** `script`: another node program printing JSON lines (test/helpers/go-service.mjs). */
+  constructor (args: string[], script = BIN) {
+    this.child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
     createInterface({ input: this.child.stdout! }).on('line', line => {
       try { this.events.push(JSON.parse(line)) } catch { this.stderr += `[stdout] ${line}\n` }
       this.wake()
@@ -120,8 +121,8 @@ export class ProcessCluster {
   }
 
   /** A long-running command (`logs --follow --json`, ...) stopped with the cluster. */
-  follow (args: string[]): CliProcess {
-    const p = new CliProcess(args)
+  follow (args: string[], script?: string): CliProcess {
+    const p = new CliProcess(args, script)
     this.followers.push(p)
     return p
   }

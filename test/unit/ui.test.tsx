@@ -41,3 +41,17 @@ describe('TUI components (pure)', () => {
     for (const line of frame.split('\n')) expect(line.length).toBeLessThanOrEqual(80)
   })
 })
+
+describe('an entry of the Go registry API in the TUI and the web UI', () => {
+  const url = 'http://127.0.0.1:4000'
+  const view = applyWatch(emptyView(), { type: 'snapshot', ts: 1000, registry: { peerId: P('R'), addrs: [] }, services: [rec('log-service', 'H', { addrs: [], transport: 'http', url })] })
+
+  it('is shown by its URL, marked http', async () => {
+    const frame = render(<ServiceTable rows={rows(view, '', 'name')} selected={0} now={1500} wide />).lastFrame()!
+    expect(frame).toMatch(/log-service\s+http\s+http:\/\/127\.0\.0\.1:4000\s+up/)
+    const { instancesTable } = await import('../../src/services/webui/cluster-view.js')
+    const html = String(instancesTable(view, 1500))
+    expect(html).toContain('<code title="">http://127.0.0.1:4000</code>')
+    expect(html).toMatch(/<code title="12D3KooW[^"]+">http<\/code>/)
+  })
+})

@@ -23,6 +23,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     { description: 'Start the registry (listens on tcp/4001)', command: '<%= config.bin %> <%= command.id %> --role registry' },
     { description: 'A named service that needs "log"', command: '<%= config.bin %> <%= command.id %> --role service --name demo --requires log' },
     { description: 'Join a registry on another machine, pinning its identity', command: '<%= config.bin %> <%= command.id %> --role service --name demo --registry /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW...' },
+    { description: 'A registry the services of the original Go registry join unchanged', command: '<%= config.bin %> <%= command.id %> --role registry --http-compat 127.0.0.1:3000' },
     { description: 'Your own service module', command: '<%= config.bin %> <%= command.id %> --role ./my-service.js' }
   ]
 
@@ -43,6 +44,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     'http-port': Flags.integer({ description: 'webui: the HTTP port (0 picks a free one). [default: 8080]', min: 0, max: 65535, helpValue: 'PORT' }),
     'http-host': Flags.string({ env: 'GDS_HTTP_HOST', description: `webui: the address to bind; beyond loopback a token is required. [default: ${DEFAULT_HTTP_HOST}]`, helpValue: 'ADDRESS' }),
     'http-token': Flags.string({ env: 'GDS_HTTP_TOKEN', description: 'webui: the sign-in token (16+ characters); beyond loopback one is generated into the data dir and printed if not given. [default: none on loopback]', helpValue: 'TOKEN' }),
+    'http-compat': Flags.string({ env: 'GDS_HTTP_COMPAT', description: 'registry: also serve the original Go registry\'s HTTP API (POST/DELETE /services) here; log: also take the Go services\' POST /log. PORT alone binds 127.0.0.1.', helpValue: 'HOST:PORT' }),
     acl: Flags.string({ env: 'GDS_ACL', description: 'Registry: JSON file mapping a service name (or "*") to the peer ids (or "*") allowed to provide it. [default: open]', helpValue: 'FILE' }),
     'max-entries': Flags.integer({ env: 'GDS_MAX_ENTRIES', description: `Catalogue entries at most: the registry refuses new registrations beyond it, other nodes drop gossip beyond it. [default: ${DEFAULT_MAX_ENTRIES}]`, min: 1, max: MAX_MAX_ENTRIES, helpValue: 'N' }),
     'log-level': Flags.string({ env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' })
@@ -61,6 +63,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       dataDir: flags['data-dir'],
       swarmKeyFile: flags['swarm-key'],
       aclFile: flags.acl,
+      httpCompat: flags['http-compat'],
       heartbeatIntervalMs: flags['heartbeat-interval'],
       heartbeatTimeoutMs: flags['heartbeat-timeout'],
       failureThreshold: flags['failure-threshold'],

@@ -5,6 +5,7 @@ import { MAX_ENTRY_BYTES, type LogEntry } from '../../node/log-shipper.js'
 import { defineMethod, defineService, type ServiceDefinition } from '../../node/service.js'
 import { ServiceClaims } from './claims.js'
 import { TokenBuckets } from './quota.js'
+import type { HttpLog } from './http-log.js'
 import { LEVELS, LogStore, matches, type LogStoreOptions } from './store.js'
 
 const level = z.enum(LEVELS)
@@ -35,6 +36,8 @@ export const MAX_QUERY_LIMIT = 10_000
 export interface LogServiceOptions extends LogStoreOptions {
   /** @default Date.now */
   now?: () => number
+  /** HOST:PORT where the Go services' `POST /log` is taken (--http-compat). @default none */
+  httpCompat?: string
 }
 
 /**
@@ -75,11 +78,16 @@ export function logService (opts: LogServiceOptions): ServiceDefinition {
     }
   }
 
-  async function admit (caller: string, entries: readonly LogEntry[], at: number): Promise<LogEntry[]> {
-    if (claims === undefined) throw new NotStartedError('the log service is not started')
+  /** Charges a batch to its sender's rate (libp2p peers and Go services alike). */
+  function charge (caller: string, entries: readonly LogEntry[], at: number): void {
     const cost = Math.max(LOG_LIMITS.minBatchCost, JSON.stringify(entries).length)
     const waitMs = buckets.take(caller, cost, at)
     if (waitMs > 0) throw new QuotaExceededError(`peer ${caller} is sending log entries faster than ${LOG_LIMITS.peerBytesPerSec} bytes/s: try again in ${waitMs} ms`, { reason: 'rate', retryAfterMs: waitMs })
+  }
+
+  async function admit (caller: string, entries: readonly LogEntry[], at: number): Promise<LogEntry[]> {
+    if (claims === undefined) throw new NotStartedError('the log service is not started')
+    charge(caller, entries, at)
     // A node ships its own log only: the peer id comes from the connection.
     const foreign = entries.find(e => e.peerId !== caller)
     if (foreign !== undefined) throw new UnauthorizedError(`entries must carry the sender's own peer id (got ${foreign.peerId.slice(0, 16)}…)`)
@@ -91,9 +99,14 @@ export function logService (opts: LogServiceOptions): ServiceDefinition {
     return entries.map(e => stamp(e, at))
   }
 
+  let http: HttpLog | undefined
+  // Filled in at start: the registration (read after start, from a copy of this definition that
+  // shares this object) then carries the URL, and the registry offers this node to Go services.
+  const meta: Record<string, string> = {}
   return defineService({
     name: 'log',
     version: '1.1.0',
+    meta,
     methods: {
       append: defineMethod({
         params: z.strictObject({ entries: z.array(logEntry).min(1).max(1_000) }),
@@ -145,8 +158,23 @@ export function logService (opts: LogServiceOptions): ServiceDefinition {
     start: async ctx => {
       claims = new ServiceClaims(ctx, now)
       await store.open()
+      if (opts.httpCompat === undefined) return
+      // The Go services' POST /log (--http-compat); loaded only then, as it loads fastify. Each
+      // line's sender is `http:<address>` (HttpLog), charged to its rate like any peer.
+      const { HttpLog } = await import('./http-log.js')
+      const append = async (entries: LogEntry[]): Promise<unknown> => {
+        const sender = entries[0].peerId
+        charge(sender, entries, now())
+        return store.append(sender, entries)
+      }
+      http = new HttpLog({ listen: opts.httpCompat, append, now, log: ctx.log })
+      meta.httpUrl = await http.start()
+      ctx.serving(meta.httpUrl)
     },
-    stop: async () => { await store.close() }
+    stop: async () => {
+      await http?.stop()
+      await store.close()
+    }
   })
 }
 

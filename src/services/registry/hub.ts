@@ -16,6 +16,7 @@ import { MESH_SEED_PEERS, providerRecord, registryRequest, type ListResult, type
 import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
 import { shuffle } from '../../node/mesh.js'
 import { mayProvide, parseAcl, type Acl } from './acl.js'
+import type { HttpCompat } from './http-compat/index.js'
 import { Notifier } from './notifier.js'
 import { PatchBatcher } from './patch-batcher.js'
 import { Prober } from './prober.js'
@@ -46,6 +47,8 @@ export class RegistryHub implements Hub {
   private readonly prober: Prober
   private readonly notifier: Notifier
   private readonly watchers: Watchers
+  /** The Go registry's HTTP API (--http-compat); its entries are never probed, dialled or notified over libp2p. */
+  private http?: HttpCompat
   private readonly path: string
   private persistTimer?: NodeJS.Timeout
   private reapTimer?: NodeJS.Timeout
@@ -79,7 +82,13 @@ export class RegistryHub implements Hub {
   async start (): Promise<void> {
     if (this.opts.aclFile !== undefined) this.acl = await loadAcl(this.opts.aclFile)
     this.warnIfOpen()
+    if (this.opts.httpCompat !== undefined) {
+      // Loaded only when asked for: a registry without it does not load fastify.
+      const { HttpCompat } = await import('./http-compat/index.js')
+      this.http = new HttpCompat({ ...this.opts, listen: this.opts.httpCompat, log: this.opts.log.child({ component: 'http-compat' }), publish: changes => { this.publish(changes) } })
+    }
     await this.load()
+    await this.http?.start()
     await serveMux(this.opts.libp2p, REGISTRY_PROTOCOL, async (req, connection) => this.handle(req, connection.remotePeer.toString()), {
       requestSchema: registryRequest,
       maxBytes: MAX_REQUEST_FRAME,
@@ -96,6 +105,7 @@ export class RegistryHub implements Hub {
 
   async stop (): Promise<void> {
     this.stopped = true
+    await this.http?.stop()
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     clearInterval(this.reapTimer)
     this.patches.stop()
@@ -231,6 +241,7 @@ export class RegistryHub implements Hub {
   private publish (changes: Change[]): void {
     if (changes.length === 0) return
     this.watchers.publish(changes)
+    this.http?.onChanges(changes)
     const perDependent = new Map<string, ProviderRecord[]>()
     for (const change of changes) {
       const e = eventForChange(change, 'local')
@@ -244,7 +255,7 @@ export class RegistryHub implements Hub {
         continue
       }
       for (const dep of this.catalog.dependentsOf(change.record.name)) {
-        if (dep === change.record.peerId) continue
+        if (dep === change.record.peerId || this.catalog.ofPeer(dep)[0]?.transport === 'http') continue
         let list = perDependent.get(dep)
         if (list === undefined) { list = []; perDependent.set(dep, list) }
         list.push(change.record)
@@ -301,6 +312,11 @@ export class RegistryHub implements Hub {
     for (const peerId of this.catalog.peers()) {
       const live = this.catalog.ofPeer(peerId).filter(r => r.status !== 'leaving')
       if (live.length === 0) continue
+      if (live[0].transport === 'http') {
+        // HttpCompat probes its own; without --http-compat nothing can, so they are down.
+        if (this.http === undefined) this.publish(this.catalog.setPeerStatus(peerId, 'down', 'http-compat-off', now))
+        continue
+      }
       this.prober.add(peerId, { immediately: true, status: live[0].status === 'leaving' ? 'down' : live[0].status })
     }
     this.opts.emit({ event: 'catalog-loaded', entries: parsed.data.records.length, path: this.path })

@@ -7,34 +7,18 @@ import { streamOnNewest } from '../../node/newest-connection.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../node/protocols.js'
 import { Requests } from '../../node/requests.js'
 import { heartbeatAck } from '../../node/schemas.js'
-import { initialState, onProbeResult, onTrigger, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
-import { jitter } from '../../node/backoff.js'
-import type { Logger } from '../../node/logger.js'
+import type { FailureReason, Liveness } from '../../node/heartbeat.js'
+import { ProbeFailure, ProbeLoop, type ProbeLoopOptions } from './probe-loop.js'
 
-export interface ProberOptions {
+export interface ProberOptions extends ProbeLoopOptions {
   /** The only part of the node the prober uses: it dials each provider's heartbeat stream. */
   libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections'>
-  log: Logger
-  now: () => number
-  /** In [0, 1): spreads the beats (jitter). */
-  random: () => number
-  heartbeatIntervalMs: number
   heartbeatTimeoutMs: number
-  failureThreshold: number
-  onTransition: (peerId: string, transition: Transition) => void
-  onAck: (peerId: string, figures: { rttMs: number, load: number }) => void
-}
-
-/** A down peer is still probed (it may only have been paused), but less often. */
-const SLOW_FACTOR = 3
-
-class ProbeFailure extends Error {
-  constructor (readonly reason: FailureReason, message: string) { super(message) }
 }
 
 /**
- * Probes every provider peer over one long-lived heartbeat stream each, and feeds the results
- * to the pure state machine in src/node/heartbeat.ts. A probe out of turn (`trigger`) is the
+ * Probes every provider peer over one long-lived heartbeat stream each (the beat itself is
+ * src/services/registry/probe-loop.ts). A probe out of turn (`trigger`) is the
  * crash fast path: the connection closed, or a caller reported the peer.
  */
 export class Prober {
@@ -85,39 +69,26 @@ interface Link {
   dropped?: boolean
 }
 
+/** One provider peer: its beat (ProbeLoop) over one long-lived heartbeat stream. */
 class PeerProbe {
-  private state: HeartbeatState
   private link?: Link
   private opening?: Promise<Link>
-  private timer?: NodeJS.Timeout
-  private immediate?: NodeJS.Immediate
-  private running = false
-  private rerun = false
   private stopped = false
-  /** Bumped when the stream is replaced: a probe that started before says nothing about the peer now. */
-  private epoch = 0
-  private readonly key: string
+  private readonly loop: ProbeLoop
 
   constructor (private readonly peer: PeerId, private readonly opts: ProberOptions, status: Liveness = 'up') {
-    this.state = initialState(opts.now(), status, opts)
-    this.key = peer.toString()
+    this.loop = new ProbeLoop(peer.toString(), opts, async () => this.roundTrip(), status)
   }
 
-  /** A re-registration: the owner vouches for itself, so start again from `up`. */
   reset (): void {
-    const doubted = this.state.status !== 'up'
-    this.state = initialState(this.opts.now())
     // Back from suspect or down: the owner may be on a new connection (a healed partition) while
     // our stream rides the old one, where probes time out until TCP gives up. The next probe
-    // opens a fresh stream, and one in flight on the old one counts for nothing. (A peer that
-    // was up keeps its stream: registrations of more names come by the thousand.)
-    if (doubted) this.replaceLink()
-    // Leave the slow pace of a down peer too, or a hang right after this goes unseen for long.
-    if (!this.running) this.schedule('interval')
+    // opens a fresh stream. (A peer that was up keeps its stream: registrations of more names
+    // come by the thousand.)
+    if (this.loop.reset()) this.dropLink()
   }
 
-  private replaceLink (): void {
-    this.epoch++
+  private dropLink (): void {
     const old = this.link
     this.link = undefined
     if (old === undefined) return
@@ -126,69 +97,16 @@ class PeerProbe {
     old.ch.abort(new Error('heartbeat stream replaced'))
   }
 
-  trigger (reason: FailureReason): void {
-    this.decide(onTrigger(this.state, reason))
-  }
+  trigger (reason: FailureReason): void { this.loop.trigger(reason) }
 
-  schedule (when: Decision['next']): void {
-    if (this.stopped) return
-    clearTimeout(this.timer)
-    clearImmediate(this.immediate)
-    if (when === 'now') {
-      if (this.running) { this.rerun = true; return }
-      // Not setTimeout(0): on a busy loop a timer waits for the next timers phase (up to ~15 ms
-      // measured after a kill -9), an immediate runs as soon as this round of I/O is handled.
-      this.immediate = setImmediate(() => { void this.probe() })
-      this.immediate.unref()
-    } else {
-      const base = when === 'slow' ? this.opts.heartbeatIntervalMs * SLOW_FACTOR : this.opts.heartbeatIntervalMs
-      this.timer = setTimeout(() => { void this.probe() }, jitter(base, 0.1, this.opts.random()))
-      this.timer.unref()
-    }
-  }
+  schedule (when: 'now' | 'interval'): void { this.loop.schedule(when) }
 
   stop (): void {
     this.stopped = true
-    clearTimeout(this.timer)
-    clearImmediate(this.immediate)
+    this.loop.stop()
     this.link?.probes.fail(new ProbeFailure('connection-closed', 'prober stopped'))
     this.link?.ch.abort(new Error('prober stopped'))
     this.link = undefined
-  }
-
-  private async probe (): Promise<void> {
-    if (this.stopped) return
-    if (this.running) { this.rerun = true; return }
-    this.running = true
-    const started = this.opts.now()
-    const epoch = this.epoch
-    let decision: Decision
-    try {
-      const load = await this.roundTrip()
-      const now = this.opts.now()
-      this.opts.onAck(this.key, { rttMs: now - started, load })
-      decision = onProbeResult(this.state, { ok: true }, now, this.opts)
-    } catch (err: any) {
-      const reason: FailureReason = err instanceof ProbeFailure ? err.reason : 'unreachable'
-      this.opts.log.debug({ peer: this.key, reason, err: err?.message }, 'probe failed')
-      decision = onProbeResult(this.state, { ok: false, reason }, this.opts.now(), this.opts)
-    } finally {
-      this.running = false
-    }
-    if (this.stopped) return
-    // Reset while in flight: its result is about the stream we let go; probe again on a new one.
-    if (epoch !== this.epoch) decision = { state: this.state, next: 'now' }
-    if (this.rerun) {
-      this.rerun = false
-      if (decision.next === 'interval') decision = { ...decision, next: 'now' }
-    }
-    this.decide(decision)
-  }
-
-  private decide (d: Decision): void {
-    this.state = d.state
-    if (d.transition !== undefined) this.opts.onTransition(this.key, d.transition)
-    this.schedule(d.next)
   }
 
   private async roundTrip (): Promise<number> {

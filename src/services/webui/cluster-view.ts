@@ -1,5 +1,6 @@
 import type { ProviderRecord } from '../../node/schemas.js'
 import type { WatchView } from '../../node/watch-view.js'
+import { whereOf } from '../../cli/format.js'
 import { html, type Html } from './html.js'
 
 /** Health of a service name: up if any instance is up, suspect if only suspect ones, else down. */
@@ -91,7 +92,7 @@ ${edges}${nodes}</svg>`
 
 export function instancesTable (view: WatchView, now: number): Html {
   const rows = [...byName(view).values()].flat().map(r => html`<tr data-peer="${r.peerId}"><td>${r.name}</td><td><span class="pill ${r.status}">${r.status}</span></td>
-<td><code title="${r.peerId}">${r.peerId.slice(0, 12)}…${r.peerId.slice(-6)}</code></td><td><code title="${r.addrs.join(' ')}">${(r.addrs[0] ?? '').replace(/\/p2p\/.*$/, '')}</code></td>
+<td><code title="${r.peerId}">${r.transport === 'http' ? 'http' : `${r.peerId.slice(0, 12)}…${r.peerId.slice(-6)}`}</code></td><td><code title="${r.addrs.join(' ')}">${whereOf(r)}</code></td>
 <td class="num">${r.rttMs === undefined ? '-' : `${r.rttMs} ms`}</td><td class="num">${r.load ?? '-'}</td>
 <td class="num">${r.lastSeen === undefined ? '-' : `${Math.max(0, Math.round((now - r.lastSeen) / 100) / 10)} s ago`}</td><td>${r.requires.join(', ') || '-'}</td></tr>`)
   return html`<table><thead><tr><th>Service</th><th>Status</th><th>Peer</th><th>Address</th><th>RTT</th><th>Load</th><th>Last seen</th><th>Requires</th></tr></thead>

@@ -1,0 +1,121 @@
+import { initialState, onProbeResult, onTrigger, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
+import { jitter } from '../../node/backoff.js'
+import type { Logger } from '../../node/logger.js'
+
+/** The timings and callbacks every probed provider shares, whatever carries its heartbeat. */
+export interface ProbeLoopOptions {
+  log: Logger
+  now: () => number
+  /** In [0, 1): spreads the beats (jitter). */
+  random: () => number
+  heartbeatIntervalMs: number
+  failureThreshold: number
+  onTransition: (key: string, transition: Transition) => void
+  onAck: (key: string, figures: { rttMs: number, load: number }) => void
+}
+
+/** A down provider is still probed (it may only have been paused), but less often. */
+const SLOW_FACTOR = 3
+
+/** A failed round trip that knows its reason (anything else thrown counts as `unreachable`). */
+export class ProbeFailure extends Error {
+  constructor (readonly reason: FailureReason, message: string) { super(message) }
+}
+
+/**
+ * The beat of one provider: when to probe, one probe at a time, and the results fed to the
+ * pure state machine in src/node/heartbeat.ts. What a probe is (a libp2p stream round trip,
+ * an HTTP GET) is the `roundTrip` it is given, which resolves to the provider's load. Each
+ * provider has its own timer, so a hung one never delays the others.
+ */
+export class ProbeLoop {
+  private state: HeartbeatState
+  private timer?: NodeJS.Timeout
+  private immediate?: NodeJS.Immediate
+  private running = false
+  private rerun = false
+  private stopped = false
+  /** Bumped by a reset from doubt: a probe that started before says nothing about the provider now. */
+  private epoch = 0
+
+  constructor (readonly key: string, private readonly opts: ProbeLoopOptions, private readonly roundTrip: () => Promise<number>, status: Liveness = 'up') {
+    this.state = initialState(opts.now(), status, opts)
+  }
+
+  /**
+   * A re-registration: the owner vouches for itself, so start again from `up`. Returns whether
+   * it was in doubt (suspect or down): then a probe in flight counts for nothing, and whoever
+   * carries the probes should start afresh (a new stream).
+   */
+  reset (): boolean {
+    const doubted = this.state.status !== 'up'
+    this.state = initialState(this.opts.now())
+    if (doubted) this.epoch++
+    // Leave the slow pace of a down peer too, or a hang right after this goes unseen for long.
+    if (!this.running) this.schedule('interval')
+    return doubted
+  }
+
+  trigger (reason: FailureReason): void {
+    this.decide(onTrigger(this.state, reason))
+  }
+
+  schedule (when: Decision['next']): void {
+    if (this.stopped) return
+    clearTimeout(this.timer)
+    clearImmediate(this.immediate)
+    if (when === 'now') {
+      if (this.running) { this.rerun = true; return }
+      // Not setTimeout(0): on a busy loop a timer waits for the next timers phase (up to ~15 ms
+      // measured after a kill -9), an immediate runs as soon as this round of I/O is handled.
+      this.immediate = setImmediate(() => { void this.probe() })
+      this.immediate.unref()
+    } else {
+      const base = when === 'slow' ? this.opts.heartbeatIntervalMs * SLOW_FACTOR : this.opts.heartbeatIntervalMs
+      this.timer = setTimeout(() => { void this.probe() }, jitter(base, 0.1, this.opts.random()))
+      this.timer.unref()
+    }
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+    clearImmediate(this.immediate)
+  }
+
+  private async probe (): Promise<void> {
+    if (this.stopped) return
+    if (this.running) { this.rerun = true; return }
+    this.running = true
+    const started = this.opts.now()
+    const epoch = this.epoch
+    let decision: Decision
+    try {
+      const load = await this.roundTrip()
+      const now = this.opts.now()
+      if (this.stopped) return
+      if (epoch === this.epoch) this.opts.onAck(this.key, { rttMs: now - started, load })
+      decision = onProbeResult(this.state, { ok: true }, now, this.opts)
+    } catch (err: any) {
+      const reason: FailureReason = err instanceof ProbeFailure ? err.reason : 'unreachable'
+      this.opts.log.debug({ peer: this.key, reason, err: err?.message }, 'probe failed')
+      decision = onProbeResult(this.state, { ok: false, reason }, this.opts.now(), this.opts)
+    } finally {
+      this.running = false
+    }
+    if (this.stopped) return
+    // Reset while in flight: its result is about what we let go; probe again afresh.
+    if (epoch !== this.epoch) decision = { state: this.state, next: 'now' }
+    if (this.rerun) {
+      this.rerun = false
+      if (decision.next === 'interval') decision = { ...decision, next: 'now' }
+    }
+    this.decide(decision)
+  }
+
+  private decide (d: Decision): void {
+    this.state = d.state
+    if (d.transition !== undefined) this.opts.onTransition(this.key, d.transition)
+    this.schedule(d.next)
+  }
+}
