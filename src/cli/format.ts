@@ -64,7 +64,7 @@ export function pickAddr (addrs: string[]): string {
   return addrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? addrs[0] ?? ''
 }
 
-function age (ms: number): string {
+export function age (ms: number): string {
   if (ms < 1_000) return `${ms}ms`
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
   return `${Math.round(ms / 60_000)}m`

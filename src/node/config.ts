@@ -67,6 +67,22 @@ export const DEFAULT_TIMINGS = {
 } as const
 
 /**
+ * How `gds cluster up` restarts a member that dies (a process supervisor's rules, as systemd's
+ * StartLimitBurst/StartLimitIntervalSec): back-off doubling from minDelayMs to maxDelayMs, and
+ * after maxRestarts restarts within windowMs it gives up on that member and says so.
+ */
+export const CLUSTER_RESTART = {
+  // Fast enough that a crash costs a client one failover, slow enough not to spin on a bad config.
+  minDelayMs: 500,
+  maxDelayMs: 8_000,
+  maxRestarts: 5,
+  windowMs: 60_000
+} as const
+
+/** The file in a cluster's data dir that says who supervises it (read by `cluster status|down`). */
+export const CLUSTER_STATE_FILE = 'cluster.json'
+
+/**
  * Fast timings for tests (serf's testConfig idea): detection in a few hundred ms, fast reaping,
  * yet a probe may take 150 ms, so a busy 2-core CI machine does not make healthy peers suspect.
  */
@@ -84,6 +100,11 @@ export function stateDir (env: NodeJS.ProcessEnv = process.env): string {
   if (env.GDS_HOME !== undefined && env.GDS_HOME !== '') return resolve(env.GDS_HOME)
   const xdg = env.XDG_STATE_HOME
   return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.local', 'state'), 'gds')
+}
+
+/** Where `gds cluster up` keeps its members' data (and cluster.json) by default. */
+export function clusterDir (env: NodeJS.ProcessEnv = process.env): string {
+  return join(stateDir(env), 'cluster')
 }
 
 export type ConfigInput = Partial<GdsConfig> & { role: string }

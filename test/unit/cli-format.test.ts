@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { clusterLine } from '../../src/cli/cluster.js'
+import { clusterLine, clusterStatusView } from '../../src/cli/cluster.js'
 import { parseSince, splitList } from '../../src/cli/flags.js'
 import { formatEntry } from '../../src/cli/format.js'
 import { statusView, toStatusJson } from '../../src/cli/status.js'
@@ -68,16 +68,23 @@ describe('human lines', () => {
     expect(watchLine({ type: 'figures', ts: NOW, peers: [{ peerId: PEER, rttMs: 1 }] })).toBeUndefined()
   })
 
-  it('clusterLine: members as they listen, unexpected exits, the registry\'s provider events, and the summary', () => {
-    expect(clusterLine({ event: 'member-listening', name: 'log', role: 'log', peerId: PEER, addrs: ['/ip4/10.0.0.1/tcp/5', '/ip4/127.0.0.1/tcp/5'], pid: 7, ts: NOW }, true))
+  it('clusterLine: members as they listen, unexpected exits, restarts, giving up, the registry\'s provider events, and the summary', () => {
+    const defaults = { registry: true, dataDir: true }
+    expect(clusterLine({ event: 'member-listening', name: 'log', role: 'log', peerId: PEER, addrs: ['/ip4/10.0.0.1/tcp/5', '/ip4/127.0.0.1/tcp/5'], pid: 7, restarts: 0, ts: NOW }, defaults))
       .toBe('log        pid 7  12D3KooW…uvwxyz  /ip4/127.0.0.1/tcp/5')
-    expect(clusterLine({ event: 'member-exited', name: 'webui', code: 1, signal: null, expected: false, lastError: 'port in use', ts: NOW }, true)).toBe('webui      exited (code 1): port in use')
-    expect(clusterLine({ event: 'member-exited', name: 'webui', code: 0, signal: 'SIGINT', expected: true, ts: NOW }, true)).toBeUndefined()
+    expect(clusterLine({ event: 'member-listening', name: 'log', role: 'log', peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/5'], pid: 8, restarts: 2, ts: NOW }, defaults))
+      .toBe('log        pid 8  12D3KooW…uvwxyz  /ip4/127.0.0.1/tcp/5  (restart 2)')
+    expect(clusterLine({ event: 'member-exited', name: 'webui', code: 1, signal: null, expected: false, lastError: 'port in use', ts: NOW }, defaults)).toBe('webui      exited (code 1): port in use')
+    expect(clusterLine({ event: 'member-exited', name: 'webui', code: 0, signal: 'SIGINT', expected: true, ts: NOW }, defaults)).toBeUndefined()
+    expect(clusterLine({ event: 'member-exited', name: 'grading', code: null, signal: 'SIGKILL', expected: false, restartInMs: 500, attempt: 2, maxRestarts: 5, ts: NOW }, defaults))
+      .toBe('grading    exited (SIGKILL); restarting in 0.5 s (2/5)')
+    expect(clusterLine({ event: 'member-gave-up', name: 'grading', restarts: 5, windowMs: 60_000, command: 'gds node start --role grading --data-dir /c/grading', ts: NOW }, defaults))
+      .toBe('grading    restarted 5 times within 60 s; giving up on it. To start it by hand (same data):\n    gds node start --role grading --data-dir /c/grading')
     const down = { event: 'provider-down' as const, name: 'log', peerId: PEER, via: 'local' as const, reason: 'connection-closed', addrs: [], ts: NOW }
-    expect(clusterLine({ event: 'member-event', name: 'registry', detail: down, ts: NOW }, true)).toBe('registry   down    log 12D3KooW…uvwxyz (connection-closed, via local)')
-    expect(clusterLine({ event: 'member-event', name: 'grading', detail: down, ts: NOW }, true)).toBeUndefined()
-    const up = { event: 'cluster-up' as const, registry: '/ip4/127.0.0.1/tcp/4101/p2p/x', web: 'http://127.0.0.1:8080/', members: 4, ts: NOW }
-    expect(clusterLine(up, false)).toBe([
+    expect(clusterLine({ event: 'member-event', name: 'registry', detail: down, ts: NOW }, defaults)).toBe('registry   down    log 12D3KooW…uvwxyz (connection-closed, via local)')
+    expect(clusterLine({ event: 'member-event', name: 'grading', detail: down, ts: NOW }, defaults)).toBeUndefined()
+    const up = { event: 'cluster-up' as const, registry: '/ip4/127.0.0.1/tcp/4101/p2p/x', web: 'http://127.0.0.1:8080/', members: 4, dataDir: '/tmp/c', failed: [], ts: NOW }
+    expect(clusterLine(up, { registry: false, dataDir: false })).toBe([
       '',
       'cluster up: registry /ip4/127.0.0.1/tcp/4101/p2p/x',
       '  web UI:  http://127.0.0.1:8080/  (grades)   http://127.0.0.1:8080/cluster  (live cluster page)',
@@ -85,9 +92,30 @@ describe('human lines', () => {
       '    gds status --registry /ip4/127.0.0.1/tcp/4101/p2p/x',
       '    gds grades list --registry /ip4/127.0.0.1/tcp/4101/p2p/x',
       '    gds logs --follow --registry /ip4/127.0.0.1/tcp/4101/p2p/x',
+      '    gds cluster status -d /tmp/c',
+      '    gds cluster down -d /tmp/c',
       '  Ctrl-C stops every member',
       ''
     ].join('\n'))
-    expect(clusterLine(up, true)).toContain('\n    gds status\n')
+    expect(clusterLine(up, defaults)).toContain('\n    gds status\n')
+    expect(clusterLine(up, defaults)).toContain('\n    gds cluster down\n')
+    expect(clusterLine({ ...up, failed: ['webui'] }, defaults)).toContain('\n  not running (--keep-going; retried with back-off): webui\n')
+  })
+
+  it('clusterStatusView: the supervisor, then each member\'s pid, state and restarts', () => {
+    const view = clusterStatusView({
+      pid: 42, dataDir: '/tmp/c', startedAt: NOW - 120_000, registry: '/ip4/127.0.0.1/tcp/4001/p2p/x',
+      members: [
+        { name: 'registry', role: 'registry', pid: 43, state: 'running', restarts: 0, since: NOW - 120_000 },
+        { name: 'grading', role: 'grading', state: 'restarting', restarts: 2, since: NOW - 500 }
+      ]
+    }, NOW)
+    expect(view.split('\n')).toEqual([
+      'cluster supervised by process 42 from /tmp/c, up 2m',
+      '  registry /ip4/127.0.0.1/tcp/4001/p2p/x',
+      'NAME      ROLE      PID  STATE       RESTARTS  SINCE',
+      'registry  registry  43   running     0         2m ago',
+      'grading   grading   -    restarting  2         500ms ago'
+    ])
   })
 })
