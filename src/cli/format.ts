@@ -1,5 +1,6 @@
 import type { TimedEvent } from '../node/events.js'
 import type { LogEntry } from '../node/log-shipper.js'
+import { providerHealth, type ProviderHealth } from '../node/health.js'
 import type { ProviderRecord } from '../node/schemas.js'
 
 /** 12D3KooWAbc…wxyz: enough to tell peers apart in a table. */
@@ -70,12 +71,12 @@ export function age (ms: number): string {
   return `${Math.round(ms / 60_000)}m`
 }
 
-/** The catalogue as a table: what `gds status` prints. */
-export function statusTable (services: ProviderRecord[], now: number): string {
+/** The catalogue as a table: what `gds status` prints; `keep` filters rows, health is judged on them all. */
+export function statusTable (services: ProviderRecord[], now: number, keep: (p: ProviderHealth) => boolean = () => true): string {
   if (services.length === 0) return 'no services registered'
-  const rows = [...services]
-    .sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
-    .map(s => [s.name, shortId(s.peerId), s.status, s.requires.join(',') || '-', s.rttMs === undefined ? '-' : `${s.rttMs}ms`,
+  const rows = providerHealth(services).filter(keep)
+    .sort((a, b) => a.record.name.localeCompare(b.record.name) || a.record.peerId.localeCompare(b.record.peerId))
+    .map(({ record: s, health }) => [s.name, shortId(s.peerId), health, s.requires.join(',') || '-', s.rttMs === undefined ? '-' : `${s.rttMs}ms`,
       s.lastSeen === undefined ? '-' : `${age(Math.max(0, now - s.lastSeen))} ago`])
   return table(['NAME', 'PEER', 'STATUS', 'REQUIRES', 'RTT', 'LAST SEEN'], rows)
 }

@@ -47,6 +47,7 @@ describe('human lines', () => {
     expect(statusView(list, NOW).split('\n')).toEqual([
       'view of peer 12D3KooW…uvwxyz (its own entries and what it follows; registry NOT reachable from it)',
       'registry 12D3KooW…uvwxyz  2 services: 1 up, 1 down',
+      'demo 0/1 down · log 1/1 up',
       'NAME  PEER             STATUS  REQUIRES  RTT  LAST SEEN',
       'demo  12D3KooW…uvwxyz  down    log       -    -',
       'log   12D3KooW…uvwxyz  up      -         3ms  1.5s ago'
@@ -57,8 +58,36 @@ describe('human lines', () => {
   it('toStatusJson: the documented shape, nulls for what is not known, the source only for a peer\'s view', () => {
     const registry = { peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/4001'] }
     const fromRegistry = toStatusJson({ registry, services: [record('log', 'up', { reason: 'registered' })], source: { peerId: PEER, role: 'registry', registryConnected: true } })
-    expect(fromRegistry).toEqual({ registry, services: [{ name: 'log', peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/1'], status: 'up', requires: [], incarnation: 1, seq: 2, lastSeen: null, rttMs: null, load: null }] })
+    expect(fromRegistry).toEqual({ registry, services: [{ name: 'log', peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/1'], status: 'up', requires: [], incarnation: 1, seq: 2, lastSeen: null, rttMs: null, load: null, health: 'up', missing: [] }] })
     expect(toStatusJson({ registry, services: [], source: { peerId: PEER, role: 'peer', registryConnected: false } }).source).toEqual({ peerId: PEER, role: 'peer', registryConnected: false })
+  })
+
+  it('statusView and toStatusJson with filters: health judged on the whole catalogue, degraded where a required name has no up provider', () => {
+    const list: ListResult = {
+      registry: { peerId: PEER, addrs: [] },
+      services: [
+        record('log', 'leaving', { reason: 'left' }),
+        record('grading', 'up', { requires: ['log'], peerId: `${PEER}1` }),
+        record('grading', 'down', { requires: ['log'], peerId: `${PEER}2` }),
+        record('webui', 'up', { requires: ['grading', 'log'] })
+      ]
+    }
+    expect(statusView(list, NOW).split('\n').slice(0, 2)).toEqual([
+      'registry 12D3KooW…uvwxyz  4 services: 2 degraded, 1 down, 1 leaving',
+      'grading 1/2 degraded (no log) · log 0/1 leaving · webui 1/1 degraded (no log)'
+    ])
+    const onlyGrading = { services: ['grading'], health: [] }
+    expect(statusView(list, NOW, onlyGrading).split('\n')).toEqual([
+      'registry 12D3KooW…uvwxyz  2 services: 1 degraded, 1 down',
+      'grading 1/2 degraded (no log)',
+      'NAME     PEER             STATUS    REQUIRES  RTT  LAST SEEN',
+      'grading  12D3KooW…vwxyz1  degraded  log       -    -',
+      'grading  12D3KooW…vwxyz2  down      log       -    -'
+    ])
+    expect(toStatusJson(list, { services: [], health: ['degraded'] }).services.map(s => [s.name, s.status, s.health, s.missing]))
+      .toEqual([['grading', 'up', 'degraded', ['log']], ['webui', 'up', 'degraded', ['log']]])
+    expect(toStatusJson(list, { services: ['nosuch'], health: [] }).services).toEqual([])
+    expect(statusView(list, NOW, { services: ['nosuch'], health: ['up'] })).toBe('registry 12D3KooW…uvwxyz  0 services\nno service matches --service nosuch --status up')
   })
 
   it('watchLine: the snapshot as a table, a change as its event, nothing for figures or a non-event', () => {
