@@ -44,3 +44,10 @@ export function nameHealth (providers: readonly ProviderHealth[]): NameHealth[] 
     total: inst.length
   }))
 }
+
+/** How many providers have each health word (every word present, zeros included), for headers. Pure. */
+export function healthCounts (providers: readonly ProviderHealth[]): Record<Health, number> {
+  const counts = Object.fromEntries(HEALTH_WORDS.map(h => [h, 0])) as Record<Health, number>
+  for (const p of providers) counts[p.health]++
+  return counts
+}

@@ -2,22 +2,22 @@ import { Box, Text } from 'ink'
 import type { ReactElement } from 'react'
 import type { FeedConnection } from '../node/catalog-feed.js'
 import type { NodeEvent } from '../node/events.js'
+import { HEALTH_WORDS, healthCounts, providerHealth, type Health } from '../node/health.js'
 import type { WatchView } from '../node/watch-view.js'
 import { shortId } from '../cli/format.js'
 import { ago, dependencies, sparkline, type Row, type SortKey } from './model.js'
 
-const COLOR = { up: 'green', suspect: 'yellow', down: 'red', leaving: 'red' } as const
+const COLOR: Record<Health, string> = { up: 'green', degraded: 'yellow', suspect: 'yellow', down: 'red', leaving: 'gray' }
 
 export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: FeedConnection, readonly viewOf?: string }): ReactElement {
-  const counts = { up: 0, suspect: 0, down: 0 }
-  for (const r of p.view.services.values()) counts[r.status === 'leaving' ? 'down' : r.status]++
+  const counts = healthCounts(providerHealth([...p.view.services.values()]))
   const state = p.connection === 'connected' ? <Text color='green'>connected</Text>
     : p.connection === 'peer' ? <Text color='yellow'>registry unreachable: showing the view of peer {shortId(p.viewOf ?? '')} (what it follows); reconnecting</Text>
       : <Text color='yellow'>{p.connection}{p.connection === 'reconnecting' ? ' (showing the last known state)' : ''}</Text>
   return (
     <Box flexDirection='column'>
       <Text><Text bold>gds</Text> registry {p.registry} {p.view.registry === undefined ? '' : shortId(p.view.registry.peerId)} · {state}</Text>
-      <Text><Text color='green'>{counts.up} up</Text> · <Text color='yellow'>{counts.suspect} suspect</Text> · <Text color='red'>{counts.down} down</Text></Text>
+      <Text>{HEALTH_WORDS.map((h, i) => <Text key={h}>{i > 0 ? ' · ' : ''}<Text color={COLOR[h]}>{counts[h]} {h}</Text></Text>)}</Text>
     </Box>
   )
 }
@@ -40,7 +40,7 @@ export function ServiceTable (p: { readonly rows: readonly Row[], readonly selec
         return (
           <Text key={`${r.name}/${r.peerId}`} inverse={i === p.selected}>
             {cell(r.name, w.name)}{cell(shortId(r.peerId), w.peer)}{cell((r.addrs[0] ?? '').replace(/\/p2p\/.*$/, ''), w.addr)}
-            <Text color={COLOR[r.status]}>{cell(r.status, w.status)}</Text>
+            <Text color={COLOR[row.health]}>{cell(row.health, w.status)}</Text>
             {cell(r.rttMs === undefined ? '-' : `${r.rttMs}ms`, w.rtt)}<Text color='cyan'>{cell(sparkline(row.rtt), w.spark)}</Text>
             {cell(String(r.load ?? '-'), w.load)}{cell(ago(p.now, r.lastSeen), w.seen)}
             <Text color={row.satisfied ? 'green' : 'red'}>{row.satisfied ? 'ok' : 'no'}</Text>

@@ -1,3 +1,4 @@
+import { HEALTH_WORDS, healthCounts, providerHealth } from '../../node/health.js'
 import type { ProviderRecord } from '../../node/schemas.js'
 import type { WatchView } from '../../node/watch-view.js'
 import { html, type Html } from './html.js'
@@ -58,7 +59,9 @@ ${edges}${nodes}</svg>`
 }
 
 export function instancesTable (view: WatchView, now: number): Html {
-  const rows = [...byName(view).values()].flat().map(r => html`<tr data-peer="${r.peerId}"><td>${r.name}</td><td><span class="pill ${r.status}">${r.status}</span></td>
+  // The same health words as gds status and the TUI, judged on the whole catalogue.
+  const health = new Map(providerHealth([...view.services.values()]).map(p => [p.record, p.health]))
+  const rows = [...byName(view).values()].flat().map(r => html`<tr data-peer="${r.peerId}"><td>${r.name}</td><td><span class="pill ${health.get(r) ?? r.status}">${health.get(r) ?? r.status}</span></td>
 <td><code title="${r.peerId}">${r.peerId.slice(0, 12)}…${r.peerId.slice(-6)}</code></td><td><code title="${r.addrs.join(' ')}">${(r.addrs[0] ?? '').replace(/\/p2p\/.*$/, '')}</code></td>
 <td class="num">${r.rttMs === undefined ? '-' : `${r.rttMs} ms`}</td><td class="num">${r.load ?? '-'}</td>
 <td class="num">${r.lastSeen === undefined ? '-' : `${Math.max(0, Math.round((now - r.lastSeen) / 100) / 10)} s ago`}</td><td>${r.requires.join(', ') || '-'}</td></tr>`)
@@ -79,10 +82,9 @@ export function eventsList (view: WatchView): Html {
 
 /** The three live parts of the cluster page, rendered on the server (escaping in one place). */
 export function clusterParts (view: WatchView, connected: boolean, now: number): { status: string, graph: string, table: string, events: string } {
-  const counts = { up: 0, suspect: 0, down: 0 }
-  for (const r of view.services.values()) counts[r.status === 'leaving' ? 'down' : r.status]++
+  const counts = healthCounts(providerHealth([...view.services.values()]))
   const status = connected
-    ? html`registry <code>${view.registry?.peerId ?? ''}</code> · <b>${counts.up}</b> up · <b>${counts.suspect}</b> suspect · <b>${counts.down}</b> down`
+    ? html`registry <code>${view.registry?.peerId ?? ''}</code>${HEALTH_WORDS.map(h => html` · <b>${counts[h]}</b> ${h}`)}`
     : html`<span class="pill down">registry unreachable</span> showing the last known state; reconnecting…`
   return { status: status.text, graph: graphSvg(view).text, table: instancesTable(view, now).text, events: eventsList(view).text }
 }
