@@ -106,6 +106,14 @@ describe('gds cluster up as a supervisor (real processes)', () => {
     const shown = await eventually(async () => { const s = await runCli(['grades', 'show', String(studentId), ...r]); return s.code === 0 ? s : undefined }, 'grades show after restart')
     expect(shown.stdout).toContain('Ada Lovelace')
 
+    // The registry logged the crash and the return: `gds logs` is the cluster's membership history.
+    await eventually(async () => {
+      const logs = await runCli(['logs', '--service', 'registry', '--json', ...r])
+      const seen = logs.stdout.split('\n').filter(Boolean).map(l => JSON.parse(l)).filter(x => x.provider === 'grading' && x.peer === grading.peerId)
+      const down = seen.find(x => x.status === 'down' && x.reason === 'connection-closed')
+      return down !== undefined && seen.some(x => x.status === 'up' && x.ts > down.ts) ? true : undefined
+    }, 'grading down then up in the registry\'s log')
+
     const registry = state.members.find((m: any) => m.name === 'registry')
     mark = sup.mark()
     process.kill(registry.pid, 'SIGKILL')
