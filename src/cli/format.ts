@@ -1,6 +1,7 @@
 import type { TimedEvent } from '../node/events.js'
 import type { LogEntry } from '../node/log-shipper.js'
 import { providerHealth, type ProviderHealth } from '../node/health.js'
+import { localTime } from '../node/local-time.js'
 import type { ProviderRecord } from '../node/schemas.js'
 
 /** 12D3KooWAbc…wxyz: enough to tell peers apart in a table. */
@@ -9,7 +10,7 @@ export function shortId (peerId: string): string {
 }
 
 function clock (ts: number): string {
-  return new Date(ts).toISOString().slice(11, 23)
+  return localTime(ts, Date.now())
 }
 
 /** One human line for a node event (the --json twin is the event itself). */

@@ -3,6 +3,7 @@ import type { ReactElement } from 'react'
 import type { FeedConnection } from '../node/catalog-feed.js'
 import type { NodeEvent } from '../node/events.js'
 import { HEALTH_WORDS, healthCounts, providerHealth, type Health } from '../node/health.js'
+import { localTime } from '../node/local-time.js'
 import type { WatchView } from '../node/watch-view.js'
 import { shortId } from '../cli/format.js'
 import { ago, dependencies, sparkline, type Row, type SortKey } from './model.js'
@@ -83,7 +84,7 @@ export function EventLog (p: { readonly events: ReadonlyArray<NodeEvent & { ts: 
       {p.events.length === 0 ? <Text dimColor>none yet</Text> : null}
       {p.events.slice(0, p.max).map((e, i) => (
         <Text key={`${e.ts}-${i}`} color={e.event === 'provider-down' ? 'red' : e.event === 'provider-suspect' ? 'yellow' : e.event === 'provider-up' ? 'green' : undefined}>
-          {new Date(e.ts).toISOString().slice(11, 19)} {describe(e)}
+          {localTime(e.ts, Date.now(), { ms: false })} {describe(e)}
         </Text>
       ))}
     </Box>

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { clusterLine, clusterStatusView } from '../../src/cli/cluster.js'
 import { parseSince, splitList } from '../../src/cli/flags.js'
 import { formatEntry } from '../../src/cli/format.js'
@@ -12,6 +12,10 @@ const NOW = Date.parse('2026-11-22T14:00:00.000Z')
 function record (name: string, status: ProviderRecord['status'], extra: Partial<ProviderRecord> = {}): ProviderRecord {
   return { name, peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/1'], requires: [], version: '1.0.0', meta: {}, incarnation: 1, seq: 2, status, ...extra }
 }
+
+// Human lines show the date only when it is not today: "today" is NOW's day here.
+beforeAll(() => { vi.useFakeTimers({ now: NOW, toFake: ['Date'] }) })
+afterAll(() => { vi.useRealTimers() })
 
 describe('flag values', () => {
   it('parseSince: a duration ago, or an ISO time; anything else says what it takes', () => {

@@ -1,4 +1,5 @@
 import { HEALTH_WORDS, healthCounts, providerHealth } from '../../node/health.js'
+import { localTime } from '../../node/local-time.js'
 import type { ProviderRecord } from '../../node/schemas.js'
 import type { WatchView } from '../../node/watch-view.js'
 import { html, type Html } from './html.js'
@@ -69,9 +70,9 @@ export function instancesTable (view: WatchView, now: number): Html {
 <tbody>${rows.length > 0 ? rows : [html`<tr><td colspan="8" class="muted">no services registered</td></tr>`]}</tbody></table>`
 }
 
-export function eventsList (view: WatchView): Html {
+export function eventsList (view: WatchView, now: number): Html {
   const items = view.events.slice(0, 50).map(e => {
-    const t = new Date(e.ts).toISOString().slice(11, 19)
+    const t = localTime(e.ts, now, { ms: false })
     const what = e.event.replace('provider-', '')
     const who = 'name' in e ? `${e.name} ${'peerId' in e ? e.peerId.slice(-6) : ''}` : ''
     const why = 'reason' in e ? ` (${e.reason})` : ''
@@ -86,5 +87,5 @@ export function clusterParts (view: WatchView, connected: boolean, now: number):
   const status = connected
     ? html`registry <code>${view.registry?.peerId ?? ''}</code>${HEALTH_WORDS.map(h => html` · <b>${counts[h]}</b> ${h}`)}`
     : html`<span class="pill down">registry unreachable</span> showing the last known state; reconnecting…`
-  return { status: status.text, graph: graphSvg(view).text, table: instancesTable(view, now).text, events: eventsList(view).text }
+  return { status: status.text, graph: graphSvg(view).text, table: instancesTable(view, now).text, events: eventsList(view, now).text }
 }
