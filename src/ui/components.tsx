@@ -10,17 +10,25 @@ import { ago, dependencies, sparkline, type Row, type SortKey } from './model.js
 
 const COLOR: Record<Health, string> = { up: 'green', degraded: 'yellow', suspect: 'yellow', down: 'red', leaving: 'gray' }
 
-export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: FeedConnection, readonly viewOf?: string }): ReactElement {
+export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: FeedConnection, readonly viewOf?: string, readonly lastError?: string, readonly since?: number, readonly now?: number }): ReactElement {
   const counts = healthCounts(providerHealth([...p.view.services.values()]))
   const state = p.connection === 'connected' ? <Text color='green'>connected</Text>
     : p.connection === 'peer' ? <Text color='yellow'>registry unreachable: showing the view of peer {shortId(p.viewOf ?? '')} (what it follows); reconnecting</Text>
-      : <Text color='yellow'>{p.connection}{p.connection === 'reconnecting' ? ' (showing the last known state)' : ''}</Text>
+      : <Text color='yellow'>{p.connection}{p.connection === 'reconnecting' ? awayText(p) : ''}</Text>
   return (
     <Box flexDirection='column'>
       <Text><Text bold>gds</Text> registry {p.registry} {p.view.registry === undefined ? '' : shortId(p.view.registry.peerId)} · {state}</Text>
       <Text>{HEALTH_WORDS.map((h, i) => <Text key={h}>{i > 0 ? ' · ' : ''}<Text color={COLOR[h]}>{counts[h]} {h}</Text></Text>)}</Text>
     </Box>
   )
+}
+
+/** Why the TUI is reconnecting, since when, and whether what it shows is anything at all. */
+function awayText (p: { readonly view: WatchView, readonly lastError?: string, readonly since?: number, readonly now?: number }): string {
+  const since = p.since === undefined ? '' : ` since ${localTime(p.since, p.now ?? Date.now(), { ms: false })}`
+  const why = p.lastError === undefined ? '' : `: ${p.lastError}`
+  const shown = p.view.registry === undefined && p.view.services.size === 0 ? 'nothing known yet' : 'showing the last known state'
+  return `${since} (${shown})${why}`
 }
 
 /** Fits `text` into `w` columns (plus a space); w = 0 hides the column. */

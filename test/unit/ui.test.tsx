@@ -35,6 +35,9 @@ describe('TUI components (pure)', () => {
 
   it('says when it is reconnecting, filters and sorts', () => {
     expect(render(<Header registry='x' view={base} connection='reconnecting' />).lastFrame()).toMatch(/reconnecting \(showing the last known state\)/)
+    const since = new Date(2026, 10, 22, 9, 5, 7).getTime()
+    expect(render(<Header registry='x' view={emptyView()} connection='reconnecting' lastError='cannot reach the registry: connection refused' since={since} now={since + 1000} />).lastFrame()!.replace(/\n/g, ' '))
+      .toMatch(/reconnecting since 09:05:07 \(nothing known yet\): cannot reach the registry: connection refused/)
     expect(rows(base, 'grad', 'name').map(r => r.record.name)).toEqual(['grading'])
     expect(rows(base, 'up', 'name')).toHaveLength(2)
     expect(rows(applyWatch(base, { type: 'change', ts: 2000, record: rec('log', 'A', { status: 'down', seq: 1 }), previous: 'up' }), 'degr', 'name').map(r => r.record.name)).toEqual(['grading'])
