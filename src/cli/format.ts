@@ -1,6 +1,6 @@
 import type { TimedEvent } from '../node/events.js'
 import type { LogEntry } from '../node/log-shipper.js'
-import { providerHealth, type ProviderHealth } from '../node/health.js'
+import { eventWord, providerHealth, type ProviderHealth } from '../node/health.js'
 import { localTime } from '../node/local-time.js'
 import type { ProviderRecord } from '../node/schemas.js'
 
@@ -36,7 +36,7 @@ export function formatEvent (e: TimedEvent): string {
     case 'provider-up':
     case 'provider-suspect':
     case 'provider-down':
-      return `${t} ${e.event.slice('provider-'.length).padEnd(7)} ${e.name} ${shortId(e.peerId)} (${e.reason}, via ${e.via})`
+      return `${t} ${eventWord(e).padEnd(7)} ${e.name} ${shortId(e.peerId)} (${e.reason}, via ${e.via})`
     case 'provider-removed':
       return `${t} removed ${e.name} ${shortId(e.peerId)} from the catalogue`
     case 'degraded':

@@ -51,3 +51,13 @@ export function healthCounts (providers: readonly ProviderHealth[]): Record<Heal
   for (const p of providers) counts[p.health]++
   return counts
 }
+
+/**
+ * The health word of a provider event in human lines: a graceful stop is `leaving` (its event
+ * stays provider-down with reason "left" under --json), so a stopped node reads the same in
+ * events as in gds status. Pure.
+ */
+export function eventWord (e: { event: string, reason?: string }): string {
+  if (e.event === 'provider-down' && e.reason === 'left') return 'leaving'
+  return e.event.replace(/^provider-/, '')
+}

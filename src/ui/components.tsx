@@ -2,7 +2,7 @@ import { Box, Text } from 'ink'
 import type { ReactElement } from 'react'
 import type { FeedConnection } from '../node/catalog-feed.js'
 import type { NodeEvent } from '../node/events.js'
-import { HEALTH_WORDS, healthCounts, providerHealth, type Health } from '../node/health.js'
+import { eventWord, HEALTH_WORDS, healthCounts, providerHealth, type Health } from '../node/health.js'
 import { localTime } from '../node/local-time.js'
 import type { WatchView } from '../node/watch-view.js'
 import { shortId } from '../cli/format.js'
@@ -77,9 +77,9 @@ export function DependencyPanel (p: { readonly view: WatchView, readonly name: s
 
 function describe (e: NodeEvent): string {
   switch (e.event) {
-    case 'provider-up': return `up       ${e.name} ${shortId(e.peerId)} (${e.reason})`
-    case 'provider-suspect': return `suspect  ${e.name} ${shortId(e.peerId)} (${e.reason})`
-    case 'provider-down': return `${e.reason === 'left' ? 'left    ' : 'down    '} ${e.name} ${shortId(e.peerId)} (${e.reason})`
+    case 'provider-up':
+    case 'provider-suspect':
+    case 'provider-down': return `${eventWord(e).padEnd(8)} ${e.name} ${shortId(e.peerId)} (${e.reason})`
     case 'provider-removed': return `removed  ${e.name} ${shortId(e.peerId)}`
     default: return e.event
   }

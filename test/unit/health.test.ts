@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { HEALTH_WORDS, nameHealth, providerHealth } from '../../src/node/health.js'
+import { eventWord, HEALTH_WORDS, nameHealth, providerHealth } from '../../src/node/health.js'
 import type { ProviderRecord } from '../../src/node/schemas.js'
 
 const PEER = '12D3KooWAbcdefghijklmnopqrstuvwxyz'
@@ -30,5 +30,12 @@ describe('health words', () => {
       { name: 's', health: 'suspect', up: 0, total: 2 }
     ])
     expect(nameHealth([])).toEqual([])
+  })
+
+  it('eventWord: a graceful stop reads leaving in events too; other provider events by their own word', () => {
+    expect(eventWord({ event: 'provider-down', reason: 'left' })).toBe('leaving')
+    expect(eventWord({ event: 'provider-down', reason: 'connection-closed' })).toBe('down')
+    expect(eventWord({ event: 'provider-up', reason: 'registered' })).toBe('up')
+    expect(eventWord({ event: 'provider-removed' })).toBe('removed')
   })
 })

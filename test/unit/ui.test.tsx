@@ -24,6 +24,7 @@ describe('TUI components (pure)', () => {
     const left = applyWatch(base, { type: 'change', ts: 2000, record: rec('log', 'A', { status: 'leaving', seq: 1, reason: 'left' }), previous: 'up' })
     expect(render(<Header registry='x' view={left} connection='connected' />).lastFrame()).toMatch(/0 down · 1 leaving/)
     expect(render(<ServiceTable rows={rows(left, '', 'name')} selected={0} now={2500} wide={false} />).lastFrame()).toMatch(/log\s+12D3KooW…AAAAAA\s+leaving/)
+    expect(render(<EventLog events={left.events} max={5} />).lastFrame()).toMatch(/leaving\s+log 12D3KooW…AAAAAA \(left\)/)
     expect(render(<EventLog events={after.events} max={5} />).lastFrame()).toMatch(/down\s+log 12D3KooW…AAAAAA \(connection-closed\)/)
   })
 

@@ -17,5 +17,8 @@ describe('web cluster page: the health words of gds status and the TUI', () => {
     expect(parts.status).toMatch(/<b>0<\/b> up · <b>1<\/b> degraded · <b>0<\/b> suspect · <b>0<\/b> down · <b>1<\/b> leaving$/)
     expect(parts.table).toMatch(/<td>grading<\/td><td><span class="pill degraded">degraded<\/span>/)
     expect(parts.table).toMatch(/<td>log<\/td><td><span class="pill leaving">leaving<\/span>/)
+    const after = applyWatch(applyWatch(emptyView(), { type: 'snapshot', ts: 1000, registry: { peerId: P('R'), addrs: [] }, services: [rec('log', 'A')] }),
+      { type: 'change', ts: 1500, record: rec('log', 'A', { status: 'leaving', seq: 1, reason: 'left' }), previous: 'up' })
+    expect(clusterParts(after, true, 2000).events).toMatch(/<span class="pill leaving">leaving<\/span> log AAAAAA \(left\)/)
   })
 })

@@ -1,4 +1,4 @@
-import { HEALTH_WORDS, healthCounts, providerHealth } from '../../node/health.js'
+import { eventWord, HEALTH_WORDS, healthCounts, providerHealth } from '../../node/health.js'
 import { localTime } from '../../node/local-time.js'
 import type { ProviderRecord } from '../../node/schemas.js'
 import type { WatchView } from '../../node/watch-view.js'
@@ -73,7 +73,7 @@ export function instancesTable (view: WatchView, now: number): Html {
 export function eventsList (view: WatchView, now: number): Html {
   const items = view.events.slice(0, 50).map(e => {
     const t = localTime(e.ts, now, { ms: false })
-    const what = e.event.replace('provider-', '')
+    const what = eventWord(e)
     const who = 'name' in e ? `${e.name} ${'peerId' in e ? e.peerId.slice(-6) : ''}` : ''
     const why = 'reason' in e ? ` (${e.reason})` : ''
     return html`<li><span class="muted">${t}</span> <span class="pill ${what === 'removed' ? 'down' : what}">${what}</span> ${who}${why}</li>`
