@@ -1,3 +1,4 @@
+import { on } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -184,19 +185,13 @@ describe('gds cluster up as a supervisor (real processes)', () => {
       restart: { minDelayMs: 50, maxDelayMs: 100, maxRestarts: 1, windowMs: 600_000 }
     })
     const events: ClusterEvent[] = []
+    // Listens from the call on (node's `on` buffers), so a wait set up before a kill misses nothing.
     const next = async (match: (e: ClusterEvent) => boolean, label: string): Promise<any> => {
-      const from = events.length
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => { reject(new Error(`timed out waiting for ${label}; saw ${events.map(e => e.event).join(',')}`)) }, START_MS)
-        const on = (e: ClusterEvent): void => {
-          if (!match(e)) return
-          clearTimeout(t)
-          sup.off('event', on)
-          resolve(e)
-        }
-        sup.on('event', on)
-        for (const e of events.slice(from)) on(e)
-      })
+      try {
+        for await (const [e] of on(sup, 'event', { signal: AbortSignal.timeout(START_MS) })) if (match(e)) return e
+      } catch (err) {
+        throw new Error(`no ${label}; saw ${events.map(e => e.event).join(',')}`, { cause: err })
+      }
     }
     sup.on('event', e => {
       events.push(e)
