@@ -4,7 +4,7 @@ import { GdsCommand } from '../../cli/base.js'
 import { clusterDirFlag } from '../../cli/flags.js'
 import { readClusterState } from '../../cluster/state.js'
 import { clusterDir } from '../../node/config.js'
-import { RequestTimeoutError } from '../../node/errors.js'
+import { RequestTimeoutError, UnauthorizedError } from '../../node/errors.js'
 import { isAlive } from '../../node/pid.js'
 
 interface Stopped { stopped: true, pid: number, dataDir: string, members: string[] }
@@ -25,7 +25,12 @@ Exit code 1 when no cluster runs from that data dir.`
   async run (): Promise<Stopped> {
     const { flags } = await this.parse(ClusterDown)
     const state = await readClusterState(resolve(flags['data-dir'] ?? clusterDir()))
-    process.kill(state.pid, 'SIGTERM')
+    try {
+      process.kill(state.pid, 'SIGTERM')
+    } catch (err: any) {
+      if (err?.code !== 'EPERM') throw err
+      throw new UnauthorizedError(`the cluster's supervisor (process ${state.pid}) belongs to another user: run "gds cluster down" as that user`)
+    }
     const deadline = Date.now() + flags.timeout
     while (isAlive(state.pid)) {
       if (Date.now() > deadline) {
