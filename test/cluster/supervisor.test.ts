@@ -1,5 +1,5 @@
 import { on } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -152,6 +152,21 @@ describe('gds cluster up as a supervisor (real processes)', () => {
     const { error } = JSON.parse(json.stdout)
     expect(error).toMatchObject({ code: 'CLUSTER_START_FAILED', data: { port: held.port, pid: process.pid, flag: '--http-port', member: 'webui' } })
     expect(error.message).toContain('change --http-port')
+  })
+
+  it('a member that fails to start fails cluster up with that member\'s reason, after stopping the others', async () => {
+    const d = await dir()
+    // The grading database's path is taken by a folder: grading cannot open it.
+    await mkdir(join(d, 'grading.db'))
+    const sup = up(['--port', '0', '--http-port', String(await freePort()), '-d', d])
+    const { code } = await sup.exited
+    for (const pid of pidsOf(sup)) memberPids.add(pid)
+    expect(code).toBe(1)
+    expect(sup.events.at(-1)).toEqual({ error: expect.objectContaining({ code: 'CLUSTER_START_FAILED', message: 'grading failed to start: unable to open database file', data: { member: 'grading' } }) })
+    expect(sup.events.find(e => e.event === 'member-exited' && e.name === 'grading')).toMatchObject({ expected: false, lastError: 'unable to open database file' })
+    expect(sup.events.some(e => e.event === 'cluster-up')).toBe(false)
+    expect(pidsOf(sup).length).toBeGreaterThan(1)
+    expect(pidsOf(sup).filter(isAlive)).toEqual([])
   })
 
   it('--keep-going: a member that cannot start is reported with its reason and retried until it can; SIGTERM stops every member', async () => {
