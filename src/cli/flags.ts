@@ -16,6 +16,9 @@ export const registryFlags = {
   })
 }
 
+/** The data dir of a `gds cluster` (up, status, down): the same flag on each. */
+export const clusterDirFlag = Flags.string({ char: 'd', description: 'Folder of the cluster: every member\'s data and its cluster.json. [default: $XDG_STATE_HOME/gds/cluster]', helpValue: 'DIR' })
+
 /** Accepts "a,b" and repeated flags alike. */
 export function splitList (values: string[] | undefined): string[] {
   return (values ?? []).flatMap(v => v.split(',')).map(v => v.trim()).filter(v => v !== '')

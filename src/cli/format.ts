@@ -1,5 +1,7 @@
 import type { TimedEvent } from '../node/events.js'
 import type { LogEntry } from '../node/log-shipper.js'
+import { eventWord, providerHealth, type ProviderHealth } from '../node/health.js'
+import { localTime } from '../node/local-time.js'
 import type { ProviderRecord } from '../node/schemas.js'
 import { safeText } from '../node/safe-text.js'
 
@@ -9,7 +11,7 @@ export function shortId (peerId: string): string {
 }
 
 function clock (ts: number): string {
-  return new Date(ts).toISOString().slice(11, 23)
+  return localTime(ts, Date.now())
 }
 
 /** One human line for a node event (the --json twin is the event itself). */
@@ -35,7 +37,7 @@ export function formatEvent (e: TimedEvent): string {
     case 'provider-up':
     case 'provider-suspect':
     case 'provider-down':
-      return `${t} ${e.event.slice('provider-'.length).padEnd(7)} ${e.name} ${shortId(e.peerId)} (${e.reason}, via ${e.via})`
+      return `${t} ${eventWord(e).padEnd(7)} ${e.name} ${shortId(e.peerId)} (${e.reason}, via ${e.via})`
     case 'provider-removed':
       return `${t} removed ${e.name} ${shortId(e.peerId)} from the catalogue`
     case 'degraded':
@@ -65,13 +67,12 @@ export function pickAddr (addrs: string[]): string {
   return addrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? addrs[0] ?? ''
 }
 
-function age (ms: number): string {
+export function age (ms: number): string {
   if (ms < 1_000) return `${ms}ms`
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
   return `${Math.round(ms / 60_000)}m`
 }
 
-/** The catalogue as a table: what `gds status` prints. */
 /** Who an entry is in a table: a service of the Go HTTP API by its URL (it has no libp2p peer). */
 export function whoOf (r: Pick<ProviderRecord, 'peerId' | 'transport' | 'url'>): string {
   return r.transport === 'http' && r.url !== undefined ? r.url : shortId(r.peerId)
@@ -82,11 +83,12 @@ export function whereOf (r: Pick<ProviderRecord, 'addrs' | 'transport' | 'url'>)
   return r.transport === 'http' ? r.url ?? '' : (r.addrs[0] ?? '').replace(/\/p2p\/.*$/, '')
 }
 
-export function statusTable (services: ProviderRecord[], now: number): string {
+/** The catalogue as a table: what `gds status` prints; `keep` filters rows, health is judged on them all. */
+export function statusTable (services: ProviderRecord[], now: number, keep: (p: ProviderHealth) => boolean = () => true): string {
   if (services.length === 0) return 'no services registered'
-  const rows = [...services]
-    .sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
-    .map(s => [s.name, whoOf(s), s.status, s.requires.join(',') || '-', s.rttMs === undefined ? '-' : `${s.rttMs}ms`,
+  const rows = providerHealth(services).filter(keep)
+    .sort((a, b) => a.record.name.localeCompare(b.record.name) || a.record.peerId.localeCompare(b.record.peerId))
+    .map(({ record: s, health }) => [s.name, whoOf(s), health, s.requires.join(',') || '-', s.rttMs === undefined ? '-' : `${s.rttMs}ms`,
       s.lastSeen === undefined ? '-' : `${age(Math.max(0, now - s.lastSeen))} ago`])
   return table(['NAME', 'PEER', 'STATUS', 'REQUIRES', 'RTT', 'LAST SEEN'], rows)
 }

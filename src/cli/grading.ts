@@ -6,7 +6,8 @@ export async function callGrading<T> (client: { call: <R>(s: string, m: string, 
   try {
     return await client.call<T>('grading', method, params, { idempotent })
   } catch (err: any) {
-    if (err?.name === 'ServiceNotFoundError') err.message = 'no grading service is up (start one: gds node start --role grading, or gds cluster up)'
+    // A bare `node start --role grading` would open a database of its own: point at the cluster's.
+    if (err?.name === 'ServiceNotFoundError') err.message = 'no grading service is up (start the cluster: gds cluster up; see its members: gds cluster status)'
     throw err
   }
 }

@@ -1,3 +1,4 @@
+import { HEALTH_WORDS, nameHealth, providerHealth, type Health, type ProviderHealth } from '../node/health.js'
 import type { ListResult } from '../node/schemas.js'
 import { shortId, statusTable } from './format.js'
 
@@ -6,14 +7,31 @@ export interface StatusJson {
   registry: { peerId: string, addrs: string[] }
   /** Present with --peer: whose view this is. */
   source?: { peerId: string, role: 'registry' | 'peer', registryConnected: boolean, connectedPeers?: number }
-  services: Array<{ name: string, peerId: string, addrs: string[], status: string, requires: string[], incarnation: number, seq: number, lastSeen: number | null, rttMs: number | null, load: number | null, transport?: 'http', url?: string }>
+  services: Array<{
+    name: string, peerId: string, addrs: string[], status: string, requires: string[], incarnation: number, seq: number, lastSeen: number | null, rttMs: number | null, load: number | null, transport?: 'http', url?: string
+    /** The health word (status, or degraded); `missing`: required names with no up provider. */
+    health: Health, missing: string[]
+  }>
 }
 
-export function toStatusJson (list: ListResult): StatusJson {
+/** `gds status --service NAME --status WORD`: each list matches any of its values; an empty list matches all. */
+export interface StatusFilter { services: string[], health: Health[] }
+const ALL: StatusFilter = { services: [], health: [] }
+
+function matches (f: StatusFilter): (p: ProviderHealth) => boolean {
+  return p => (f.services.length === 0 || f.services.includes(p.record.name)) && (f.health.length === 0 || f.health.includes(p.health))
+}
+
+/** The providers that pass the filter, each judged against the whole catalogue. */
+function selected (list: ListResult, filter: StatusFilter): ProviderHealth[] {
+  return providerHealth(list.services).filter(matches(filter))
+}
+
+export function toStatusJson (list: ListResult, filter: StatusFilter = ALL): StatusJson {
   return {
     registry: { peerId: list.registry.peerId, addrs: list.registry.addrs },
     ...(list.source?.role === 'peer' ? { source: list.source } : {}),
-    services: list.services.map(s => ({
+    services: selected(list, filter).map(({ record: s, health, missing }) => ({
       name: s.name,
       peerId: s.peerId,
       addrs: s.addrs,
@@ -24,6 +42,8 @@ export function toStatusJson (list: ListResult): StatusJson {
       lastSeen: s.lastSeen ?? null,
       rttMs: s.rttMs ?? null,
       load: s.load ?? null,
+      health,
+      missing,
       // Only on entries of the Go registry's HTTP API, so other records print as before.
       ...(s.transport === undefined ? {} : { transport: s.transport }),
       ...(s.url === undefined ? {} : { url: s.url })
@@ -31,16 +51,28 @@ export function toStatusJson (list: ListResult): StatusJson {
   }
 }
 
-const STATUSES = ['up', 'suspect', 'down', 'leaving'] as const
-
-/** What `gds status` prints: whose view (with --peer), a summary line, the table. */
-export function statusView (list: ListResult, now: number): string {
+/** What `gds status` prints: whose view (with --peer), the counts by health, one summary per name, the table. */
+export function statusView (list: ListResult, now: number, filter: StatusFilter = ALL): string {
   const lines: string[] = []
   if (list.source?.role === 'peer') {
     lines.push(`view of peer ${shortId(list.source.peerId)} (its own entries and what it follows; registry ${list.source.registryConnected ? 'connected' : 'NOT reachable from it'})`)
   }
-  const counts = STATUSES.map(s => [s, list.services.filter(x => x.status === s).length] as const).filter(([, n]) => n > 0)
-  lines.push(`registry ${shortId(list.registry.peerId)}  ${list.services.length} services${counts.length > 0 ? ': ' + counts.map(([s, n]) => `${n} ${s}`).join(', ') : ''}`)
-  lines.push(statusTable(list.services, now))
+  const rows = selected(list, filter)
+  const countText = HEALTH_WORDS.map(h => [h, rows.filter(r => r.health === h).length] as const).filter(([, n]) => n > 0).map(([h, n]) => `${n} ${h}`).join(', ')
+  lines.push(`registry ${shortId(list.registry.peerId)}  ${rows.length} services${countText === '' ? '' : `: ${countText}`}`)
+  if (list.services.length > 0 && rows.length === 0) {
+    lines.push(`no service matches${filter.services.length > 0 ? ` --service ${filter.services.join(',')}` : ''}${filter.health.length > 0 ? ` --status ${filter.health.join(',')}` : ''}`)
+    return lines.join('\n')
+  }
+  if (rows.length > 0) lines.push(nameSummary(rows))
+  lines.push(statusTable(list.services, now, matches(filter)))
   return lines.join('\n')
+}
+
+/** `grading 2/2 up · log 0/1 leaving · webui 1/1 degraded (no log)`: how many instances of each name serve. */
+function nameSummary (rows: ProviderHealth[]): string {
+  return nameHealth(rows).map(n => {
+    const missing = [...new Set(rows.filter(r => r.record.name === n.name && r.health === 'degraded').flatMap(r => r.missing))]
+    return `${n.name} ${n.up}/${n.total} ${n.health}${n.health === 'degraded' ? ` (no ${missing.join(', ')})` : ''}`
+  }).join(' · ')
 }

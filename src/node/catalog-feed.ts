@@ -20,6 +20,9 @@ export interface CatalogSnapshot {
   readonly connection: FeedConnection
   /** With connection 'peer': whose view this is. */
   readonly viewOf?: string
+  /** Away from the registry (reconnecting, peer): why the last attempt failed, and since when (epoch ms). */
+  readonly lastError?: string
+  readonly since?: number
 }
 
 export interface CatalogFeedInit {
@@ -68,6 +71,9 @@ export class CatalogFeed {
   private readonly coalesceMs: number
   private readonly minDelayMs: number
   private readonly maxDelayMs: number
+  /** Why the last session ended, and when the registry was first lost since it was last connected. */
+  private lastError?: string
+  private since?: number
 
   constructor (private readonly init: CatalogFeedInit) {
     this.coalesceMs = init.coalesceMs ?? 100
@@ -97,12 +103,17 @@ export class CatalogFeed {
       try {
         for await (const msg of watchCatalog(this.init.connect, signal)) {
           attempt = 0
+          this.since = undefined
           this.update({ view: applyWatch(this.current.view, msg), connection: 'connected' })
         }
+        // The stream ended without an error: the registry closed it (it stopped, or restarts).
+        this.lastError = 'the registry closed the watch stream'
       } catch (err) {
+        this.lastError = String((err as Error)?.message ?? err).split('\n')[0]
         this.init.onError?.(err)
       }
       if (signal.aborted) return
+      this.since ??= this.init.now()
       if (this.init.peerFallback !== true || !await this.peerView()) this.update({ view: this.current.view, connection: 'reconnecting' })
       await sleep(backoffDelay(attempt, this.minDelayMs, this.maxDelayMs, this.init.random()), signal)
     }
@@ -132,7 +143,8 @@ export class CatalogFeed {
   }
 
   private update (state: CatalogSnapshot): void {
-    this.current = state
+    const away = state.connection === 'reconnecting' || state.connection === 'peer'
+    this.current = away && this.since !== undefined ? { ...state, lastError: this.lastError, since: this.since } : state
     if (this.timer !== undefined || this.ac.signal.aborted) return
     this.timer = setTimeout(() => {
       this.timer = undefined

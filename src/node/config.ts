@@ -117,6 +117,22 @@ export const DEFAULT_TIMINGS = {
 } as const
 
 /**
+ * How `gds cluster up` restarts a member that dies (a process supervisor's rules, as systemd's
+ * StartLimitBurst/StartLimitIntervalSec): back-off doubling from minDelayMs to maxDelayMs, and
+ * after maxRestarts restarts within windowMs it gives up on that member and says so.
+ */
+export const CLUSTER_RESTART = {
+  // Fast enough that a crash costs a client one failover, slow enough not to spin on a bad config.
+  minDelayMs: 500,
+  maxDelayMs: 8_000,
+  maxRestarts: 5,
+  windowMs: 60_000
+} as const
+
+/** The file in a cluster's data dir that says who supervises it (read by `cluster status|down`). */
+export const CLUSTER_STATE_FILE = 'cluster.json'
+
+/**
  * Fast timings for tests (serf's testConfig idea): detection in a few hundred ms, fast reaping,
  * yet a probe may take 150 ms, so a busy 2-core CI machine does not make healthy peers suspect.
  */
@@ -173,6 +189,10 @@ export function stateDir (env: NodeJS.ProcessEnv = process.env): string {
 
 /** A token that is also a valid cookie value (RFC 6265 cookie-octet), long enough not to be guessed. */
 export const HTTP_TOKEN_PATTERN = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{16,256}$/
+/** Where `gds cluster up` keeps its members' data (and cluster.json) by default. */
+export function clusterDir (env: NodeJS.ProcessEnv = process.env): string {
+  return join(stateDir(env), 'cluster')
+}
 
 export type ConfigInput = Partial<GdsConfig> & { role: string }
 

@@ -231,11 +231,19 @@ export class ModuleLoadError extends GdsError {
   }
 }
 
-/** A member of `gds cluster up` did not come up; the message says which and why. */
+/** A member of `gds cluster up` did not come up; the message says which and why (data: port, pid, flag). */
 export class ClusterStartError extends GdsError {
-  constructor (message: string) {
-    super(message, 'CLUSTER_START_FAILED')
+  constructor (message: string, data?: Record<string, unknown>) {
+    super(message, 'CLUSTER_START_FAILED', { data })
     this.name = 'ClusterStartError'
+  }
+}
+
+/** `gds cluster status|down` found no live supervisor for the data dir. */
+export class ClusterNotRunningError extends GdsError {
+  constructor (message: string) {
+    super(message, 'CLUSTER_NOT_RUNNING')
+    this.name = 'ClusterNotRunningError'
   }
 }
 
@@ -272,7 +280,7 @@ const CLASSES: Record<string, new (...args: any[]) => GdsError> = {
   RegistryUnreachableError, InvalidMessageError, FrameTooLargeError, RegistrationRejectedError, NotRegisteredError, NotAllowedError, CatalogFullError, TooManyNamesError,
   InvalidConfigError, ListenError, KeyFileError, ServiceNotFoundError, MethodNotFoundError, InvalidParamsError,
   OverloadedError, QuotaExceededError, NotFoundError, InvalidStrategyError, RequestTimeoutError, PeerUnavailableError, UnauthorizedError,
-  UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, UsageError, InternalError, PatchDeliveryError
+  UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, ClusterNotRunningError, UsageError, InternalError, PatchDeliveryError
 }
 
 /**

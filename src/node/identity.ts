@@ -4,6 +4,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { KeyFileError } from './errors.js'
+import { lockHolder } from './pid.js'
 
 /** The identity file inside a node's data dir: a protobuf-encoded Ed25519 private key. */
 export const KEY_FILE = 'peer.key'
@@ -79,21 +80,12 @@ export async function lockDataDir (dataDir: string): Promise<() => Promise<void>
       return async () => { await unlink(path).catch(() => {}) }
     } catch (err: any) {
       if (err?.code !== 'EEXIST') throw new KeyFileError(`cannot lock data dir ${dataDir}: ${err?.message}`, { cause: err })
-      const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10)
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+      const pid = await lockHolder(dataDir)
+      if (pid !== undefined && pid !== process.pid) {
         throw new KeyFileError(`data dir ${dataDir} is in use by process ${pid}: give this node its own --data-dir (or --name)`)
       }
       await unlink(path).catch(() => {})
     }
   }
   throw new KeyFileError(`cannot lock data dir ${dataDir}`)
-}
-
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err: any) {
-    return err?.code === 'EPERM'
-  }
 }

@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino'
 import { safeText } from './safe-text.js'
+import { localTime } from './local-time.js'
 
 export type { Logger }
 
@@ -56,7 +57,7 @@ export function humanLogLine (line: string): string {
     return safeText(line.trimEnd())
   }
   if (rec === null || typeof rec !== 'object') return safeText(line.trimEnd())
-  const time = typeof rec.time === 'number' ? new Date(rec.time).toISOString().slice(11, 23) : ''
+  const time = typeof rec.time === 'number' ? localTime(rec.time, Date.now()) : ''
   const level = String(rec.level ?? '').toUpperCase()
   const rest = Object.entries(rec).filter(([k]) => !HIDDEN.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)

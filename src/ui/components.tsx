@@ -2,25 +2,34 @@ import { Box, Text } from 'ink'
 import type { ReactElement } from 'react'
 import type { FeedConnection } from '../node/catalog-feed.js'
 import type { NodeEvent } from '../node/events.js'
+import { eventWord, HEALTH_WORDS, healthCounts, providerHealth, type Health } from '../node/health.js'
+import { localTime } from '../node/local-time.js'
 import type { WatchView } from '../node/watch-view.js'
 import { shortId, whereOf } from '../cli/format.js'
 import { safeText } from '../node/safe-text.js'
 import { ago, dependencies, sparkline, type Row, type SortKey } from './model.js'
 
-const COLOR = { up: 'green', suspect: 'yellow', down: 'red', leaving: 'red' } as const
+const COLOR: Record<Health, string> = { up: 'green', degraded: 'yellow', suspect: 'yellow', down: 'red', leaving: 'gray' }
 
-export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: FeedConnection, readonly viewOf?: string }): ReactElement {
-  const counts = { up: 0, suspect: 0, down: 0 }
-  for (const r of p.view.services.values()) counts[r.status === 'leaving' ? 'down' : r.status]++
+export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: FeedConnection, readonly viewOf?: string, readonly lastError?: string, readonly since?: number, readonly now?: number }): ReactElement {
+  const counts = healthCounts(providerHealth([...p.view.services.values()]))
   const state = p.connection === 'connected' ? <Text color='green'>connected</Text>
     : p.connection === 'peer' ? <Text color='yellow'>registry unreachable: showing the view of peer {shortId(p.viewOf ?? '')} (what it follows); reconnecting</Text>
-      : <Text color='yellow'>{p.connection}{p.connection === 'reconnecting' ? ' (showing the last known state)' : ''}</Text>
+      : <Text color='yellow'>{p.connection}{p.connection === 'reconnecting' ? awayText(p) : ''}</Text>
   return (
     <Box flexDirection='column'>
       <Text><Text bold>gds</Text> registry {p.registry} {p.view.registry === undefined ? '' : shortId(p.view.registry.peerId)} · {state}</Text>
-      <Text><Text color='green'>{counts.up} up</Text> · <Text color='yellow'>{counts.suspect} suspect</Text> · <Text color='red'>{counts.down} down</Text></Text>
+      <Text>{HEALTH_WORDS.map((h, i) => <Text key={h}>{i > 0 ? ' · ' : ''}<Text color={COLOR[h]}>{counts[h]} {h}</Text></Text>)}</Text>
     </Box>
   )
+}
+
+/** Why the TUI is reconnecting, since when, and whether what it shows is anything at all. */
+function awayText (p: { readonly view: WatchView, readonly lastError?: string, readonly since?: number, readonly now?: number }): string {
+  const since = p.since === undefined ? '' : ` since ${localTime(p.since, p.now ?? Date.now(), { ms: false })}`
+  const why = p.lastError === undefined ? '' : `: ${p.lastError}`
+  const shown = p.view.registry === undefined && p.view.services.size === 0 ? 'nothing known yet' : 'showing the last known state'
+  return `${since} (${shown})${why}`
 }
 
 /** Fits `text` into `w` columns (plus a space), neutralised first; w = 0 hides the column. */
@@ -42,7 +51,7 @@ export function ServiceTable (p: { readonly rows: readonly Row[], readonly selec
         return (
           <Text key={`${r.name}/${r.peerId}`} inverse={i === p.selected}>
             {cell(r.name, w.name)}{cell(r.transport === 'http' ? 'http' : shortId(r.peerId), w.peer)}{cell(whereOf(r), w.addr)}
-            <Text color={COLOR[r.status]}>{cell(r.status, w.status)}</Text>
+            <Text color={COLOR[row.health]}>{cell(row.health, w.status)}</Text>
             {cell(r.rttMs === undefined ? '-' : `${r.rttMs}ms`, w.rtt)}<Text color='cyan'>{cell(sparkline(row.rtt), w.spark)}</Text>
             {cell(String(r.load ?? '-'), w.load)}{cell(ago(p.now, r.lastSeen), w.seen)}
             <Text color={row.satisfied ? 'green' : 'red'}>{row.satisfied ? 'ok' : 'no'}</Text>
@@ -70,9 +79,9 @@ export function DependencyPanel (p: { readonly view: WatchView, readonly name: s
 
 function describe (e: NodeEvent): string {
   switch (e.event) {
-    case 'provider-up': return `up       ${e.name} ${shortId(e.peerId)} (${e.reason})`
-    case 'provider-suspect': return `suspect  ${e.name} ${shortId(e.peerId)} (${e.reason})`
-    case 'provider-down': return `${e.reason === 'left' ? 'left    ' : 'down    '} ${e.name} ${shortId(e.peerId)} (${e.reason})`
+    case 'provider-up':
+    case 'provider-suspect':
+    case 'provider-down': return `${eventWord(e).padEnd(8)} ${e.name} ${shortId(e.peerId)} (${e.reason})`
     case 'provider-removed': return `removed  ${e.name} ${shortId(e.peerId)}`
     default: return e.event
   }
@@ -85,7 +94,7 @@ export function EventLog (p: { readonly events: ReadonlyArray<NodeEvent & { ts: 
       {p.events.length === 0 ? <Text dimColor>none yet</Text> : null}
       {p.events.slice(0, p.max).map((e, i) => (
         <Text key={`${e.ts}-${i}`} color={e.event === 'provider-down' ? 'red' : e.event === 'provider-suspect' ? 'yellow' : e.event === 'provider-up' ? 'green' : undefined}>
-          {new Date(e.ts).toISOString().slice(11, 19)} {safeText(describe(e))}
+          {localTime(e.ts, Date.now(), { ms: false })} {safeText(describe(e))}
         </Text>
       ))}
     </Box>

@@ -1,28 +1,29 @@
 import { isAvailable } from '../node/catalog.js'
+import { providerHealth, type Health } from '../node/health.js'
 import type { ProviderRecord } from '../node/schemas.js'
 import type { WatchView } from '../node/watch-view.js'
 
 export type SortKey = 'name' | 'status' | 'rtt'
 export const SORTS: SortKey[] = ['name', 'status', 'rtt']
-const STATUS_ORDER = { down: 0, leaving: 1, suspect: 2, up: 3 }
+const HEALTH_ORDER: Record<Health, number> = { down: 0, leaving: 1, suspect: 2, degraded: 3, up: 4 }
 
 export interface Row {
   record: ProviderRecord
+  /** The health word gds status and the web page use too. */
+  health: Health
   /** Every required name has an up provider. */
   satisfied: boolean
   rtt: readonly number[]
 }
 
-/** The rows the table shows: filtered by name/status substring, sorted. Pure. */
+/** The rows the table shows: filtered by name/health substring, sorted. Pure. */
 export function rows (view: WatchView, filter: string, sort: SortKey): Row[] {
-  const all = [...view.services.values()]
-  const upNames = new Set(all.filter(r => r.status === 'up').map(r => r.name))
   const f = filter.trim().toLowerCase()
-  return all
-    .filter(r => f === '' || r.name.includes(f) || r.status.includes(f))
-    .map(r => ({ record: r, satisfied: r.requires.every(n => upNames.has(n)), rtt: view.rtt.get(r.peerId) ?? [] }))
+  return providerHealth([...view.services.values()])
+    .filter(({ record: r, health }) => f === '' || r.name.includes(f) || health.includes(f))
+    .map(({ record: r, health, missing }) => ({ record: r, health, satisfied: missing.length === 0, rtt: view.rtt.get(r.peerId) ?? [] }))
     .sort((a, b) => {
-      if (sort === 'status') return STATUS_ORDER[a.record.status] - STATUS_ORDER[b.record.status] || a.record.name.localeCompare(b.record.name)
+      if (sort === 'status') return HEALTH_ORDER[a.health] - HEALTH_ORDER[b.health] || a.record.name.localeCompare(b.record.name)
       if (sort === 'rtt') return (b.record.rttMs ?? -1) - (a.record.rttMs ?? -1)
       return a.record.name.localeCompare(b.record.name) || a.record.peerId.localeCompare(b.record.peerId)
     })

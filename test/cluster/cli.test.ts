@@ -144,7 +144,16 @@ describe('the CLI contract (real processes)', () => {
     expect(human.stdout).toMatch(/\nlog\s+12D3KooW/)
     const json = JSON.parse((await runCli(['status', '--json', '--registry', cluster.registryAddr])).stdout)
     expect(Object.keys(json.registry).sort()).toEqual(['addrs', 'peerId'])
-    expect(Object.keys(json.services[0]).sort()).toEqual(['addrs', 'incarnation', 'lastSeen', 'load', 'name', 'peerId', 'requires', 'rttMs', 'seq', 'status'])
+    expect(Object.keys(json.services[0]).sort()).toEqual(['addrs', 'health', 'incarnation', 'lastSeen', 'load', 'missing', 'name', 'peerId', 'requires', 'rttMs', 'seq', 'status'])
+    expect(human.stdout).toMatch(/^log 1\/1 up$/m)
+    // The filters: by name and by health word; a word that is not one is a usage error.
+    const filtered = JSON.parse((await runCli(['status', '--json', '--service', 'nosuch', '--registry', cluster.registryAddr])).stdout)
+    expect(filtered.services).toEqual([])
+    const up = JSON.parse((await runCli(['status', '--json', '--status', 'up', '--service', 'log', '--registry', cluster.registryAddr])).stdout)
+    expect(up.services.map((x: any) => x.name)).toEqual(['log'])
+    const bad = await runCli(['status', '--status', 'sleepy', '--registry', cluster.registryAddr])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr.trim()).toBe('Error: --status takes up, degraded, suspect, down, leaving (got "sleepy")')
   })
 
   it('--help lists the commands', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
+import { isAlive } from '../../src/node/pid.js'
 import { CLI_ENV, ROOT, runCli } from '../helpers/cli.js'
 
 async function freePort (): Promise<number> {
@@ -19,8 +20,12 @@ async function freePort (): Promise<number> {
 describe('gds cluster up (real processes)', () => {
   let child: ReturnType<typeof spawn> | undefined
   let dir = ''
+  let events: any[] = []
   afterEach(async () => {
     if (child !== undefined && child.exitCode === null) { child.kill('SIGKILL') }
+    // A supervisor killed outright cannot stop its members: end each one it reported, by pid.
+    for (const e of events) if (e.event === 'member-listening' && isAlive(e.pid)) process.kill(e.pid, 'SIGKILL')
+    events = []
     if (dir !== '') await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
   })
 
@@ -28,7 +33,6 @@ describe('gds cluster up (real processes)', () => {
     dir = await mkdtemp(join(tmpdir(), 'gds-up-'))
     const httpPort = await freePort()
     child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'cluster', 'up', '--json', '--port', '0', '--grading', '2', '--http-port', String(httpPort), '--data-dir', dir], { env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
-    const events: any[] = []
     let wake = (): void => {}
     createInterface({ input: child.stdout! }).on('line', l => { try { events.push(JSON.parse(l)) } catch {} wake() })
     const exited = new Promise<number | null>(resolve => child!.on('exit', code => { resolve(code) }))

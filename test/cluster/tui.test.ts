@@ -37,6 +37,13 @@ describe.skipIf(!hasTmux)('gds top in a real terminal (tmux)', () => {
     const cmd = `cd ${ROOT} && NODE_ENV=production OCLIF_SKIP_NEW_VERSION_CHECK=true node bin/run.js top --registry ${cluster.registryAddr}; echo $? > ${exitFile}`
     execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '100', '-y', '30', cmd])
     await until(s => /demo\s+\S+\s+up/.test(s) && /log\s+\S+\s+up/.test(s), 'both services up')
+    // A paste arrives as one chunk: f, then "dem" and Enter, filter and apply; the Enter is not filter text.
+    execFileSync('tmux', ['send-keys', '-t', session, '-l', 'fdem\r'])
+    const filtered = await until(s => /\[dem\] · s sort/.test(s), 'the pasted filter applied')
+    expect(filtered).not.toMatch(/^log\s/m)
+    expect(filtered).toMatch(/^demo\s/m)
+    execFileSync('tmux', ['send-keys', '-t', session, '-l', 'f\r'])
+    await until(s => /^log\s/m.test(s) && /f filter · s sort/.test(s), 'the filter cleared')
     log.signal('SIGKILL')
     const s = await until(s => /log\s+\S+\s+down/.test(s), 'log down')
     expect(s).toMatch(/down\s+log/)

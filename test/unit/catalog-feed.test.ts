@@ -65,6 +65,19 @@ describe('CatalogFeed: one reconnecting watch loop', () => {
     expect(calls).toEqual([undefined])
   })
 
+  it('while reconnecting, says why the last attempt failed and since when; connected again, neither', async () => {
+    let t = 100
+    const { connect } = fakeConnect(['refuse', 'refuse', { messages: [snapshot([record('log', 'p1')])], then: 'hang' }])
+    const seen = start({ connect, now: () => t++ })
+    await expect.poll(() => seen.at(-1)?.connection).toBe('connected')
+    const away = seen.filter(s => s.connection === 'reconnecting')
+    expect(away.length).toBeGreaterThan(0)
+    // Since the first failure, not the latest retry.
+    for (const s of away) expect(s).toMatchObject({ lastError: 'connection refused', since: 100 })
+    expect(seen.at(-1)?.lastError).toBeUndefined()
+    expect(seen.at(-1)?.since).toBeUndefined()
+  })
+
   it('reconnects with back-off when the stream breaks, keeping the last view meanwhile', async () => {
     const random = vi.fn(() => 0)
     const mathRandom = vi.spyOn(Math, 'random')

@@ -18,8 +18,13 @@ describe('TUI components (pure)', () => {
     const after = applyWatch(base, { type: 'change', ts: 2000, record: rec('log', 'A', { status: 'down', seq: 1, reason: 'connection-closed' }), previous: 'up' })
     const frame = render(<ServiceTable rows={rows(after, '', 'name')} selected={0} now={2500} wide={false} />).lastFrame()!
     expect(frame).toMatch(/log\s+12D3KooW…AAAAAA\s+down/)
-    expect(frame).toMatch(/grading.*\bno\s*$/m)
-    expect(render(<Header registry='/ip4/127.0.0.1/tcp/4001' view={after} connection='connected' />).lastFrame()).toMatch(/1 up · 0 suspect · 1 down/)
+    expect(frame).toMatch(/grading\s+12D3KooW…BBBBBB\s+degraded.*\bno\s*$/m)
+    // The header counts by the same words: the dependent is degraded, not up.
+    expect(render(<Header registry='/ip4/127.0.0.1/tcp/4001' view={after} connection='connected' />).lastFrame()).toMatch(/0 up · 1 degraded · 0 suspect · 1 down · 0 leaving/)
+    const left = applyWatch(base, { type: 'change', ts: 2000, record: rec('log', 'A', { status: 'leaving', seq: 1, reason: 'left' }), previous: 'up' })
+    expect(render(<Header registry='x' view={left} connection='connected' />).lastFrame()).toMatch(/0 down · 1 leaving/)
+    expect(render(<ServiceTable rows={rows(left, '', 'name')} selected={0} now={2500} wide={false} />).lastFrame()).toMatch(/log\s+12D3KooW…AAAAAA\s+leaving/)
+    expect(render(<EventLog events={left.events} max={5} />).lastFrame()).toMatch(/leaving\s+log 12D3KooW…AAAAAA \(left\)/)
     expect(render(<EventLog events={after.events} max={5} />).lastFrame()).toMatch(/down\s+log 12D3KooW…AAAAAA \(connection-closed\)/)
   })
 
@@ -31,8 +36,12 @@ describe('TUI components (pure)', () => {
 
   it('says when it is reconnecting, filters and sorts', () => {
     expect(render(<Header registry='x' view={base} connection='reconnecting' />).lastFrame()).toMatch(/reconnecting \(showing the last known state\)/)
+    const since = new Date(2026, 10, 22, 9, 5, 7).getTime()
+    expect(render(<Header registry='x' view={emptyView()} connection='reconnecting' lastError='cannot reach the registry: connection refused' since={since} now={since + 1000} />).lastFrame()!.replace(/\n/g, ' '))
+      .toMatch(/reconnecting since 09:05:07 \(nothing known yet\): cannot reach the registry: connection refused/)
     expect(rows(base, 'grad', 'name').map(r => r.record.name)).toEqual(['grading'])
     expect(rows(base, 'up', 'name')).toHaveLength(2)
+    expect(rows(applyWatch(base, { type: 'change', ts: 2000, record: rec('log', 'A', { status: 'down', seq: 1 }), previous: 'up' }), 'degr', 'name').map(r => r.record.name)).toEqual(['grading'])
     expect(sparkline([1, 2, 4, 8])).toBe('▁▂▄█')
   })
 

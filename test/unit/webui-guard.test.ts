@@ -92,11 +92,11 @@ describe('web UI settings', () => {
     expect(web?.args).toEqual(['--http-port', '8080', '--http-host', '0.0.0.0'])
     const login = 'http://127.0.0.1:8080/login?token=abc'
     const serving = { event: 'serving' as const, service: 'webui', url: 'http://127.0.0.1:8080/', login, ts: 0 }
-    expect(clusterLine({ event: 'member-event', name: 'webui', detail: serving, ts: 0 }, true)).toBe(`webui      sign in (once per browser): ${login}`)
+    expect(clusterLine({ event: 'member-event', name: 'webui', detail: serving, ts: 0 }, { registry: true, dataDir: true })).toBe(`webui      sign in (once per browser): ${login}`)
     expect(formatEvent(serving).split('\n')).toEqual([expect.stringMatching(/ webui serving http:\/\/127\.0\.0\.1:8080\/$/), `    sign in (once per browser): ${login}`])
     const { login: _, ...plain } = serving
     expect(formatEvent(plain).split('\n')).toHaveLength(1)
-    expect(clusterLine({ event: 'member-event', name: 'webui', detail: plain, ts: 0 }, true)).toBeUndefined()
+    expect(clusterLine({ event: 'member-event', name: 'webui', detail: plain, ts: 0 }, { registry: true, dataDir: true })).toBeUndefined()
   })
 })
 

@@ -1,10 +1,11 @@
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 import { GdsCommand } from '../../cli/base.js'
 import { clusterLine, type ClusterItem } from '../../cli/cluster.js'
+import { clusterDirFlag } from '../../cli/flags.js'
 import { Feed } from '../../cli/output.js'
 import { stopOnSignal } from '../../cli/signals.js'
-import { REGISTRY_PORT, stateDir } from '../../node/config.js'
+import { DEFAULT_HTTP_PORT, REGISTRY_PORT, clusterDir } from '../../node/config.js'
 import type { MemberSpec } from '../../cluster/supervisor.js'
 
 /** What `cluster up` starts besides the registry: the log, N grading instances sharing one database, the web UI. */
@@ -13,34 +14,40 @@ export function members (grading: number, dataDir: string, httpPort: number, hos
   return [
     { role: 'log', name: 'log' },
     ...Array.from({ length: grading }, (_, i) => ({ role: 'grading', name: grading === 1 ? 'grading' : `grading-${i + 1}`, args: ['--db', db] })),
-    // The web UI binds --host like every member: beyond loopback it then asks for a token.
-    { role: 'webui', name: 'webui', args: ['--http-port', String(httpPort), '--http-host', host] }
+    // The web UI binds --host like every member (beyond loopback it then asks for a token): that is where the port must be free.
+    { role: 'webui', name: 'webui', args: ['--http-port', String(httpPort), '--http-host', host], port: { host, port: httpPort, flag: '--http-port' } }
   ]
 }
 
 export default class ClusterUp extends GdsCommand<Feed<ClusterItem>> {
   static override summary = 'Start the whole system on this machine: the registry and every role, one process each.'
   static override description = `Each member is a separate "gds node start" process with its data under --data-dir/<name>.
-Prints where each listens and follows their health; Ctrl-C stops them all gracefully (services
-first, the registry last). Look at it from another terminal with "gds status".`
+Prints where each listens and follows their health. A member that dies is restarted with back-off
+(0.5 s doubling to 8 s; after 5 restarts within 60 s it is given up on, with the command to start it
+by hand). A member that fails to start fails the whole command, unless --keep-going.
+Ctrl-C (or "gds cluster down" from another terminal) stops them all gracefully: services first,
+the registry last. "gds cluster status" lists the members, their pids and restarts.`
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --grading 2', '<%= config.bin %> <%= command.id %> --data-dir ./cluster-data --port 4101']
 
   static override flags = {
-    'data-dir': Flags.string({ char: 'd', description: 'Folder for every member\'s data. [default: $XDG_STATE_HOME/gds/cluster]', helpValue: 'DIR' }),
+    'data-dir': clusterDirFlag,
     port: Flags.integer({ char: 'p', description: 'Registry port.', default: REGISTRY_PORT, min: 0, max: 65535 }),
     host: Flags.string({ description: 'IPv4 address every member listens on, the web UI included (beyond loopback it prints a sign-in link).', default: '127.0.0.1' }),
-    'http-port': Flags.integer({ description: 'Port of the web UI.', default: 8080, min: 1, max: 65535 }),
-    grading: Flags.integer({ description: 'Grading instances (they share one database), to see load balancing and failover.', default: 1, min: 1, max: 16 })
+    'http-port': Flags.integer({ description: 'Port of the web UI.', default: DEFAULT_HTTP_PORT, min: 1, max: 65535 }),
+    grading: Flags.integer({ description: 'Grading instances (they share one database), to see load balancing and failover.', default: 1, min: 1, max: 16 }),
+    'keep-going': Flags.boolean({ description: 'If a member other than the registry fails to start, go on without it (it is retried with back-off).', default: false })
   }
 
   async run (): Promise<Feed<ClusterItem>> {
     const { flags } = await this.parse(ClusterUp)
     const { Supervisor } = await import('../../cluster/supervisor.js')
-    const dataDir = flags['data-dir'] ?? join(stateDir(), 'cluster')
+    const dataDir = resolve(flags['data-dir'] ?? clusterDir())
     const roles = members(flags.grading, dataDir, flags['http-port'], flags.host)
-    const supervisor = new Supervisor({ dataDir, host: flags.host, registryPort: flags.port, members: roles })
-    const defaultRegistry = flags.port === REGISTRY_PORT && flags.host === '127.0.0.1'
+    // Bound to every address, the web UI is opened at loopback (browsers refuse 0.0.0.0).
+    const web = `http://${flags.host === '0.0.0.0' ? '127.0.0.1' : flags.host}:${flags['http-port']}/`
+    const supervisor = new Supervisor({ dataDir, host: flags.host, registryPort: flags.port, members: roles, keepGoing: flags['keep-going'], web })
+    const defaults = { registry: flags.port === REGISTRY_PORT && flags.host === '127.0.0.1', dataDir: flags['data-dir'] === undefined }
     return new Feed(async emit => {
       supervisor.on('event', e => { emit({ ...e, ts: Date.now() }) })
       const stopped = stopOnSignal(async () => {
@@ -48,10 +55,10 @@ first, the registry last). Look at it from another terminal with "gds status".`
         await supervisor.stop()
       })
       await supervisor.start()
-      // Bound to every address, the web UI is opened at loopback here (browsers refuse 0.0.0.0).
-      const webHost = flags.host === '0.0.0.0' ? '127.0.0.1' : flags.host
-      emit({ event: 'cluster-up', registry: supervisor.registry ?? '', web: `http://${webHost}:${flags['http-port']}/`, members: roles.length + 1, ts: Date.now() })
+      if (!supervisor.stopped) {
+        emit({ event: 'cluster-up', registry: supervisor.registry ?? '', web, members: roles.length + 1, dataDir, failed: supervisor.failed, ts: Date.now() })
+      }
       await stopped
-    }, e => clusterLine(e, defaultRegistry))
+    }, e => clusterLine(e, defaults))
   }
 }

@@ -245,7 +245,11 @@ export class RegistryHub implements Hub {
     const perDependent = new Map<string, ProviderRecord[]>()
     for (const change of changes) {
       const e = eventForChange(change, 'local')
-      if (e !== undefined) this.opts.emit(e)
+      if (e !== undefined) {
+        this.opts.emit(e)
+        // Info reaches the log service: `gds logs --service registry` is the cluster's membership history.
+        this.opts.log.info({ provider: change.record.name, peer: change.record.peerId, status: change.removed === true ? 'removed' : change.record.status, reason: 'reason' in e ? e.reason : undefined }, membershipLine(change))
+      }
       if (change.removed === true) {
         // A reaped peer with nothing left is no longer probed.
         if (this.catalog.ofPeer(change.record.peerId).length === 0) {
@@ -331,4 +335,13 @@ async function loadAcl (file: string): Promise<Acl> {
     throw new InvalidConfigError(`ACL file ${file}: cannot read it (${err?.code ?? err?.message ?? err})`)
   }
   return parseAcl(text, file)
+}
+
+/** `grading 12D3KooW…abcdef down (connection-closed)`, in the health words of gds status. */
+export function membershipLine (change: Change): string {
+  const r = change.record
+  const who = `${r.name} ${r.peerId.slice(0, 8)}…${r.peerId.slice(-6)}`
+  if (change.removed === true) return `${who} removed from the catalogue`
+  const reason = r.status === 'leaving' ? 'left' : r.reason ?? (r.status === 'up' ? 'registered' : 'heartbeat-timeout')
+  return `${who} ${r.status} (${reason})`
 }

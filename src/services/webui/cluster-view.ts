@@ -1,3 +1,5 @@
+import { eventWord, HEALTH_WORDS, healthCounts, providerHealth } from '../../node/health.js'
+import { localTime } from '../../node/local-time.js'
 import type { ProviderRecord } from '../../node/schemas.js'
 import type { WatchView } from '../../node/watch-view.js'
 import { whereOf } from '../../cli/format.js'
@@ -91,7 +93,9 @@ ${edges}${nodes}</svg>`
 }
 
 export function instancesTable (view: WatchView, now: number): Html {
-  const rows = [...byName(view).values()].flat().map(r => html`<tr data-peer="${r.peerId}"><td>${r.name}</td><td><span class="pill ${r.status}">${r.status}</span></td>
+  // The same health words as gds status and the TUI, judged on the whole catalogue.
+  const health = new Map(providerHealth([...view.services.values()]).map(p => [p.record, p.health]))
+  const rows = [...byName(view).values()].flat().map(r => html`<tr data-peer="${r.peerId}"><td>${r.name}</td><td><span class="pill ${health.get(r) ?? r.status}">${health.get(r) ?? r.status}</span></td>
 <td><code title="${r.peerId}">${r.transport === 'http' ? 'http' : `${r.peerId.slice(0, 12)}…${r.peerId.slice(-6)}`}</code></td><td><code title="${r.addrs.join(' ')}">${whereOf(r)}</code></td>
 <td class="num">${r.rttMs === undefined ? '-' : `${r.rttMs} ms`}</td><td class="num">${r.load ?? '-'}</td>
 <td class="num">${r.lastSeen === undefined ? '-' : `${Math.max(0, Math.round((now - r.lastSeen) / 100) / 10)} s ago`}</td><td>${r.requires.join(', ') || '-'}</td></tr>`)
@@ -99,10 +103,10 @@ export function instancesTable (view: WatchView, now: number): Html {
 <tbody>${rows.length > 0 ? rows : [html`<tr><td colspan="8" class="muted">no services registered</td></tr>`]}</tbody></table>`
 }
 
-export function eventsList (view: WatchView): Html {
+export function eventsList (view: WatchView, now: number): Html {
   const items = view.events.slice(0, 50).map(e => {
-    const t = new Date(e.ts).toISOString().slice(11, 19)
-    const what = e.event.replace('provider-', '')
+    const t = localTime(e.ts, now, { ms: false })
+    const what = eventWord(e)
     const who = 'name' in e ? `${e.name} ${'peerId' in e ? e.peerId.slice(-6) : ''}` : ''
     const why = 'reason' in e ? ` (${e.reason})` : ''
     return html`<li><span class="muted">${t}</span> <span class="pill ${what === 'removed' ? 'down' : what}">${what}</span> ${who}${why}</li>`
@@ -112,10 +116,9 @@ export function eventsList (view: WatchView): Html {
 
 /** The three live parts of the cluster page, rendered on the server (escaping in one place). */
 export function clusterParts (view: WatchView, connected: boolean, now: number): { status: string, graph: string, table: string, events: string } {
-  const counts = { up: 0, suspect: 0, down: 0 }
-  for (const r of view.services.values()) counts[r.status === 'leaving' ? 'down' : r.status]++
+  const counts = healthCounts(providerHealth([...view.services.values()]))
   const status = connected
-    ? html`registry <code>${view.registry?.peerId ?? ''}</code> · <b>${counts.up}</b> up · <b>${counts.suspect}</b> suspect · <b>${counts.down}</b> down`
+    ? html`registry <code>${view.registry?.peerId ?? ''}</code>${HEALTH_WORDS.map(h => html` · <b>${counts[h]}</b> ${h}`)}`
     : html`<span class="pill down">registry unreachable</span> showing the last known state; reconnecting…`
-  return { status: status.text, graph: graphSvg(view).text, table: instancesTable(view, now).text, events: eventsList(view).text }
+  return { status: status.text, graph: graphSvg(view).text, table: instancesTable(view, now).text, events: eventsList(view, now).text }
 }

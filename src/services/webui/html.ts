@@ -41,7 +41,7 @@ button.primary{background:#2456d6;color:#fff;border-color:#2456d6} button.link{b
 input,select{font:inherit;padding:6px 8px;border:1px solid #c5cbe0;border-radius:6px}
 .error{background:#fdecea;color:#b42318;border:1px solid #f5c2bd;padding:10px 12px;border-radius:6px;margin-bottom:12px}
 .muted{color:#5b6478} .pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
-.up{background:#e3f6e8;color:#17693a} .suspect{background:#fff4d6;color:#8a5a00} .down,.leaving{background:#fdecea;color:#b42318}
+.up{background:#e3f6e8;color:#17693a} .suspect,.degraded{background:#fff4d6;color:#8a5a00} .down{background:#fdecea;color:#b42318} .leaving{background:#eef0f4;color:#5b6478}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:16px} @media(max-width:800px){.grid{grid-template-columns:1fr}}
 ul.events{list-style:none;margin:0;padding:0;max-height:360px;overflow:auto} ul.events li{padding:4px 0;border-bottom:1px solid #eceef4;font-size:13px}
 code{font-size:12px;color:#5b6478}
