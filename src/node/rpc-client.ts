@@ -1,13 +1,12 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from 'libp2p'
-import { PeerUnavailableError, RequestTimeoutError, fromWire } from './errors.js'
+import { InvalidParamsError, PeerUnavailableError, RequestTimeoutError, fromWire } from './errors.js'
 import { MAX_RPC_FRAME, RPC_PROTOCOL } from './protocols.js'
 import { Channel } from './framing.js'
 import { Requests } from './requests.js'
 import { rpcResponse, type RpcResponse } from './schemas.js'
 
-type RpcAnswer = Extract<RpcResponse, { ok: boolean }>
 
 /** Where to reach a provider: its peer id and the addresses it registered. */
 export interface Target {
@@ -77,16 +76,20 @@ class Link {
   get open (): boolean { return this.requests.failure === undefined }
 
   async call (service: string, method: string, params: unknown, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
-    const f = await this.requests.request(async id => { await this.send({ id, service, method, params }) }, {
+    let sent = 0
+    const f = await this.requests.request(async id => { sent = id; await this.send({ id, service, method, params }) }, {
       timeoutMs,
       timedOut: () => new RequestTimeoutError(`${service}.${method} on ${this.peerId} gave no answer within ${timeoutMs} ms`),
       signal,
-      cancelled: () => new RequestTimeoutError(`${service}.${method} was cancelled`),
-      // The items of a streamed answer are no answer to a call.
-      isAnswer: (f): f is RpcAnswer => 'ok' in f
+      cancelled: () => new RequestTimeoutError(`${service}.${method} was cancelled`)
     })
-    if (!f.ok) throw fromWire(f.error)
-    return f.result
+    if ('ok' in f) {
+      if (!f.ok) throw fromWire(f.error)
+      return f.result
+    }
+    // An item or an end: the method streams (as a local call says at once, not at the deadline).
+    void this.send({ id: sent, cancel: true }).catch(() => {})
+    throw new InvalidParamsError(`${service}.${method} streams its results: use stream(), not call()`)
   }
 
   async * stream (service: string, method: string, params: unknown, signal?: AbortSignal): AsyncGenerator<unknown> {

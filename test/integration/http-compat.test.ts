@@ -282,7 +282,8 @@ describe('services of the original Go registry (--http-compat)', () => {
     expect((await fetch(`${serving.url}/log`, { method: 'POST', body: 'x'.repeat(9_000) })).status).toBe(413)
     const caller = await cluster.service(reg, 'caller', ['log'])
     await eventually(() => { expect(caller.catalog.providersOf('log').some(p => p.status === 'up')).toBe(true) })
-    const { entries } = await caller.call<{ entries: LogEntry[] }>('log', 'query', { service: 'grading-service' })
+    const entries: LogEntry[] = []
+    for await (const e of caller.stream<LogEntry>('log', 'query', { service: 'grading-service' })) entries.push(e)
     expect(entries).toEqual([expect.objectContaining({ service: 'grading-service', msg: 'graded student 3', level: 'info', peerId: 'http:127.0.0.1' })])
     // The log node leaves: the Go service is told.
     await logNode.stop()

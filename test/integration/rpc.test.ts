@@ -104,6 +104,14 @@ describe('rpc through the balancer', () => {
     expect(await caller.call('echo', 'say', { text: 'after' })).toMatchObject({ text: 'after' })
   })
 
+  it('call() of a streaming method over the network says so at once, not at its deadline', async () => {
+    const { caller } = await setup(1)
+    // A deadline longer than the test's own: only the prompt refusal can pass.
+    await expect(caller.call('echo', 'forever', {}, { timeoutMs: 120_000 })).rejects.toMatchObject({ name: 'InvalidParamsError', message: expect.stringMatching(/use stream\(\)/) })
+    await expect(caller.call('echo', 'count', { to: 0 }, { timeoutMs: 120_000 })).rejects.toMatchObject({ name: 'InvalidParamsError' })
+    expect(await caller.call('echo', 'say', { text: 'after' })).toMatchObject({ text: 'after' })
+  })
+
   it('a plain client (no node) calls through a registry lookup', async () => {
     const { registry, served } = await setup(2)
     const client = await RegistryClient.connect({ registry: pickAddr(registry.addrs) })

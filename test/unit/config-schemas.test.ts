@@ -9,7 +9,7 @@ const env = { GDS_HOME: '/srv/gds' }
 describe('config', () => {
   it('has documented defaults, by role', () => {
     const r = createConfig({ role: 'registry' }, env)
-    expect(r).toMatchObject({ name: 'registry', listen: ['/ip4/0.0.0.0/tcp/4001'], dataDir: '/srv/gds/registry', maxEntries: 5000, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 500, failureThreshold: 2 })
+    expect(r).toMatchObject({ name: 'registry', listen: ['/ip4/0.0.0.0/tcp/4001'], dataDir: '/srv/gds/registry', maxEntries: 10_000, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 500, failureThreshold: 2 })
     const s = createConfig({ role: 'service', name: 'demo' }, { ...env, GDS_REGISTRY: '/ip4/10.0.0.5/tcp/4001' })
     expect(s).toMatchObject({ listen: ['/ip4/0.0.0.0/tcp/0'], registry: '/ip4/10.0.0.5/tcp/4001', dataDir: '/srv/gds/demo' })
     expect(createConfig({ role: './svc/notifier.js' }, env).name).toBe('notifier')
