@@ -63,3 +63,8 @@ export const MAX_CALLS_PER_STREAM = 1024
 export const MAX_INBOUND_RPC_STREAMS = 16
 /** Method names: identifiers, safe in logs. */
 export const METHOD_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$/
+/**
+ * The reserved method every provider answers for each of its services (src/node/describe.ts):
+ * what `gds call SERVICE --list` prints. No user method can take it (a name starts with a letter).
+ */
+export const DESCRIBE_METHOD = '$describe'

@@ -1,7 +1,8 @@
 import type { Libp2p } from 'libp2p'
 import { InvalidParamsError, MethodNotFoundError, ServiceNotFoundError } from './errors.js'
 import type { Logger } from './logger.js'
-import { MAX_CALLS_PER_STREAM, MAX_INBOUND_RPC_STREAMS, MAX_RPC_FRAME, RPC_PROTOCOL } from './protocols.js'
+import { DESCRIBE_METHOD, MAX_CALLS_PER_STREAM, MAX_INBOUND_RPC_STREAMS, MAX_RPC_FRAME, RPC_PROTOCOL } from './protocols.js'
+import { describeService } from './describe.js'
 import { describeIssue, validate } from './framing.js'
 import { rpcRequest, type RpcRequest } from './schemas.js'
 import { StreamServer, type Answer } from './stream-server.js'
@@ -87,6 +88,7 @@ export class RpcServer {
   private method (service: string, method: string): MethodDefinition {
     const s = this.services.get(service)
     if (s === undefined) throw new ServiceNotFoundError(service, 'this peer does not provide it')
+    if (method === DESCRIBE_METHOD) return { idempotent: true, handler: () => describeService(s) }
     const m = s.methods?.[method]
     if (m === undefined || !Object.hasOwn(s.methods ?? {}, method)) throw new MethodNotFoundError(service, method, Object.keys(s.methods ?? {}))
     return methodOf(m)

@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
-import { MAX_ADDRS, MAX_NAMES_PER_PEER, MAX_REQUIRES, METHOD_NAME_PATTERN, SERVICE_NAME_PATTERN } from './protocols.js'
+import { DESCRIBE_METHOD, MAX_ADDRS, MAX_NAMES_PER_PEER, MAX_REQUIRES, METHOD_NAME_PATTERN, SERVICE_NAME_PATTERN } from './protocols.js'
 
 /**
  * Every message on every gds protocol, as a zod schema. Inbound bytes are parsed here and
@@ -204,7 +204,7 @@ export const rpcRequest = z.union([
   z.strictObject({
     id: counter,
     service: serviceName,
-    method: z.string().regex(METHOD_NAME_PATTERN, 'a method name is an identifier of up to 64 characters'),
+    method: z.string().max(64).refine(m => METHOD_NAME_PATTERN.test(m) || m === DESCRIBE_METHOD, 'a method name is an identifier of up to 64 characters'),
     params: z.unknown().optional()
   }),
   z.strictObject({ id: counter, cancel: z.literal(true) })

@@ -108,8 +108,18 @@ describe('rpc through the balancer', () => {
     const { caller } = await setup(1)
     // A deadline longer than the test's own: only the prompt refusal can pass.
     await expect(caller.call('echo', 'forever', {}, { timeoutMs: 120_000 })).rejects.toMatchObject({ name: 'InvalidParamsError', message: expect.stringMatching(/use stream\(\)/) })
-    await expect(caller.call('echo', 'count', { to: 0 }, { timeoutMs: 120_000 })).rejects.toMatchObject({ name: 'InvalidParamsError' })
+    await expect(caller.call('echo', 'count', { to: 1 }, { timeoutMs: 120_000 })).rejects.toMatchObject({ name: 'InvalidParamsError', message: expect.stringMatching(/use stream\(\)/) })
     expect(await caller.call('echo', 'say', { text: 'after' })).toMatchObject({ text: 'after' })
+  })
+
+  it('every provider describes its services ($describe): methods, params as JSON Schema', async () => {
+    const { caller } = await setup(1)
+    const d = await caller.call<any>('echo', '$describe')
+    expect(d).toMatchObject({ service: 'echo', version: '0.0.0' })
+    expect(d.methods.map((m: any) => m.name)).toEqual(['broken', 'count', 'forever', 'say'])
+    expect(d.methods.find((m: any) => m.name === 'say').params).toMatchObject({ type: 'object', properties: { text: { type: 'string', maxLength: 100 } }, required: ['text'] })
+    expect(d.methods.find((m: any) => m.name === 'forever').params).toBeNull()
+    await expect(caller.call('nothing', '$describe')).rejects.toMatchObject({ name: 'ServiceNotFoundError' })
   })
 
   it('a plain client (no node) calls through a registry lookup', async () => {
