@@ -1,3 +1,5 @@
+import { SUPERVISED_ENV } from '../node/config.js'
+
 /** Aborts at the first of these signals: how a follow ends on Ctrl-C. */
 export function abortOn (signals: NodeJS.Signals[]): AbortSignal {
   const ac = new AbortController()
@@ -19,4 +21,24 @@ export async function stopOnSignal (stop: (signal: NodeJS.Signals) => Promise<vo
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   return stopped.promise
+}
+
+/**
+ * A supervised member stops as on SIGTERM when its supervisor dies, however it dies (a SIGKILL
+ * included): the supervisor's end of our stdin closes with it. Returns the release to call once
+ * the node has stopped, so stdin no longer holds the process open.
+ */
+export function stopWithSupervisor (): () => void {
+  if (process.env[SUPERVISED_ENV] !== '1') return () => {}
+  // Not for what this process starts in turn (a module's own children).
+  delete process.env[SUPERVISED_ENV]
+  const onEnd = (): void => { process.kill(process.pid, 'SIGTERM') }
+  process.stdin.once('end', onEnd)
+  process.stdin.once('error', onEnd)
+  process.stdin.resume()
+  return () => {
+    process.stdin.off('end', onEnd)
+    process.stdin.off('error', onEnd)
+    process.stdin.destroy()
+  }
 }

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { CLUSTER_RESTART } from '../node/config.js'
+import { CLUSTER_RESTART, SUPERVISED_ENV } from '../node/config.js'
 import { ClusterStartError } from '../node/errors.js'
 import type { TimedEvent } from '../node/events.js'
 import { lockDataDir } from '../node/identity.js'
@@ -211,7 +211,8 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
         ...(role === 'service' ? ['--name', name] : []), ...(requires.length > 0 ? ['--requires', requires.join(',')] : []),
         ...(m.spec.args ?? []), ...(this.opts.commonArgs ?? [])]
     }
-    const child = spawn(process.execPath, [BIN, ...m.argv, '--json'], { env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    // The member holds our end of its stdin: when we die, however, it stops (no orphans).
+    const child = spawn(process.execPath, [BIN, ...m.argv, '--json'], { env: { ...process.env, NODE_ENV: 'production', [SUPERVISED_ENV]: '1' }, stdio: ['pipe', 'pipe', 'pipe'] })
     m.child = child
     m.lastError = undefined
     this.setState(m, 'starting')

@@ -189,6 +189,9 @@ export function stateDir (env: NodeJS.ProcessEnv = process.env): string {
 
 /** A token that is also a valid cookie value (RFC 6265 cookie-octet), long enough not to be guessed. */
 export const HTTP_TOKEN_PATTERN = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{16,256}$/
+/** Set by `gds cluster up` on each member it starts, which it holds by the stdin pipe (src/cli/signals.ts). */
+export const SUPERVISED_ENV = 'GDS_SUPERVISED'
+
 /** Where `gds cluster up` keeps its members' data (and cluster.json) by default. */
 export function clusterDir (env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'cluster')

@@ -193,6 +193,18 @@ describe('gds cluster up as a supervisor (real processes)', () => {
     expect(all.filter(isAlive)).toEqual([])
   })
 
+  it('a supervisor killed with -9 leaves no orphans: every member stops on its own', async () => {
+    const d = await dir()
+    const sup = up(['--port', '0', '--http-port', String(await freePort()), '-d', d])
+    await sup.waitFor(e => e.event === 'cluster-up', 'cluster-up', START_MS)
+    const all = pidsOf(sup)
+    for (const pid of all) memberPids.add(pid)
+    expect(all.length).toBeGreaterThanOrEqual(4)
+    sup.signal('SIGKILL')
+    await sup.exited
+    await eventually(async () => all.every(pid => !isAlive(pid)) ? true : undefined, 'every member gone after the supervisor', 30_000)
+  })
+
   it('gives up on a member after maxRestarts within the window, and says how to start it by hand on the same data', async () => {
     const d = await dir()
     const sup = new Supervisor({

@@ -4,7 +4,7 @@ import { loadRuntime } from '../../cli/client-loader.js'
 import { registryFlags, splitList } from '../../cli/flags.js'
 import { formatEvent } from '../../cli/format.js'
 import { Feed } from '../../cli/output.js'
-import { stopOnSignal } from '../../cli/signals.js'
+import { stopOnSignal, stopWithSupervisor } from '../../cli/signals.js'
 import { createConfig, DEFAULT_HTTP_HOST, DEFAULT_MAX_ENTRIES, DEFAULT_TIMINGS, MAX_MAX_ENTRIES } from '../../node/config.js'
 import type { TimedEvent } from '../../node/events.js'
 import { BUILT_IN_ROLES } from '../../services/roles.js'
@@ -84,9 +84,14 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     return new Feed(async emit => {
       node.on('event', emit)
       const stopped = stopOnSignal(async signal => node.stop(signal))
-      await node.start()
-      // A refusal by the registry's access policy is final: the node has stopped; exit 1 with it.
-      await Promise.race([stopped, node.failed])
+      const release = stopWithSupervisor()
+      try {
+        await node.start()
+        // A refusal by the registry's access policy is final: the node has stopped; exit 1 with it.
+        await Promise.race([stopped, node.failed])
+      } finally {
+        release()
+      }
     }, formatEvent)
   }
 }
