@@ -67,6 +67,11 @@ export interface GdsConfig {
    * services' `POST /log` here. HOST:PORT, or PORT (or :PORT) for 127.0.0.1. @default none
    */
   httpCompat?: string
+  /**
+   * registry: where the catalogue lives. None: `catalog.json` in the data dir (one registry).
+   * `etcd://HOST:PORT[,HOST:PORT...]`: in etcd, shared by every registry given the same store. @default none
+   */
+  store?: string
   /** pino level for the stderr log. @default warn */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 }
@@ -245,6 +250,10 @@ export function validateConfig (c: GdsConfig): void {
     parseHostPort(c.httpCompat)
     if (c.role !== 'registry' && c.role !== 'log') throw new InvalidConfigError(`--http-compat (GDS_HTTP_COMPAT) is for the registry and log roles, not ${c.role}`)
   }
+  if (c.store !== undefined) {
+    parseStoreUrl(c.store)
+    if (c.role !== 'registry') throw new InvalidConfigError(`--store (GDS_STORE) is for the registry role, not ${c.role}`)
+  }
   if (c.reconnectMinMs > c.reconnectMaxMs) throw new InvalidConfigError('reconnectMinMs must not exceed reconnectMaxMs')
   for (const n of [c.name, ...c.requires]) {
     if (!SERVICE_NAME_PATTERN.test(n)) {
@@ -264,6 +273,15 @@ export function parseHostPort (text: string): { host: string, port: number } {
   if (m === null || port > 65535) throw new InvalidConfigError(`--http-compat takes HOST:PORT or PORT, such as 127.0.0.1:3000 (got "${text}")`)
   const host = m[1] ?? m[2] ?? ''
   return { host: host === '' ? '127.0.0.1' : host, port }
+}
+
+/** `etcd://HOST:PORT[,HOST:PORT...]` → its endpoints as HOST:PORT. */
+export function parseStoreUrl (text: string): { kind: 'etcd', hosts: string[] } {
+  const m = /^etcd:\/\/(.+)$/.exec(text.trim())
+  const hosts = m === null ? [] : m[1].split(',').map(h => h.trim())
+  const valid = hosts.length > 0 && hosts.length <= 16 && hosts.every(h => /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9a-fA-F:.]+\]):\d{1,5}$/.test(h) && Number(h.slice(h.lastIndexOf(':') + 1)) <= 65535)
+  if (!valid) throw new InvalidConfigError(`--store takes etcd://HOST:PORT[,HOST:PORT...], such as etcd://127.0.0.1:2379 (got "${text}")`)
+  return { kind: 'etcd', hosts }
 }
 
 function defaultName (role: string): string {
