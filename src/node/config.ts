@@ -15,7 +15,10 @@ export interface GdsConfig {
   name: string
   /** Service names this node needs; it starts degraded while any has no provider. @default [] */
   requires: string[]
-  /** Multiaddr of the registry, with `/p2p/<id>` to pin its identity. @default GDS_REGISTRY or /ip4/127.0.0.1/tcp/4001 */
+  /**
+   * Multiaddr of the registry, with `/p2p/<id>` to pin its identity; several comma-separated (each
+   * pinned) for registries sharing one catalogue. @default GDS_REGISTRY or /ip4/127.0.0.1/tcp/4001
+   */
   registry: string
   /** Multiaddrs to listen on. @default registry: /ip4/0.0.0.0/tcp/4001, others: /ip4/0.0.0.0/tcp/0 */
   listen: string[]

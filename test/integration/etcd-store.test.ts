@@ -142,3 +142,47 @@ describe.skipIf(ETCD_BIN === undefined)('catalogue in etcd', () => {
     }, 30_000)
   }, 120_000)
 })
+
+describe.skipIf(ETCD_BIN === undefined)('several registries', () => {
+  const etcd = new TestEtcd()
+  const cluster = new TestCluster()
+  beforeAll(async () => { await etcd.start() }, 60_000)
+  afterEach(async () => { await cluster.stopAll() })
+  afterAll(async () => { await etcd.stop() })
+
+  it('a service fails over to another registry at once, same entry, and no dependent is told it is down', async () => {
+    const regs = [await cluster.registry({ store: etcd.url }), await cluster.registry({ store: etcd.url })]
+    const registry = regs.map(r => pickAddr(r.addrs)).join(',')
+    const logSvc = await cluster.service(regs[0], 'log', [], { registry })
+    const first = await cluster.waitFor(logSvc, e => e.event === 'registered') as any
+    const home = regs.find(r => r.peerId === first.registry)!
+    const other = regs.find(r => r !== home)!
+    // The dependent sits on the other registry: it hears of log through the shared store.
+    const demo = await cluster.service(other, 'demo', ['log'], { registry: pickAddr(other.addrs) })
+    await cluster.waitFor(demo, e => e.event === 'provider-up' && e.name === 'log', 15_000, 'demo told of log')
+    const before = other.registry!.list().services.find(s => s.name === 'log')!
+    cluster.clearEvents(logSvc)
+
+    await home.stop()
+    const lost = await cluster.waitFor(logSvc, e => e.event === 'registry-lost', 15_000, 'registry lost') as any
+    const again = await cluster.waitFor(logSvc, e => e.event === 'registered', 15_000, 'registered elsewhere') as any
+    expect(again.registry).toBe(other.peerId)
+    // Within the failover target of a second (generous here: a loaded CI machine may take longer; bench/ measures it).
+    expect(again.ts - lost.ts).toBeLessThan(5_000)
+    const after = other.registry!.list().services.find(s => s.name === 'log')!
+    expect({ inc: after.incarnation, status: after.status }).toEqual({ inc: before.incarnation, status: 'up' })
+    // The new registry probes it now: a kill is still noticed.
+    await logSvc.stop()
+    await cluster.waitFor(demo, e => e.event === 'provider-down' && e.name === 'log', 15_000, 'demo told log left')
+    const told = cluster.events.get(demo)!.filter(e => e.event === 'provider-down' && (e as any).name === 'log')
+    expect(told.map(e => (e as any).reason)).toEqual(['left'])
+  }, 60_000)
+
+  it('knows every pinned registry, and refuses a list with an unpinned one', async () => {
+    const regs = [await cluster.registry({ store: etcd.url }), await cluster.registry({ store: etcd.url })]
+    const registry = regs.map(r => pickAddr(r.addrs)).join(',')
+    const a = await cluster.service(regs[0], 'alpha', [], { registry })
+    expect([...a.registrySession!.registryIds].sort()).toEqual(regs.map(r => r.peerId).sort())
+    await expect(cluster.service(regs[0], 'beta', [], { registry: `${pickAddr(regs[0].addrs)},/ip4/127.0.0.1/tcp/1` })).rejects.toThrow(/each must be pinned/)
+  })
+})

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { GdsCommand } from '../../cli/base.js'
 import { loadRuntime } from '../../cli/client-loader.js'
-import { registryFlags, splitList } from '../../cli/flags.js'
+import { registryFlags, registryText, splitList } from '../../cli/flags.js'
 import { formatEvent } from '../../cli/format.js'
 import { Feed } from '../../cli/output.js'
 import { stopOnSignal } from '../../cli/signals.js'
@@ -59,7 +59,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       role: flags.role,
       name: flags.name,
       requires: splitList(flags.requires),
-      registry: flags.registry,
+      registry: registryText(flags.registry),
       listen: flags.listen,
       dataDir: flags['data-dir'],
       swarmKeyFile: flags['swarm-key'],
