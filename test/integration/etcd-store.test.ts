@@ -50,13 +50,13 @@ describe.skipIf(ETCD_BIN === undefined)('catalogue in etcd', () => {
   }
 
   it('keeps the newer version whatever order two registries write in', async () => {
-    const a = new EtcdStore([etcd.endpoint], log, () => {})
-    const b = new EtcdStore([etcd.endpoint], log, () => {})
+    const a = new EtcdStore([etcd.endpoint], PEER, log, () => {})
+    const b = new EtcdStore([etcd.endpoint], PEER, log, () => {})
     a.save([{ record: record(5) }])
     b.save([{ record: record(3, { status: 'down' }) }])
     await Promise.all([a.stop(), b.stop()])
     expect(await stored('log', PEER)).toMatchObject({ seq: 5, status: 'up' })
-    const c = new EtcdStore([etcd.endpoint], log, () => {})
+    const c = new EtcdStore([etcd.endpoint], PEER, log, () => {})
     c.save([{ record: record(3) }])
     c.save([{ record: record(0, { incarnation: 2 }) }])
     await c.stop()
@@ -64,7 +64,7 @@ describe.skipIf(ETCD_BIN === undefined)('catalogue in etcd', () => {
   })
 
   it('a reap does not delete a newer version written by another registry', async () => {
-    const a = new EtcdStore([etcd.endpoint], log, () => {})
+    const a = new EtcdStore([etcd.endpoint], PEER, log, () => {})
     a.save([{ record: record(7) }])
     a.save([{ record: record(4, { status: 'down' }), removed: true }])
     await a.stop()
@@ -185,4 +185,18 @@ describe.skipIf(ETCD_BIN === undefined)('several registries', () => {
     expect([...a.registrySession!.registryIds].sort()).toEqual(regs.map(r => r.peerId).sort())
     await expect(cluster.service(regs[0], 'beta', [], { registry: `${pickAddr(regs[0].addrs)},/ip4/127.0.0.1/tcp/1` })).rejects.toThrow(/each must be pinned/)
   })
+
+  it('a survivor takes over probing the services of a dead registry: a live one stays up and no dependent is told otherwise', async () => {
+    const [ra, rb] = [await cluster.registry({ store: etcd.url }), await cluster.registry({ store: etcd.url })]
+    // Pinned to ra alone: it cannot fail over, so its entry is left to a survivor.
+    const logSvc = await cluster.service(ra, 'log')
+    const demo = await cluster.service(rb, 'demo', ['log'], { registry: pickAddr(rb.addrs) })
+    await cluster.waitFor(demo, e => e.event === 'provider-up' && e.name === 'log', 15_000, 'demo told of log')
+    expect(rb.registry!.suspect(logSvc.peerId)).toBe(false)
+    await ra.stop()
+    await eventually(() => { expect(rb.registry!.suspect(logSvc.peerId)).toBe(true) }, 15_000)
+    // Probed by rb for a while: still up, and demo was never told otherwise.
+    await eventually(() => { expect(rb.registry!.list().services.find(s => s.name === 'log')?.status).toBe('up') })
+    expect(cluster.events.get(demo)!.some(e => e.event === 'provider-down' || e.event === 'provider-suspect')).toBe(false)
+  }, 60_000)
 })

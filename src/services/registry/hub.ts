@@ -78,8 +78,14 @@ export class RegistryHub implements Hub {
       this.http = new HttpCompat({ ...this.opts, listen: this.opts.httpCompat, log: this.opts.log.child({ component: 'http-compat' }), publish: changes => { this.publish(changes) } })
     }
     this.store = await this.openStore()
-    await this.load()
-    this.store.follow(records => { this.adopt(records) })
+    const loaded = await this.load()
+    this.store.follow({
+      records: records => { this.adopt(records) },
+      takenOver: peerId => { this.takeOver(peerId) },
+      disowned: peerId => { this.prober.remove(peerId) },
+      isLive: peerId => this.catalog.ofPeer(peerId).some(r => r.transport !== 'http' && (r.status === 'up' || r.status === 'suspect'))
+    })
+    if (loaded) await this.probeLoaded()
     await this.http?.start()
     await serveMux(this.opts.libp2p, REGISTRY_PROTOCOL, async (req, connection) => this.handle(req, connection.remotePeer.toString()), {
       requestSchema: registryRequest,
@@ -111,7 +117,20 @@ export class RegistryHub implements Hub {
     if (this.opts.store === undefined) return new FileStore(this.opts.dataDir, () => this.catalog.all(), this.opts.log)
     // Loaded only when asked for: a registry on its data dir does not load the etcd client.
     const { EtcdStore } = await import('./store/etcd-store.js')
-    return new EtcdStore(parseStoreUrl(this.opts.store).hosts, this.opts.log.child({ component: 'store' }), this.opts.emit)
+    return new EtcdStore(parseStoreUrl(this.opts.store).hosts, this.opts.libp2p.peerId.toString(), this.opts.log.child({ component: 'store' }), this.opts.emit)
+  }
+
+  /** The registry that probed `peerId` died and its service has not re-registered: probe it now. */
+  private takeOver (peerId: string): void {
+    const live = this.catalog.ofPeer(peerId).find(r => r.status === 'up' || r.status === 'suspect')
+    if (live === undefined) return
+    this.opts.log.info({ peer: peerId }, 'took over probing a peer whose registry is gone')
+    // Its addresses came through etcd, not a connection: without them the probe could not dial
+    // and a live provider would be declared down.
+    const addrs = live.addrs.map(a => multiaddr(a))
+    void this.opts.libp2p.peerStore.merge(peerIdFromString(peerId), { multiaddrs: addrs }).catch(() => {}).then(() => {
+      this.prober.add(peerId, { immediately: true, status: live.status === 'suspect' ? 'suspect' : 'up' })
+    })
   }
 
   /**
@@ -176,6 +195,7 @@ export class RegistryHub implements Hub {
         const addrs = req.services.flatMap(s => s.addrs).map(a => multiaddr(a))
         if (addrs.length > 0) await this.opts.libp2p.peerStore.merge(peerIdFromString(peerId), { multiaddrs: addrs }).catch(() => {})
         this.prober.add(peerId, { reset: changes.length > 0 })
+        this.store.claim(peerId)
         this.publish(changes)
         const required = new Set(req.services.flatMap(s => s.requires))
         // Signed in open mode too: only a peer that registered can announce itself on gossip.
@@ -193,6 +213,7 @@ export class RegistryHub implements Hub {
         this.publish(this.catalog.deregister(peerId, req.names, now))
         if (this.catalog.ofPeer(peerId).every(r => r.status === 'leaving')) {
           this.prober.remove(peerId)
+          this.store.release(peerId)
           this.notifier.close(peerId)
         }
         return { removed: req.names }
@@ -268,6 +289,7 @@ export class RegistryHub implements Hub {
         // A reaped peer with nothing left is no longer probed.
         if (this.catalog.ofPeer(change.record.peerId).length === 0) {
           this.prober.remove(change.record.peerId)
+          this.store.release(change.record.peerId)
           this.notifier.close(change.record.peerId)
         }
         continue
@@ -285,16 +307,27 @@ export class RegistryHub implements Hub {
     if (opts.save !== false) this.store.save(changes)
   }
 
-  private async load (): Promise<void> {
+  /** The stored catalogue into the table; false when there was none. */
+  private async load (): Promise<boolean> {
     const records = await this.store.load()
-    if (records === undefined) return
+    if (records === undefined) return false
     const now = this.opts.now()
     const dropped = this.catalog.load(records, now)
     if (dropped > 0) this.opts.log.warn({ dropped, maxEntries: this.catalog.maxEntries, path: this.store.where }, 'the persisted catalogue holds more than the caps allow: left out the entries past them')
     for (const r of records) {
       if (r.addrs.length > 0) await this.opts.libp2p.peerStore.merge(peerIdFromString(r.peerId), { multiaddrs: r.addrs.map(a => multiaddr(a)) }).catch(() => {})
     }
-    // Probe everyone we knew at once: the ones still alive stay up, the rest go down.
+    this.opts.emit({ event: 'catalog-loaded', entries: records.length, path: this.store.where })
+    return true
+  }
+
+  /**
+   * Probe everyone we knew at once: the ones still alive stay up, the rest go down. With a
+   * shared store, only those no other registry probes.
+   */
+  private async probeLoaded (): Promise<void> {
+    const now = this.opts.now()
+    const candidates: string[] = []
     for (const peerId of this.catalog.peers()) {
       const live = this.catalog.ofPeer(peerId).filter(r => r.status !== 'leaving')
       if (live.length === 0) continue
@@ -303,9 +336,12 @@ export class RegistryHub implements Hub {
         if (this.http === undefined) this.publish(this.catalog.setPeerStatus(peerId, 'down', 'http-compat-off', now))
         continue
       }
-      this.prober.add(peerId, { immediately: true, status: live[0].status === 'leaving' ? 'down' : live[0].status })
+      candidates.push(peerId)
     }
-    this.opts.emit({ event: 'catalog-loaded', entries: records.length, path: this.store.where })
+    for (const peerId of await this.store.toProbeAtStart(candidates)) {
+      const status = this.catalog.ofPeer(peerId).find(r => r.status !== 'leaving')?.status
+      if (status !== undefined) this.prober.add(peerId, { immediately: true, status: status === 'leaving' ? 'down' : status })
+    }
   }
 }
 

@@ -3,10 +3,13 @@ import { compareVersion, entryKey, type Change } from '../../../node/catalog.js'
 import type { NodeEvent } from '../../../node/events.js'
 import type { Logger } from '../../../node/logger.js'
 import { providerRecord, type ProviderRecord } from '../../../node/schemas.js'
-import type { CatalogStore, StoreState } from './index.js'
+import { EtcdOwners, OWNER_PREFIX } from './etcd-owners.js'
+import type { CatalogStore, FollowHandlers, StoreState } from './index.js'
 
-/** Every gds key lives under it: one key per (name, peer id). */
+/** The catalogue: one key per (name, peer id). */
 export const ETCD_PREFIX = 'gds/catalog/'
+/** Everything gds keeps in etcd. */
+const WATCH_PREFIX = 'gds/'
 /** A call that takes longer counts etcd as unreachable (the registry keeps serving from memory). */
 const CALL_TIMEOUT_MS = 2_000
 /** Retries of a write whose compare failed (another registry wrote the key in between). */
@@ -38,9 +41,11 @@ export class EtcdStore implements CatalogStore {
   private retryTimer?: NodeJS.Timeout
   private retryMs = RETRY_MIN_MS
   private watcher?: Watcher
+  private owners?: EtcdOwners
   private stopped = false
 
-  constructor (hosts: string[], private readonly log: Logger, private readonly emit: (e: NodeEvent) => void) {
+  /** `self`: this registry's peer id, what its probe claims say. */
+  constructor (hosts: string[], private readonly self: string, private readonly log: Logger, private readonly emit: (e: NodeEvent) => void) {
     this.where = hosts.join(',')
     this.client = new Etcd3({
       hosts: hosts.map(h => `http://${h}`),
@@ -66,26 +71,45 @@ export class EtcdStore implements CatalogStore {
     if (this.reachable) this.flush()
   }
 
-  follow (onRecords: (records: ProviderRecord[]) => void): void {
-    void this.client.watch().prefix(ETCD_PREFIX).create().then(w => {
+  follow (on: FollowHandlers): void {
+    this.owners ??= new EtcdOwners(this.client, this.self, this.log, on)
+    const owners = this.owners
+    // One watch over both prefixes: the catalogue and who probes whom.
+    void this.client.watch().prefix(WATCH_PREFIX).create().then(w => {
       if (this.stopped) { void w.cancel(); return }
       this.watcher = w
       w.on('put', kv => {
+        const key = kv.key.toString()
+        if (key.startsWith(OWNER_PREFIX)) { owners.onEvent('put', key, kv.value.toString()); return }
         const r = this.parse(kv)
-        if (r !== undefined) onRecords([r])
+        if (r !== undefined) on.records([r])
       })
-      // Deletes are reaps: every registry reaps on its own clock, so there is nothing to apply.
+      // A catalogue delete is a reap: every registry reaps on its own clock, nothing to apply.
+      w.on('delete', kv => {
+        const key = kv.key.toString()
+        if (key.startsWith(OWNER_PREFIX)) owners.onEvent('delete', key, '')
+      })
       w.on('disconnected', err => { this.setReachable(false, err) })
       w.on('connected', () => {
         this.setReachable(true)
+        owners.reclaim()
         // Back after an outage: what the others wrote meanwhile (the merge rule drops the known).
-        void this.load().then(records => { if (records !== undefined && records.length > 0) onRecords(records) })
+        void this.load().then(records => { if (records !== undefined && records.length > 0) on.records(records) })
       })
       w.on('error', err => { this.log.warn({ err: err?.message }, 'etcd watch error') })
     }, err => {
       this.setReachable(false, err)
-      if (!this.stopped) setTimeout(() => { this.follow(onRecords) }, this.retryMs).unref()
+      if (!this.stopped) setTimeout(() => { this.follow(on) }, this.retryMs).unref()
     })
+  }
+
+  claim (peerId: string): void { this.owners?.claim(peerId) }
+  release (peerId: string): void { this.owners?.release(peerId) }
+
+  async toProbeAtStart (peerIds: string[]): Promise<string[]> {
+    // Before follow (no owners yet) or with etcd away: probe them all, as one registry would.
+    if (this.owners === undefined || !this.reachable) return peerIds
+    return this.owners.adoptUnowned(peerIds)
   }
 
   state (): StoreState {
@@ -97,6 +121,7 @@ export class EtcdStore implements CatalogStore {
     clearTimeout(this.retryTimer)
     if (this.reachable) this.flush()
     await this.flushing
+    await this.owners?.stop()
     await this.watcher?.cancel().catch(() => {})
     this.client.close()
   }

@@ -52,8 +52,11 @@ export class FileStore implements CatalogStore {
     }, PERSIST_DELAY_MS)
   }
 
-  /** One file: nothing to follow. */
+  /** One registry: nothing to follow, nobody to share the probing with. */
   follow (): void {}
+  claim (): void {}
+  release (): void {}
+  async toProbeAtStart (peerIds: string[]): Promise<string[]> { return peerIds }
 
   state (): StoreState {
     return { kind: 'file', state: 'ok', pending: this.timer === undefined ? 0 : 1 }
