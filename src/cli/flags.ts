@@ -6,8 +6,9 @@ export const registryFlags = {
   registry: Flags.string({
     char: 'r',
     env: 'GDS_REGISTRY',
-    description: 'Multiaddr of the registry; add /p2p/<peer id> to pin its identity (the only safe form across machines). [default: /ip4/127.0.0.1/tcp/4001]',
-    helpValue: 'MULTIADDR'
+    description: 'Multiaddr of the registry; add /p2p/<peer id> to pin its identity (the only safe form across machines). Repeat it (or comma-separate GDS_REGISTRY) for registries sharing one catalogue, each pinned. [default: /ip4/127.0.0.1/tcp/4001]',
+    helpValue: 'MULTIADDR',
+    multiple: true
   }),
   'swarm-key': Flags.string({
     env: 'GDS_SWARM_KEY',
@@ -18,6 +19,12 @@ export const registryFlags = {
 
 /** The data dir of a `gds cluster` (up, status, down): the same flag on each. */
 export const clusterDirFlag = Flags.string({ char: 'd', description: 'Folder of the cluster: every member\'s data and its cluster.json. [default: $XDG_STATE_HOME/gds/cluster]', helpValue: 'DIR' })
+
+/** Repeated --registry flags (or one GDS_REGISTRY of several, comma-separated) as the one list the node and client take. */
+export function registryText (values: string | string[] | undefined): string | undefined {
+  const list = splitList(typeof values === 'string' ? [values] : values)
+  return list.length === 0 ? undefined : list.join(',')
+}
 
 /** Accepts "a,b" and repeated flags alike. */
 export function splitList (values: string[] | undefined): string[] {

@@ -34,6 +34,10 @@ export function formatEvent (e: TimedEvent): string {
       return `${t} the registry refused this node: ${safeText(e.error)}`
     case 'catalog-loaded':
       return `${t} loaded ${e.entries} catalogue entries from ${e.path}`
+    case 'store-state':
+      return e.state === 'ok'
+        ? `${t} catalogue store ${e.store} answers again; writing ${e.pending} pending change(s)`
+        : `${t} catalogue store ${e.store} unreachable (${safeText(e.error ?? 'no answer')}); serving from memory`
     case 'provider-up':
     case 'provider-suspect':
     case 'provider-down':

@@ -7,6 +7,8 @@ export interface StatusJson {
   registry: { peerId: string, addrs: string[] }
   /** Present with --peer: whose view this is. */
   source?: { peerId: string, role: 'registry' | 'peer', registryConnected: boolean, connectedPeers?: number }
+  /** A registry on a shared store (--store etcd://): whether it answers; `unreachable` = served from memory. */
+  store?: { kind: 'file' | 'etcd', state: 'ok' | 'unreachable', pending: number, where: string }
   services: Array<{
     name: string, peerId: string, addrs: string[], status: string, requires: string[], incarnation: number, seq: number, lastSeen: number | null, rttMs: number | null, load: number | null, transport?: 'http', url?: string
     /** The health word (status, or degraded); `missing`: required names with no up provider. */
@@ -31,6 +33,7 @@ export function toStatusJson (list: ListResult, filter: StatusFilter = ALL): Sta
   return {
     registry: { peerId: list.registry.peerId, addrs: list.registry.addrs },
     ...(list.source?.role === 'peer' ? { source: list.source } : {}),
+    ...(list.source?.store === undefined ? {} : { store: list.source.store }),
     services: selected(list, filter).map(({ record: s, health, missing }) => ({
       name: s.name,
       peerId: s.peerId,
@@ -59,7 +62,7 @@ export function statusView (list: ListResult, now: number, filter: StatusFilter 
   }
   const rows = selected(list, filter)
   const countText = HEALTH_WORDS.map(h => [h, rows.filter(r => r.health === h).length] as const).filter(([, n]) => n > 0).map(([h, n]) => `${n} ${h}`).join(', ')
-  lines.push(`registry ${shortId(list.registry.peerId)}  ${rows.length} services${countText === '' ? '' : `: ${countText}`}`)
+  lines.push(`registry ${shortId(list.registry.peerId)}  ${rows.length} services${countText === '' ? '' : `: ${countText}`}${storeText(list.source?.store)}`)
   if (list.services.length > 0 && rows.length === 0) {
     lines.push(`no service matches${filter.services.length > 0 ? ` --service ${filter.services.join(',')}` : ''}${filter.health.length > 0 ? ` --status ${filter.health.join(',')}` : ''}`)
     return lines.join('\n')
@@ -67,6 +70,14 @@ export function statusView (list: ListResult, now: number, filter: StatusFilter 
   if (rows.length > 0) lines.push(nameSummary(rows))
   lines.push(statusTable(list.services, now, matches(filter)))
   return lines.join('\n')
+}
+
+/** `  store etcd 10.0.0.5:2379 ok`, or why the registry serves from memory. */
+function storeText (store: StatusJson['store']): string {
+  if (store === undefined) return ''
+  return store.state === 'ok'
+    ? `  store ${store.kind} ${store.where} ok`
+    : `  store ${store.kind} ${store.where} UNREACHABLE (serving from memory; ${store.pending} change(s) not yet written)`
 }
 
 /** `grading 2/2 up · log 0/1 leaving · webui 1/1 degraded (no log)`: how many instances of each name serve. */

@@ -4,6 +4,7 @@ import { changeEvent } from '../node/watch-view.js'
 import { formatEvent, statusTable } from './format.js'
 import { Feed } from './output.js'
 import { abortOn } from './signals.js'
+import { registryText } from './flags.js'
 import { itemsWithClient, type ClientFlags } from './with-client.js'
 
 /** One human line (or table) for a watch message: the snapshot's table, a change's event; figures are not news. */
@@ -29,5 +30,5 @@ async function tui (flags: ClientFlags): Promise<void> {
   // ink draws only a final frame when it thinks it runs in CI; this is a real terminal.
   for (const k of Object.keys(process.env)) if (k === 'CI' || k === 'CONTINUOUS_INTEGRATION' || k.startsWith('CI_')) delete process.env[k]
   const { runTui } = await import('../ui/run.js')
-  await runTui({ registry: flags.registry ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR, swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeoutMs })
+  await runTui({ registry: registryText(flags.registry) ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR, swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeoutMs })
 }

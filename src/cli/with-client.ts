@@ -1,16 +1,18 @@
 import { loadClient } from './client-loader.js'
+import { registryText } from './flags.js'
 import type { RegistryClient } from '../node/client.js'
 
 /** What a registry connection is made from: the registry flags, and how long to wait for it. */
 export interface ClientFlags {
-  registry?: string
+  /** One registry, or several (repeated --registry) tried in turn. */
+  registry?: string | string[]
   'swarm-key'?: string
   timeoutMs?: number
 }
 
 async function connect (flags: ClientFlags): Promise<RegistryClient> {
   const { RegistryClient } = await loadClient()
-  return RegistryClient.connect({ registry: flags.registry, swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeoutMs })
+  return RegistryClient.connect({ registry: registryText(flags.registry), swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeoutMs })
 }
 
 /** Runs `fn` with a connected registry client, and closes it whatever happens. */

@@ -11,7 +11,7 @@ import { Channel } from './framing.js'
 import { listPage, listResult, lookupResult, suspectResult, watchFrame, type WatchFrame, type WatchMessage, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache } from './caller.js'
-import { checkPinned, parseRegistryAddr } from './registry-pin.js'
+import { checkPinned, parseRegistryList } from './registry-pin.js'
 import { readSwarmKey } from './swarm-key.js'
 
 export interface RegistryClientOptions {
@@ -48,17 +48,24 @@ export class RegistryClient {
 
   static async connect (opts: RegistryClientOptions = {}): Promise<RegistryClient> {
     const text = opts.registry ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR
-    const addr = parseRegistryAddr(text)
+    const addrs = parseRegistryList(text)
     const swarmKey = await readSwarmKey(opts.swarmKeyFile)
     const p2p = await createClientLibp2p({ swarmKey })
-    const client = new RegistryClient(p2p, addr, opts.timeoutMs ?? 3_000, swarmKey !== undefined)
-    try {
-      await client.dial()
-    } catch (err) {
-      await client.close()
-      throw err
+    // Several registries share one catalogue: any that answers will do, in the order given.
+    let failure: unknown
+    for (const addr of addrs) {
+      const client = new RegistryClient(p2p, addr, opts.timeoutMs ?? 3_000, swarmKey !== undefined)
+      try {
+        await client.dial()
+        return client
+      } catch (err) {
+        failure = err
+        client.caller.close()
+        client.requests.close()
+      }
     }
-    return client
+    try { await p2p.stop() } catch { /* failing anyway */ }
+    throw failure
   }
 
   /** The catalogue, in pages (one frame could not carry it at the cap), joined into one answer. */

@@ -15,7 +15,10 @@ export interface GdsConfig {
   name: string
   /** Service names this node needs; it starts degraded while any has no provider. @default [] */
   requires: string[]
-  /** Multiaddr of the registry, with `/p2p/<id>` to pin its identity. @default GDS_REGISTRY or /ip4/127.0.0.1/tcp/4001 */
+  /**
+   * Multiaddr of the registry, with `/p2p/<id>` to pin its identity; several comma-separated (each
+   * pinned) for registries sharing one catalogue. @default GDS_REGISTRY or /ip4/127.0.0.1/tcp/4001
+   */
   registry: string
   /** Multiaddrs to listen on. @default registry: /ip4/0.0.0.0/tcp/4001, others: /ip4/0.0.0.0/tcp/0 */
   listen: string[]
@@ -67,6 +70,11 @@ export interface GdsConfig {
    * services' `POST /log` here. HOST:PORT, or PORT (or :PORT) for 127.0.0.1. @default none
    */
   httpCompat?: string
+  /**
+   * registry: where the catalogue lives. None: `catalog.json` in the data dir (one registry).
+   * `etcd://HOST:PORT[,HOST:PORT...]`: in etcd, shared by every registry given the same store. @default none
+   */
+  store?: string
   /** pino level for the stderr log. @default warn */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 }
@@ -248,6 +256,10 @@ export function validateConfig (c: GdsConfig): void {
     parseHostPort(c.httpCompat)
     if (c.role !== 'registry' && c.role !== 'log') throw new InvalidConfigError(`--http-compat (GDS_HTTP_COMPAT) is for the registry and log roles, not ${c.role}`)
   }
+  if (c.store !== undefined) {
+    parseStoreUrl(c.store)
+    if (c.role !== 'registry') throw new InvalidConfigError(`--store (GDS_STORE) is for the registry role, not ${c.role}`)
+  }
   if (c.reconnectMinMs > c.reconnectMaxMs) throw new InvalidConfigError('reconnectMinMs must not exceed reconnectMaxMs')
   for (const n of [c.name, ...c.requires]) {
     if (!SERVICE_NAME_PATTERN.test(n)) {
@@ -267,6 +279,15 @@ export function parseHostPort (text: string): { host: string, port: number } {
   if (m === null || port > 65535) throw new InvalidConfigError(`--http-compat takes HOST:PORT or PORT, such as 127.0.0.1:3000 (got "${text}")`)
   const host = m[1] ?? m[2] ?? ''
   return { host: host === '' ? '127.0.0.1' : host, port }
+}
+
+/** `etcd://HOST:PORT[,HOST:PORT...]` → its endpoints as HOST:PORT. */
+export function parseStoreUrl (text: string): { kind: 'etcd', hosts: string[] } {
+  const m = /^etcd:\/\/(.+)$/.exec(text.trim())
+  const hosts = m === null ? [] : m[1].split(',').map(h => h.trim())
+  const valid = hosts.length > 0 && hosts.length <= 16 && hosts.every(h => /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9a-fA-F:.]+\]):\d{1,5}$/.test(h) && Number(h.slice(h.lastIndexOf(':') + 1)) <= 65535)
+  if (!valid) throw new InvalidConfigError(`--store takes etcd://HOST:PORT[,HOST:PORT...], such as etcd://127.0.0.1:2379 (got "${text}")`)
+  return { kind: 'etcd', hosts }
 }
 
 function defaultName (role: string): string {

@@ -247,6 +247,22 @@ export class ClusterNotRunningError extends GdsError {
   }
 }
 
+/** A local etcd was asked for (`cluster up --registries N`) and there is no `etcd` on PATH. */
+export class EtcdMissingError extends GdsError {
+  constructor () {
+    super('etcd is not on PATH: install it (Debian/Ubuntu: sudo apt-get install etcd-server; elsewhere https://etcd.io/docs/latest/install/) or run one yourself and pass its address with --store etcd://HOST:PORT', 'ETCD_MISSING')
+    this.name = 'EtcdMissingError'
+  }
+}
+
+/** The local etcd would not start or answer. */
+export class EtcdStartError extends GdsError {
+  constructor (message: string) {
+    super(message, 'ETCD_START_FAILED')
+    this.name = 'EtcdStartError'
+  }
+}
+
 /** A command line that does not parse: an unknown flag, a missing or malformed value. Exit 1. */
 export class UsageError extends GdsError {
   constructor (message: string, opts: { cause?: unknown } = {}) {
@@ -280,7 +296,8 @@ const CLASSES: Record<string, new (...args: any[]) => GdsError> = {
   RegistryUnreachableError, InvalidMessageError, FrameTooLargeError, RegistrationRejectedError, NotRegisteredError, NotAllowedError, CatalogFullError, TooManyNamesError,
   InvalidConfigError, ListenError, KeyFileError, ServiceNotFoundError, MethodNotFoundError, InvalidParamsError,
   OverloadedError, QuotaExceededError, NotFoundError, InvalidStrategyError, RequestTimeoutError, PeerUnavailableError, UnauthorizedError,
-  UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, ClusterNotRunningError, UsageError, InternalError, PatchDeliveryError
+  UnknownRoleError, NotStartedError, ModuleLoadError, ClusterStartError, ClusterNotRunningError, UsageError, InternalError, PatchDeliveryError,
+  EtcdMissingError, EtcdStartError
 }
 
 /**

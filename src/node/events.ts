@@ -13,6 +13,8 @@ export type NodeEvent =
   | { event: 'registry-retry', attempt: number, delayMs: number, error: string }
   | { event: 'registration-refused', error: string }
   | { event: 'catalog-loaded', entries: number, path: string }
+  /** registry --store etcd: etcd stopped or started answering; `pending` changes wait to be written. */
+  | { event: 'store-state', store: string, state: 'ok' | 'unreachable', pending: number, error?: string }
   | { event: ProviderEventName, name: string, peerId: string, via: Via, reason: string, addrs: string[] }
   | { event: 'provider-removed', name: string, peerId: string, via: Via }
   | { event: 'degraded', missing: string[] }

@@ -44,8 +44,11 @@ export interface GossipOptions {
   pubsub: GossipSub
   catalog: Catalog
   selfId: string
-  /** The pinned (or learnt) registry; patches from anyone else are rejected, grants by anyone else ignored. */
-  registryId: () => string | undefined
+  /**
+   * The pinned (or learnt) registry, or every registry of a cluster sharing one catalogue
+   * (several `--registry`); patches from anyone else are rejected, grants by anyone else ignored.
+   */
+  registryId: () => Registries
   /** Names whose records this node keeps (a service: what it requires; the registry: none). */
   follows: (name: string) => boolean
   now: () => number
@@ -61,13 +64,24 @@ export interface Verdict { verdict: TopicValidatorResult, parsed?: ParsedMessage
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
+/** One registry id, a set of them, or none known yet. */
+export type Registries = string | ReadonlySet<string> | undefined
+
+function isKnown (registries: Registries, id: string): boolean {
+  return typeof registries === 'string' ? registries === id : registries?.has(id) === true
+}
+
+function noneKnown (registries: Registries): boolean {
+  return registries === undefined || (typeof registries !== 'string' && registries.size === 0)
+}
+
 /**
  * Checks a message against the authority rules (DESIGN.md §4, §8). A self-announcement counts
  * only with a valid grant from the registry this node knows for every name it says `up` for;
  * a `leaving` needs none (it can only take the sender's own entries down). A grant from a
  * registry this node does not know is ignored, not punished: a relay may know a newer one.
  */
-export async function validateCatalogMessage (msg: Message, registryId: string | undefined, grants: GrantVerifier): Promise<Verdict> {
+export async function validateCatalogMessage (msg: Message, registryId: Registries, grants: GrantVerifier): Promise<Verdict> {
   if (msg.type !== 'signed') return { verdict: TopicValidatorResult.Reject, why: 'unsigned' }
   if (msg.data.byteLength > MAX_GOSSIP_BYTES) return { verdict: TopicValidatorResult.Reject, why: 'too large' }
   let parsed: ParsedMessage
@@ -88,8 +102,8 @@ export async function validateCatalogMessage (msg: Message, registryId: string |
         if (r.status === 'leaving') continue
         return { verdict: TopicValidatorResult.Reject, why: 'up without a grant' }
       }
-      if (registryId === undefined) return { verdict: TopicValidatorResult.Ignore, why: 'registry unknown yet' }
-      if (g.registry !== registryId) return { verdict: TopicValidatorResult.Ignore, why: 'grant from another registry' }
+      if (noneKnown(registryId)) return { verdict: TopicValidatorResult.Ignore, why: 'registry unknown yet' }
+      if (!isKnown(registryId, g.registry)) return { verdict: TopicValidatorResult.Ignore, why: 'grant from another registry' }
       const why = grantMismatch(g, r, from)
       if (why !== undefined) return { verdict: TopicValidatorResult.Reject, why }
       if (!await grants.verify(g)) return { verdict: TopicValidatorResult.Reject, why: 'forged grant' }
@@ -97,8 +111,8 @@ export async function validateCatalogMessage (msg: Message, registryId: string |
     return { verdict: TopicValidatorResult.Accept, parsed }
   }
   // Before we know the registry we cannot judge a patch: do not apply it, do not punish.
-  if (registryId === undefined) return { verdict: TopicValidatorResult.Ignore, why: 'registry unknown yet' }
-  if (from !== registryId) return { verdict: TopicValidatorResult.Reject, why: 'patch not from the registry' }
+  if (noneKnown(registryId)) return { verdict: TopicValidatorResult.Ignore, why: 'registry unknown yet' }
+  if (!isKnown(registryId, from)) return { verdict: TopicValidatorResult.Reject, why: 'patch not from the registry' }
   return { verdict: TopicValidatorResult.Accept, parsed }
 }
 
@@ -149,7 +163,7 @@ export class CatalogGossip {
   private async judge (peer: PeerId, msg: Message): Promise<Verdict> {
     const registryId = this.opts.registryId()
     const author = msg.type === 'signed' ? msg.from.toString() : undefined
-    if (author !== undefined && author !== registryId && !this.budget.take(author, this.opts.now())) {
+    if (author !== undefined && !isKnown(registryId, author) && !this.budget.take(author, this.opts.now())) {
       this.counters.limited++
       return author === peer.toString()
         ? { verdict: TopicValidatorResult.Reject, why: 'over its gossip budget' }

@@ -8,13 +8,14 @@ import type { Logger } from './logger.js'
 import type { ListResult } from './schemas.js'
 
 /** The settings a hub reads. */
-export type HubSettings = Pick<GdsConfig, 'dataDir' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'failureThreshold' | 'reapAfterMs' | 'aclFile' | 'swarmKeyFile' | 'httpCompat'>
+export type HubSettings = Pick<GdsConfig, 'dataDir' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'failureThreshold' | 'reapAfterMs' | 'aclFile' | 'swarmKeyFile' | 'httpCompat' | 'store'>
 
-export function hubSettings ({ dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs, aclFile, swarmKeyFile, httpCompat }: GdsConfig): HubSettings {
+export function hubSettings ({ dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs, aclFile, swarmKeyFile, httpCompat, store }: GdsConfig): HubSettings {
   return {
     dataDir, heartbeatIntervalMs, heartbeatTimeoutMs, failureThreshold, reapAfterMs,
     ...(aclFile === undefined ? {} : { aclFile }),
     ...(httpCompat === undefined ? {} : { httpCompat }),
+    ...(store === undefined ? {} : { store }),
     ...(swarmKeyFile === undefined ? {} : { swarmKeyFile })
   }
 }

@@ -178,11 +178,13 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   private startGossip (libp2p: GdsLibp2p): { gossip: CatalogGossip, mesh: MeshKeeper } {
     const registryId = (): string | undefined => this.isRegistry ? libp2p.peerId.toString() : this.host?.session.registryPeer?.toString()
     const mesh = this.mesh = new MeshKeeper({ libp2p, log: this.log.child({ component: 'mesh' }), degree: this.config.meshDegree, intervalMs: MESH_INTERVAL_MS, registryId })
+    // Patches and grants count from any of the registries sharing the catalogue.
+    const registryIds = (): string | ReadonlySet<string> | undefined => this.isRegistry ? libp2p.peerId.toString() : this.host?.session.registryIds
     const gossip = this.gossip = new CatalogGossip({
       pubsub: libp2p.services.pubsub,
       catalog: this.catalog,
       selfId: this.peerId,
-      registryId,
+      registryId: registryIds,
       follows: this.following.gossips,
       now: this.now,
       log: this.log.child({ component: 'gossip' }),

@@ -27,6 +27,26 @@ export function parseRegistryAddr (text: string, label = '--registry'): Multiadd
   return addr
 }
 
+/** Registries sharing one catalogue at most (a cluster runs 3 to 5). */
+export const MAX_REGISTRIES = 16
+
+/**
+ * One registry address, or several comma-separated (registries sharing one catalogue in etcd).
+ * Several must each be pinned by /p2p/<id>: only those peers may send patches and grants, and
+ * a set cannot be learnt from whoever answers first.
+ */
+export function parseRegistryList (text: string, label = '--registry'): Multiaddr[] {
+  const parts = text.split(',').map(t => t.trim()).filter(t => t !== '')
+  if (parts.length === 0) throw new InvalidConfigError(`${label} is empty ${EXAMPLE}`)
+  if (parts.length > MAX_REGISTRIES) throw new InvalidConfigError(`${label}: ${parts.length} registries given, at most ${MAX_REGISTRIES}`)
+  const addrs = parts.map(p => parseRegistryAddr(p, label))
+  if (addrs.length > 1) {
+    const unpinned = addrs.find(a => pinnedRegistry(a) === undefined)
+    if (unpinned !== undefined) throw new InvalidConfigError(`${label} "${unpinned.toString()}": with several registries each must be pinned by /p2p/<peer id> ${EXAMPLE}`)
+  }
+  return addrs
+}
+
 /** The registry identity pinned by the `/p2p/<id>` part of its address, if it has one. */
 export function pinnedRegistry (addr: Multiaddr): PeerId | undefined {
   const id = addr.getComponents().find(c => c.name === 'p2p')?.value

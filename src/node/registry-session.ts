@@ -8,7 +8,7 @@ import { RegistryUnreachableError, UnauthorizedError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type Via } from './events.js'
 import type { Logger } from './logger.js'
 import { MuxClient } from './mux.js'
-import { checkPinned, parseRegistryAddr, pinnedRegistry } from './registry-pin.js'
+import { checkPinned, parseRegistryList, pinnedRegistry } from './registry-pin.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
 import { Channel } from './framing.js'
 import { deregisterResult, heartbeatProbe, lookupPage, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
@@ -23,8 +23,14 @@ export interface SessionOptions {
   /** In [0, 1): the reconnect back-off's jitter. */
   random: () => number
   catalog: Catalog
-  /** The registry's multiaddr; with /p2p/<id> its identity is pinned. */
+  /**
+   * The registry's multiaddr; with /p2p/<id> its identity is pinned. Several, comma-separated,
+   * each pinned: registries sharing one catalogue; this node uses one (chosen by its peer id,
+   * so services spread over them) and fails over to the next when it is lost.
+   */
   registry: string
+  /** This node's peer id: which of several registries it starts with. @default the first */
+  selfId?: string
   registrations: () => Registration[]
   /** Our entries as the registry holds them, its grants for them (for gossip), after each registration. */
   onRegistered?: (records: ProviderRecord[], peers: Array<{ peerId: string, addrs: string[] }>, grants: Grant[]) => void
@@ -57,7 +63,11 @@ const SILENCE_CHECK_MIN_MS = 1_000
  * catalogue. While the registry is away the node keeps serving with the table it has.
  */
 export class RegistrySession {
-  private readonly addr: Multiaddr
+  private readonly addrs: Multiaddr[]
+  /** Which of `addrs` this node uses now. */
+  private current: number
+  /** Every pinned registry: patches and grants from any of them count (gossip). */
+  private readonly pinned: ReadonlySet<string>
   private registryId?: PeerId
   private connected = false
   private stopped = false
@@ -80,11 +90,26 @@ export class RegistrySession {
 
   constructor (private readonly opts: SessionOptions) {
     this.requests = new MuxClient(opts.libp2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT })
-    this.addr = parseRegistryAddr(opts.registry)
+    this.addrs = parseRegistryList(opts.registry)
+    this.current = opts.selfId === undefined ? 0 : homeIndex(opts.selfId, this.addrs.length)
+    this.registryId = pinnedRegistry(this.addr)
+    this.pinned = new Set(this.addrs.flatMap(a => pinnedRegistry(a)?.toString() ?? []))
+  }
+
+  private get addr (): Multiaddr { return this.addrs[this.current] }
+
+  /** The next registry of the list (after a loss or a failed dial); the same one when there is one. */
+  private failOver (): void {
+    if (this.addrs.length === 1) return
+    this.current = (this.current + 1) % this.addrs.length
     this.registryId = pinnedRegistry(this.addr)
   }
 
   get registryPeer (): PeerId | undefined { return this.registryId }
+  /** Every registry whose word counts: the pinned ones, or the one learnt. */
+  get registryIds (): ReadonlySet<string> {
+    return this.pinned.size > 0 || this.registryId === undefined ? this.pinned : new Set([this.registryId.toString()])
+  }
   get isConnected (): boolean { return this.connected }
 
   async start (): Promise<void> {
@@ -205,7 +230,10 @@ export class RegistrySession {
       const delayMs = backoffDelay(this.attempt, this.opts.reconnectMinMs, this.opts.reconnectMaxMs, this.opts.random())
       this.attempt++
       this.opts.emit({ event: 'registry-retry', attempt: this.attempt, delayMs, error })
-      this.scheduleConnect(delayMs)
+      // With several registries, the next one is tried at once; back-off once each has failed.
+      const tryNext = this.addrs.length > 1 && this.attempt % this.addrs.length !== 0
+      this.failOver()
+      this.scheduleConnect(tryNext ? 0 : delayMs)
     }
   }
 
@@ -243,6 +271,13 @@ export class RegistrySession {
     this.requests.close()
     this.opts.emit({ event: 'registry-lost', registry: this.registryId.toString(), reason })
     this.attempt = 0
+    if (this.addrs.length > 1) {
+      // Another registry holds the same catalogue: re-register there now (same incarnation,
+      // so it is the same entry, unchanged), within the failover target of a second.
+      this.failOver()
+      this.scheduleConnect(0)
+      return
+    }
     this.scheduleConnect()
   }
 
@@ -314,6 +349,13 @@ export class RegistrySession {
   private report (changes: Change[], via: Via): void {
     for (const e of eventsForChanges(changes, via)) this.opts.emit(e)
   }
+}
+
+/** The registry a peer starts with: a hash of its id, so services spread evenly over them. */
+export function homeIndex (peerId: string, count: number): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < peerId.length; i++) h = Math.imul(h ^ peerId.charCodeAt(i), 0x01000193) >>> 0
+  return h % count
 }
 
 /**

@@ -160,7 +160,9 @@ export const listResult = z.object({
     role: z.enum(['registry', 'peer']),
     registryConnected: z.boolean(),
     /** Peers this node is connected to (its share of the gossip mesh). */
-    connectedPeers: counter.optional()
+    connectedPeers: counter.optional(),
+    /** A registry's catalogue store: `unreachable` means it serves from memory, `pending` changes unwritten. */
+    store: z.object({ kind: z.enum(['file', 'etcd']), state: z.enum(['ok', 'unreachable']), pending: counter, where: z.string().max(4096) }).optional()
   }).optional()
 })
 export type ListResult = z.infer<typeof listResult>

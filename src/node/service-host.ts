@@ -62,6 +62,7 @@ export class ServiceHost {
       random: c.random,
       catalog: c.catalog,
       registry: config.registry,
+      selfId: libp2p.peerId.toString(),
       registrations: () => presence.registrations(),
       onRegistered: (records, peers, grants) => {
         for (const p of peers) c.mesh.learn(p.peerId, p.addrs)

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { GdsCommand } from '../../cli/base.js'
 import { loadRuntime } from '../../cli/client-loader.js'
-import { registryFlags, splitList } from '../../cli/flags.js'
+import { registryFlags, registryText, splitList } from '../../cli/flags.js'
 import { formatEvent } from '../../cli/format.js'
 import { Feed } from '../../cli/output.js'
 import { stopOnSignal, stopWithSupervisor } from '../../cli/signals.js'
@@ -45,6 +45,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     'http-host': Flags.string({ env: 'GDS_HTTP_HOST', description: `webui: the address to bind; beyond loopback a token is required. [default: ${DEFAULT_HTTP_HOST}]`, helpValue: 'ADDRESS' }),
     'http-token': Flags.string({ env: 'GDS_HTTP_TOKEN', description: 'webui: the sign-in token (16+ characters); beyond loopback one is generated into the data dir and printed if not given. [default: none on loopback]', helpValue: 'TOKEN' }),
     'http-compat': Flags.string({ env: 'GDS_HTTP_COMPAT', description: 'registry: also serve the original Go registry\'s HTTP API (POST/DELETE /services) here; log: also take the Go services\' POST /log. PORT alone binds 127.0.0.1.', helpValue: 'HOST:PORT' }),
+    store: Flags.string({ env: 'GDS_STORE', description: 'Registry: keep the catalogue in etcd, shared by every registry given the same store. [default: catalog.json in the data dir]', helpValue: 'etcd://HOST:PORT[,HOST:PORT]' }),
     acl: Flags.string({ env: 'GDS_ACL', description: 'Registry: JSON file mapping a service name (or "*") to the peer ids (or "*") allowed to provide it. [default: open]', helpValue: 'FILE' }),
     'max-entries': Flags.integer({ env: 'GDS_MAX_ENTRIES', description: `Catalogue entries at most: the registry refuses new registrations beyond it, other nodes drop gossip beyond it. [default: ${DEFAULT_MAX_ENTRIES}]`, min: 1, max: MAX_MAX_ENTRIES, helpValue: 'N' }),
     'log-level': Flags.string({ env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' })
@@ -58,12 +59,13 @@ Human output is one line per event; with --json, stdout carries one JSON event p
       role: flags.role,
       name: flags.name,
       requires: splitList(flags.requires),
-      registry: flags.registry,
+      registry: registryText(flags.registry),
       listen: flags.listen,
       dataDir: flags['data-dir'],
       swarmKeyFile: flags['swarm-key'],
       aclFile: flags.acl,
       httpCompat: flags['http-compat'],
+      store: flags.store,
       heartbeatIntervalMs: flags['heartbeat-interval'],
       heartbeatTimeoutMs: flags['heartbeat-timeout'],
       failureThreshold: flags['failure-threshold'],

@@ -1,7 +1,5 @@
-import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { z } from 'zod'
 import type { Catalog, Change } from '../../node/catalog.js'
 import { readFile } from 'node:fs/promises'
 import { InvalidConfigError, NotAllowedError, NotRegisteredError } from '../../node/errors.js'
@@ -12,8 +10,8 @@ import type { Hub, HubComponents } from '../../node/hub.js'
 import { serveMux, streamed } from '../../node/mux.js'
 import { listPages, pageRecords } from '../../node/pages.js'
 import { MAX_INBOUND_REGISTRY_STREAMS, MAX_REGISTRY_IN_FLIGHT, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../node/protocols.js'
-import { MESH_SEED_PEERS, providerRecord, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
-import { readJsonFile, writeJsonAtomic } from '../../node/store.js'
+import { parseStoreUrl } from '../../node/config.js'
+import { MESH_SEED_PEERS, registryRequest, type ListResult, type ProviderRecord, type RegisterResult, type RegistryRequest } from '../../node/schemas.js'
 import { shuffle } from '../../node/mesh.js'
 import { mayProvide, parseAcl, type Acl } from './acl.js'
 import type { HttpCompat } from './http-compat/index.js'
@@ -21,25 +19,21 @@ import { Notifier } from './notifier.js'
 import { PatchBatcher } from './patch-batcher.js'
 import { Prober } from './prober.js'
 import { Watchers } from './watchers.js'
+import type { CatalogStore } from './store/index.js'
+import { FileStore } from './store/file-store.js'
 
-export const CATALOG_FILE = 'catalog.json'
-/**
- * Coalesce catalogue writes: a burst of registrations costs one write and fsync, not one each.
- * What a crash could lose in this window comes back at once: services re-register when they
- * reconnect, and the registry probes everyone it reloads.
- */
-const PERSIST_DELAY_MS = 250
+export { CATALOG_FILE } from './store/file-store.js'
+
 /** Bytes of providers a register answer carries at most (the client's frame limit is 4 MiB). */
 const MAX_PROVIDERS_BYTES = 1024 * 1024
 /** How many recent registrants the mesh seed is drawn from. */
 const RECENT_REGISTRANTS = 64
 
-const persisted = z.object({ version: z.literal(1), records: z.array(providerRecord) })
-
 /**
  * The registry role: the hub for registration and heartbeats. It keeps the node's catalogue
  * authoritative, probes every provider, pushes each change to the dependents of the changed
- * name (and to gossip), and keeps the catalogue on disk so a restart picks up where it left off.
+ * name (and to gossip), and keeps the catalogue in its store (the data dir, or etcd shared with
+ * other registries) so a restart picks up where it left off.
  */
 export class RegistryHub implements Hub {
   private readonly catalog: Catalog
@@ -49,11 +43,8 @@ export class RegistryHub implements Hub {
   private readonly watchers: Watchers
   /** The Go registry's HTTP API (--http-compat); its entries are never probed, dialled or notified over libp2p. */
   private http?: HttpCompat
-  private readonly path: string
-  private persistTimer?: NodeJS.Timeout
+  private store!: CatalogStore
   private reapTimer?: NodeJS.Timeout
-  private writing: Promise<void> = Promise.resolve()
-  private stopped = false
   /** Who may provide which name (--acl); undefined: open. */
   private acl?: Acl
   private readonly onDisconnect = (e: CustomEvent<{ toString: () => string }>): void => {
@@ -63,7 +54,6 @@ export class RegistryHub implements Hub {
   constructor (private readonly opts: HubComponents) {
     this.catalog = opts.catalog
     this.patches = new PatchBatcher(opts.gossip)
-    this.path = join(opts.dataDir, CATALOG_FILE)
     this.notifier = new Notifier(opts.libp2p, opts.log.child({ component: 'notify' }), peerId => this.stateFor(peerId))
     this.watchers = new Watchers(opts.libp2p, opts.log.child({ component: 'watch' }), () => this.list(), opts.now)
     this.prober = new Prober({
@@ -87,7 +77,15 @@ export class RegistryHub implements Hub {
       const { HttpCompat } = await import('./http-compat/index.js')
       this.http = new HttpCompat({ ...this.opts, listen: this.opts.httpCompat, log: this.opts.log.child({ component: 'http-compat' }), publish: changes => { this.publish(changes) } })
     }
-    await this.load()
+    this.store = await this.openStore()
+    const loaded = await this.load()
+    this.store.follow({
+      records: records => { this.adopt(records) },
+      takenOver: peerId => { this.takeOver(peerId) },
+      disowned: peerId => { this.prober.remove(peerId) },
+      isLive: peerId => this.catalog.ofPeer(peerId).some(r => r.transport !== 'http' && (r.status === 'up' || r.status === 'suspect'))
+    })
+    if (loaded) await this.probeLoaded()
     await this.http?.start()
     await serveMux(this.opts.libp2p, REGISTRY_PROTOCOL, async (req, connection) => this.handle(req, connection.remotePeer.toString()), {
       requestSchema: registryRequest,
@@ -104,7 +102,6 @@ export class RegistryHub implements Hub {
   }
 
   async stop (): Promise<void> {
-    this.stopped = true
     await this.http?.stop()
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     clearInterval(this.reapTimer)
@@ -113,9 +110,42 @@ export class RegistryHub implements Hub {
     this.notifier.stop()
     await this.watchers.stop()
     await this.opts.libp2p.unhandle(REGISTRY_PROTOCOL).catch(() => {})
-    clearTimeout(this.persistTimer)
-    this.persistTimer = undefined
-    await this.persistNow()
+    await this.store?.stop()
+  }
+
+  private async openStore (): Promise<CatalogStore> {
+    if (this.opts.store === undefined) return new FileStore(this.opts.dataDir, () => this.catalog.all(), this.opts.log)
+    // Loaded only when asked for: a registry on its data dir does not load the etcd client.
+    const { EtcdStore } = await import('./store/etcd-store.js')
+    return new EtcdStore(parseStoreUrl(this.opts.store).hosts, this.opts.libp2p.peerId.toString(), this.opts.log.child({ component: 'store' }), this.opts.emit)
+  }
+
+  /** The registry that probed `peerId` died and its service has not re-registered: probe it now. */
+  private takeOver (peerId: string): void {
+    const live = this.catalog.ofPeer(peerId).find(r => r.status === 'up' || r.status === 'suspect')
+    if (live === undefined) return
+    this.opts.log.info({ peer: peerId }, 'took over probing a peer whose registry is gone')
+    // Its addresses came through etcd, not a connection: without them the probe could not dial
+    // and a live provider would be declared down.
+    const addrs = live.addrs.map(a => multiaddr(a))
+    void this.opts.libp2p.peerStore.merge(peerIdFromString(peerId), { multiaddrs: addrs }).catch(() => {}).then(() => {
+      this.prober.add(peerId, { immediately: true, status: live.status === 'suspect' ? 'suspect' : 'up' })
+    })
+  }
+
+  /**
+   * Records another registry wrote to the shared store: merged by the one rule (a newer
+   * version wins), then pushed to this registry's dependents and watchers and on gossip, as
+   * its own changes are. Not written back: the store already has them.
+   */
+  private adopt (records: ProviderRecord[]): void {
+    const now = this.opts.now()
+    const changes: Change[] = []
+    for (const r of records) {
+      const { change } = this.catalog.apply(r, 'registry', now)
+      if (change !== undefined) changes.push(change)
+    }
+    this.publish(changes, { save: false })
   }
 
   /** Open mode (no --acl, no --swarm-key) reachable beyond loopback: anyone may provide any name. */
@@ -135,10 +165,13 @@ export class RegistryHub implements Hub {
   /** The answer to `list`, also what `gds status` prints. */
   list (): ListResult {
     const peerId = this.opts.libp2p.peerId.toString()
+    // The file store is the single registry of old: its answer stays as it was.
+    const store = this.store?.state()
+    const shared = store !== undefined && store.kind !== 'file' ? { store: { ...store, where: this.store.where } } : {}
     return {
       registry: { peerId, addrs: this.opts.libp2p.getMultiaddrs().map(String) },
       services: this.catalog.all(),
-      source: { peerId, role: 'registry', registryConnected: true }
+      source: { peerId, role: 'registry', registryConnected: true, ...shared }
     }
   }
 
@@ -162,6 +195,7 @@ export class RegistryHub implements Hub {
         const addrs = req.services.flatMap(s => s.addrs).map(a => multiaddr(a))
         if (addrs.length > 0) await this.opts.libp2p.peerStore.merge(peerIdFromString(peerId), { multiaddrs: addrs }).catch(() => {})
         this.prober.add(peerId, { reset: changes.length > 0 })
+        this.store.claim(peerId)
         this.publish(changes)
         const required = new Set(req.services.flatMap(s => s.requires))
         // Signed in open mode too: only a peer that registered can announce itself on gossip.
@@ -179,6 +213,7 @@ export class RegistryHub implements Hub {
         this.publish(this.catalog.deregister(peerId, req.names, now))
         if (this.catalog.ofPeer(peerId).every(r => r.status === 'leaving')) {
           this.prober.remove(peerId)
+          this.store.release(peerId)
           this.notifier.close(peerId)
         }
         return { removed: req.names }
@@ -237,8 +272,8 @@ export class RegistryHub implements Hub {
     return [...required].flatMap(n => this.catalog.providersOf(n)).filter(r => r.peerId !== peerId)
   }
 
-  /** One change set → events, patches to each dependent (grouped), and a persist. */
-  private publish (changes: Change[]): void {
+  /** One change set → events, patches to each dependent (grouped), and a write to the store. */
+  private publish (changes: Change[], opts: { save?: boolean } = {}): void {
     if (changes.length === 0) return
     this.watchers.publish(changes)
     this.http?.onChanges(changes)
@@ -254,6 +289,7 @@ export class RegistryHub implements Hub {
         // A reaped peer with nothing left is no longer probed.
         if (this.catalog.ofPeer(change.record.peerId).length === 0) {
           this.prober.remove(change.record.peerId)
+          this.store.release(change.record.peerId)
           this.notifier.close(change.record.peerId)
         }
         continue
@@ -268,51 +304,30 @@ export class RegistryHub implements Hub {
     for (const [dep, records] of perDependent) this.notifier.send(dep, records)
     const patch = changes.filter(c => c.removed !== true).map(c => c.record)
     if (patch.length > 0) this.patches.push(patch)
-    this.schedulePersist()
+    if (opts.save !== false) this.store.save(changes)
   }
 
-  private schedulePersist (): void {
-    // After stop the final state is written once, by stop itself.
-    if (this.persistTimer !== undefined || this.stopped) return
-    this.persistTimer = setTimeout(() => {
-      this.persistTimer = undefined
-      void this.persistNow()
-    }, PERSIST_DELAY_MS)
-  }
-
-  private async persistNow (): Promise<void> {
-    // Writes are chained so two never race on the temp file.
-    this.writing = this.writing.then(async () => {
-      try {
-        await writeJsonAtomic(this.path, { version: 1, records: this.catalog.all() })
-      } catch (err: any) {
-        this.opts.log.error({ err: err?.message, path: this.path }, 'cannot persist the catalogue')
-      }
-    })
-    await this.writing
-  }
-
-  private async load (): Promise<void> {
-    let raw: unknown
-    try {
-      raw = await readJsonFile(this.path)
-    } catch (err: any) {
-      this.opts.log.error({ err: err?.message, path: this.path }, 'catalogue file is unreadable; starting empty')
-      return
-    }
-    if (raw === undefined) return
-    const parsed = persisted.safeParse(raw)
-    if (!parsed.success) {
-      this.opts.log.error({ path: this.path }, 'catalogue file has an unknown shape; starting empty')
-      return
-    }
+  /** The stored catalogue into the table; false when there was none. */
+  private async load (): Promise<boolean> {
+    const records = await this.store.load()
+    if (records === undefined) return false
     const now = this.opts.now()
-    const dropped = this.catalog.load(parsed.data.records, now)
-    if (dropped > 0) this.opts.log.warn({ dropped, maxEntries: this.catalog.maxEntries, path: this.path }, 'the persisted catalogue holds more than the caps allow: left out the entries past them')
-    for (const r of parsed.data.records) {
+    const dropped = this.catalog.load(records, now)
+    if (dropped > 0) this.opts.log.warn({ dropped, maxEntries: this.catalog.maxEntries, path: this.store.where }, 'the persisted catalogue holds more than the caps allow: left out the entries past them')
+    for (const r of records) {
       if (r.addrs.length > 0) await this.opts.libp2p.peerStore.merge(peerIdFromString(r.peerId), { multiaddrs: r.addrs.map(a => multiaddr(a)) }).catch(() => {})
     }
-    // Probe everyone we knew at once: the ones still alive stay up, the rest go down.
+    this.opts.emit({ event: 'catalog-loaded', entries: records.length, path: this.store.where })
+    return true
+  }
+
+  /**
+   * Probe everyone we knew at once: the ones still alive stay up, the rest go down. With a
+   * shared store, only those no other registry probes.
+   */
+  private async probeLoaded (): Promise<void> {
+    const now = this.opts.now()
+    const candidates: string[] = []
     for (const peerId of this.catalog.peers()) {
       const live = this.catalog.ofPeer(peerId).filter(r => r.status !== 'leaving')
       if (live.length === 0) continue
@@ -321,9 +336,12 @@ export class RegistryHub implements Hub {
         if (this.http === undefined) this.publish(this.catalog.setPeerStatus(peerId, 'down', 'http-compat-off', now))
         continue
       }
-      this.prober.add(peerId, { immediately: true, status: live[0].status === 'leaving' ? 'down' : live[0].status })
+      candidates.push(peerId)
     }
-    this.opts.emit({ event: 'catalog-loaded', entries: parsed.data.records.length, path: this.path })
+    for (const peerId of await this.store.toProbeAtStart(candidates)) {
+      const status = this.catalog.ofPeer(peerId).find(r => r.status !== 'leaving')?.status
+      if (status !== undefined) this.prober.add(peerId, { immediately: true, status: status === 'leaving' ? 'down' : status })
+    }
   }
 }
 
