@@ -12,7 +12,7 @@ import type { ConnectionGater, MultiaddrConnection, PrivateKey } from '@libp2p/i
 import { CATALOG_TOPIC } from './protocols.js'
 import { Admission, hostOf } from './admission.js'
 import { DEFAULT_ADMISSION } from './config.js'
-import { batchWindowUpdates } from './yamux-window.js'
+import { tuneWire } from './wire-tuning.js'
 
 /**
  * Bytes a stream's sender may have in flight unread (yamux's window, 16 MiB by default). A
@@ -23,7 +23,7 @@ import { batchWindowUpdates } from './yamux-window.js'
 export const MAX_STREAM_WINDOW = 1024 * 1024
 
 function muxer (): ReturnType<typeof yamux> {
-  batchWindowUpdates()
+  tuneWire()
   return yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })
 }
 

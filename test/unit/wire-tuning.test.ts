@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { YamuxStream } from '@libp2p/yamux/stream'
-import { batchWindowUpdates } from '../../src/node/yamux-window.js'
+import { tuneWire } from '../../src/node/wire-tuning.js'
 
 /** yamux's frame types and stream states (numbers on the wire, not exported). */
 const DATA = 0
@@ -14,7 +15,7 @@ const quiet = Object.assign(() => {}, { trace: () => {}, error: () => {}, enable
 
 /** One established inbound stream, its sent frames, and a way to feed it a data frame. */
 function stream () {
-  batchWindowUpdates()
+  tuneWire()
   const sent: Frame['header'][] = []
   const s = new YamuxStream({
     id: '1',
@@ -63,5 +64,48 @@ describe('yamux window updates', () => {
   it('more than the window is still refused', () => {
     const { receive } = stream()
     expect(() => { receive(WINDOW + 1) }).toThrow(/window/i)
+  })
+})
+
+/** noise's framing: a 2-byte big-endian length, then the message. */
+function frame (bytes: number[]): number[] { return [bytes.length >> 8, bytes.length & 0xff, ...bytes] }
+const uint16 = (d: any): number => {
+  if (d.byteLength < 2) throw new RangeError('short')
+  return d instanceof Uint8Array ? (d[0] << 8) + d[1] : d.getUint16(0)
+}
+
+describe('length-prefixed reads', () => {
+  it('messages split and joined across reads come out whole and in order', () => {
+    tuneWire()
+    const d = new LengthPrefixedDecoder({ lengthDecoder: uint16, encodingLength: () => 2 })
+    const wire = [...frame([1, 2, 3]), ...frame([4]), ...frame([5, 6])]
+    const out: number[][] = []
+    for (const cut of [[0, 1], [1, 4], [4, 4], [4, 9], [9, wire.length]]) {
+      for (const m of d.decode(new Uint8Array(wire.slice(cut[0], cut[1])))) out.push([...m.subarray()])
+    }
+    expect(out).toEqual([[1, 2, 3], [4], [5, 6]])
+  })
+
+  it('a read that ends at a message boundary makes no new error', () => {
+    tuneWire()
+    const d = new LengthPrefixedDecoder({ lengthDecoder: uint16, encodingLength: () => 2 })
+    const Real = globalThis.RangeError
+    let made = 0
+    globalThis.RangeError = new Proxy(Real, {
+      apply: (t, self, args) => { made++; return Reflect.apply(t, self, args) },
+      construct: (t, args) => { made++; return Reflect.construct(t, args) }
+    })
+    try {
+      for (let i = 0; i < 50; i++) expect([...d.decode(new Uint8Array(frame([i])))]).toHaveLength(1)
+    } finally {
+      globalThis.RangeError = Real
+    }
+    expect(made).toBe(0)
+  })
+
+  it('a length beyond the limit is still refused', () => {
+    tuneWire()
+    const d = new LengthPrefixedDecoder({ lengthDecoder: uint16, encodingLength: () => 2, maxDataLength: 4 })
+    expect(() => [...d.decode(new Uint8Array(frame([1, 2, 3, 4, 5])))]).toThrow(/length/i)
   })
 })
