@@ -20,7 +20,9 @@ export async function run ({
     // Slower beats keep the membership still, so what is measured is the fan-out (crash detection
     // does not use them).
     const beats = (process.env.REGISTRY_BEATS ?? '--heartbeat-interval 2000 --heartbeat-timeout 1500 --failure-threshold 3').split(' ').filter(Boolean)
-    const reg = startNode(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir(), ...beats]); procs.push(reg)
+    // PROFILE=dir writes a CPU profile of the registry (on exit) into dir.
+    const nodeArgs = process.env.PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE}`] : []
+    const reg = startNode(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir(), ...beats], nodeArgs); procs.push(reg)
     const regAddr = loopback(await reg.waitFor(e => e.event === 'listening', 'registry'))
     const pool = Array.from({ length: workers }, (_, w) => startProcess([WORKER], { REGISTRY: regAddr, FIRST: String(w * perWorker), COUNT: String(perWorker) }))
     procs.push(...pool)
@@ -69,7 +71,8 @@ export async function run ({
     }
 
     // Gossip alone: the registry is gone for good; providers join through a dependent's address.
-    reg.child.kill('SIGKILL'); await reg.exited
+    // A profiled registry must exit on its own to write its profile.
+    reg.child.kill(process.env.PROFILE ? 'SIGINT' : 'SIGKILL'); await reg.exited
     const gossip = { join: [], leave: [] }
     for (let t = 0; t <= trials; t++) {
       const keep = t > 0 ? xs => xs : () => []

@@ -7,9 +7,10 @@ import { ENV, loopback, startNode, tempDir } from './lib.js'
 
 const WORKER = fileURLToPath(new URL('./peers.js', import.meta.url))
 
-/** `gds node start --role registry` as its own process, on a free loopback port. */
+/** `gds node start --role registry` as its own process, on a free loopback port; PROFILE=dir writes its CPU profile there on exit. */
 export async function startRegistry (args = []) {
-  const node = startNode(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir(), ...args])
+  const nodeArgs = process.env.PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE}`] : []
+  const node = startNode(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir(), ...args], nodeArgs)
   const listening = await node.waitFor(e => e.event === 'listening', 'registry listening')
   return { ...node, addr: loopback(listening), pid: node.child.pid }
 }

@@ -177,9 +177,17 @@ export class CatalogGossip {
     return this.opts.pubsub.getSubscribers(CATALOG_TOPIC).length
   }
 
-  async publish (message: CatalogMessage): Promise<void> {
+  /**
+   * `flood: false` sends to this node's mesh peers only (gossipsub floods a node's own messages
+   * to every topic peer by default): the registry's patches, which its hub path already carries
+   * to each dependent, must not cost it one encrypted copy per connected service.
+   */
+  async publish (message: CatalogMessage, opts: { flood?: boolean } = {}): Promise<void> {
     try {
-      await this.opts.pubsub.publish(CATALOG_TOPIC, encodeFrame(message))
+      const { pubsub } = this.opts
+      // GossipSub's interface omits the options its publish takes (PublishOpts in gossipsub.d.ts).
+      const publish = pubsub.publish as (topic: string, data: Uint8Array, opts?: { floodPublish?: boolean }) => Promise<unknown>
+      await publish.call(pubsub, CATALOG_TOPIC, encodeFrame(message), opts.flood === false ? { floodPublish: false } : undefined)
     } catch (err: any) {
       // Publishing is best effort: the hub path carries the same news.
       this.opts.log.debug({ err: err?.message }, 'gossip publish failed')
