@@ -46,7 +46,7 @@ export interface GdsNodeOptions {
  */
 export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   readonly config: GdsConfig
-  /** The node's one table: the registry's authoritative one, or the providers a service follows. */
+  /** The node's one table: the registry's authoritative one, or every record a service hears. */
   readonly catalog: Catalog
   private readonly services: ServiceDefinition[]
   private readonly makeHub?: HubFactory
@@ -186,7 +186,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       follows: this.following.gossips,
       now: this.now,
       log: this.log.child({ component: 'gossip' }),
-      onChanges: changes => { for (const e of eventsForChanges(changes, 'gossip')) this.emitEvent(e) },
+      // Events are about what this node requires; the rest of the table is for showing the cluster.
+      onChanges: changes => { for (const e of eventsForChanges(changes.filter(c => this.following.keeps(c.record.name)), 'gossip')) this.emitEvent(e) },
       onSelf: record => { this.host?.onSelf(record) },
       onPeerSeen: (peerId, addrs) => { mesh.learn(peerId, addrs) }
     })

@@ -13,14 +13,16 @@ export interface PeerViewComponents {
   libp2p: GdsLibp2p
   catalog: Catalog
   presence: Pick<Presence, 'registrations'>
-  session: Pick<RegistrySession, 'registryPeer' | 'isConnected'>
+  session: Pick<RegistrySession, 'registryPeer' | 'isConnected' | 'lastContactAt'>
   log: Logger
+  now: () => number
 }
 
 /**
  * Every node but the registry answers `list` on the registry protocol with its own view (its
- * entries and what it follows), so the cluster can be looked at through any peer while the
- * registry is away (`gds status --peer`). Every other registry op is refused.
+ * entries and every record it has heard: the whole catalogue, as fresh as gossip kept it), so
+ * the cluster can be looked at through any peer while the registry is away (`gds status
+ * --peer`). Every other registry op is refused.
  */
 export class PeerView {
   constructor (private readonly c: PeerViewComponents) {}
@@ -42,7 +44,15 @@ export class PeerView {
     return {
       registry: { peerId: this.c.session.registryPeer?.toString() ?? self, addrs: [] },
       services: [...own, ...this.c.catalog.all()],
-      source: { peerId: self, role: 'peer', registryConnected: this.c.session.isConnected, connectedPeers: this.c.libp2p.getPeers().length }
+      source: {
+        peerId: self,
+        role: 'peer',
+        registryConnected: this.c.session.isConnected,
+        connectedPeers: this.c.libp2p.getPeers().length,
+        registryLastSeen: this.c.session.lastContactAt,
+        changedAt: this.c.catalog.changedAt,
+        now: this.c.now()
+      }
     }
   }
 }

@@ -11,7 +11,8 @@ import { MuxClient } from './mux.js'
 import { checkPinned, parseRegistryAddr, pinnedRegistry } from './registry-pin.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
 import { Channel } from './framing.js'
-import { deregisterResult, heartbeatProbe, lookupPage, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
+import { ListAssembler } from './pages.js'
+import { deregisterResult, heartbeatProbe, listPage, lookupPage, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
 
 /** The parts of the node a session uses: dial the registry, answer its streams, see it go. */
 export type SessionLibp2p = Pick<Libp2p, 'dial' | 'dialProtocol' | 'getConnections' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
@@ -23,6 +24,8 @@ export interface SessionOptions {
   /** In [0, 1): the reconnect back-off's jitter. */
   random: () => number
   catalog: Catalog
+  /** This node's peer id: its own records are left out of the registry's snapshot. */
+  selfId: string
   /** The registry's multiaddr; with /p2p/<id> its identity is pinned. */
   registry: string
   registrations: () => Registration[]
@@ -86,6 +89,8 @@ export class RegistrySession {
 
   get registryPeer (): PeerId | undefined { return this.registryId }
   get isConnected (): boolean { return this.connected }
+  /** When the registry last probed us or took our registration (epoch ms); 0: never. */
+  get lastContactAt (): number { return this.lastProbeAt }
 
   async start (): Promise<void> {
     await this.opts.libp2p.handle(HEARTBEAT_PROTOCOL, (stream, connection) => { void this.answerHeartbeats(stream, connection) },
@@ -156,6 +161,28 @@ export class RegistrySession {
     return out
   }
 
+  /**
+   * The registry's whole catalogue, after each registration, so this node can show the whole
+   * cluster while the registry is away (DESIGN.md §4); gossip keeps it current from then on.
+   * In pages, after the registration: it never delays one. Only changes of `required` names
+   * are events (the register answer already reported them; news since then is news).
+   */
+  private async syncAll (registry: PeerId, required: ReadonlySet<string>): Promise<void> {
+    const whole = new ListAssembler()
+    try {
+      for await (const page of this.requests.stream(registry, { op: 'list', stream: true }, listPage)) whole.add(page)
+    } catch (err: any) {
+      // Best effort: the required names are current already, gossip brings the rest.
+      this.opts.log.debug({ err: err?.message }, 'could not fetch the registry\'s whole catalogue')
+      return
+    }
+    if (this.stopped || !registry.equals(this.registryId)) return
+    const { catalog, selfId } = this.opts
+    const records = (whole.result()?.services ?? []).filter(r => r.peerId !== selfId)
+    const names = [...new Set([...catalog.names(), ...records.map(r => r.name)])]
+    this.report(catalog.resync(names, records, this.opts.now()).filter(c => required.has(c.record.name)), 'register')
+  }
+
   private scheduleConnect (delayMs?: number): void {
     if (this.stopped) return
     clearTimeout(this.retryTimer)
@@ -193,6 +220,7 @@ export class RegistrySession {
       })
       if (missing.length > 0) this.opts.emit({ event: 'degraded', missing })
       this.firstRegistration.resolve()
+      void this.syncAll(connection.remotePeer, new Set(required))
     } catch (err: any) {
       if (this.stopped) return
       if (err?.name === 'NotAllowedError') {

@@ -1,0 +1,57 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { ProcessCluster, runCli, type NodeProcess } from '../helpers/cli.js'
+
+/** Every peer a full member (issue 13): the whole catalogue on every node, shown with the registry gone. */
+describe('cluster: every node holds the whole catalogue', () => {
+  const cluster = new ProcessCluster()
+  afterEach(async () => { await cluster.stopAll() })
+
+  const addrOf = async (p: NodeProcess): Promise<string> =>
+    (await p.waitFor(e => e.event === 'listening', 'listening')).addrs.find((a: string) => a.startsWith('/ip4/127.0.0.1/'))
+  const idOf = async (p: NodeProcess): Promise<string> => (await p.waitFor(e => e.event === 'listening', 'listening')).peerId
+
+  /** `gds status --json --peer ADDR`, retried until `ok` holds of it or the deadline passes. */
+  const peerViewUntil = async (addr: string, ok: (json: any) => boolean, what: string, timeoutMs = 20_000): Promise<any> => {
+    const deadline = Date.now() + timeoutMs
+    let last = ''
+    for (let i = 0; i < 200; i++) {
+      const r = await runCli(['status', '--json', '--peer', addr])
+      last = `${r.code} ${r.stdout} ${r.stderr}`
+      if (r.code === 0 && ok(JSON.parse(r.stdout))) return JSON.parse(r.stdout)
+      if (Date.now() > deadline) break
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    throw new Error(`${what}: ${last}`)
+  }
+
+  it('a node that requires nothing lists every service, from the registry\'s snapshot and from gossip, with the registry killed', async () => {
+    await cluster.registry()
+    // Two before the idle node (it learns them from the registry's snapshot), one after (from gossip).
+    const log = await cluster.service('log')
+    const grading = await cluster.service('grading', ['log'])
+    const idle = await cluster.service('idle')
+    const web = await cluster.service('web', ['grading'])
+    const ids = new Map([[await idOf(log), 'log'], [await idOf(grading), 'grading'], [await idOf(idle), 'idle'], [await idOf(web), 'web']])
+    const idleAddr = await addrOf(idle)
+    const names = (json: any): string => json.services.filter((s: any) => s.status === 'up' && ids.get(s.peerId) === s.name).map((s: any) => s.name).sort().join(',')
+
+    const before = await peerViewUntil(idleAddr, j => names(j) === 'grading,idle,log,web', 'the idle node never held the whole catalogue')
+    expect(before.source).toMatchObject({ role: 'peer', registryConnected: true })
+    // It heard of the others; events are only about what a node requires, and it requires nothing.
+    expect(idle.events.some(e => e.event === 'provider-up')).toBe(false)
+
+    cluster.procs[0].signal('SIGKILL')
+    await cluster.procs[0].exited
+    await idle.waitFor(e => e.event === 'registry-lost', 'registry-lost', 15_000)
+    const after = await peerViewUntil(idleAddr, j => j.source.registryConnected === false, 'the idle node never saw the registry go')
+    expect(names(after)).toBe('grading,idle,log,web')
+    // How fresh: when it last heard from the registry and last changed, on its own clock.
+    expect(after.source.registryLastSeen).toBeGreaterThan(0)
+    expect(after.source.now).toBeGreaterThanOrEqual(after.source.registryLastSeen)
+    expect(after.source.changedAt).toBeGreaterThan(0)
+
+    const text = await runCli(['status', '--peer', idleAddr])
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/view of peer \S+: the whole catalogue it holds \(\d+ entries; registry NOT reachable from it; last heard from the registry [\d.]+m?s ago; last change [\d.]+m?s ago\)/)
+  })
+})
