@@ -54,4 +54,47 @@ describe('cluster: every node holds the whole catalogue', () => {
     expect(text.code, text.stderr).toBe(0)
     expect(text.stdout).toMatch(/view of peer \S+: the whole catalogue it holds \(\d+ entries; registry NOT reachable from it; last heard from the registry [\d.]+m?s ago; last change [\d.]+m?s ago\)/)
   })
+
+  it('gds call, grades and logs reach services through --peer (or GDS_PEER) while the registry is gone; nothing reachable names what was tried', async () => {
+    await cluster.registry()
+    const base = ['--registry', cluster.registryAddr, '--listen', '/ip4/127.0.0.1/tcp/0']
+    const log = cluster.start(['--role', 'log', ...base, '--data-dir', await cluster.dir()])
+    await log.waitFor(e => e.event === 'registered', 'log registered')
+    const grading = cluster.start(['--role', 'grading', ...base, '--data-dir', await cluster.dir()])
+    await grading.waitFor(e => e.event === 'registered', 'grading registered')
+    const idle = await cluster.service('idle')
+    const idleAddr = await addrOf(idle)
+    await peerViewUntil(idleAddr, j => ['log', 'grading'].every(n => j.services.some((s: any) => s.name === n && s.status === 'up')), 'the idle node never heard of log and grading')
+
+    cluster.procs[0].signal('SIGKILL')
+    await cluster.procs[0].exited
+    await idle.waitFor(e => e.event === 'registry-lost', 'registry-lost', 15_000)
+
+    // Without a peer: exit 2, naming the registry tried and what to do.
+    const alone = await runCli(['grades', 'list', '--registry', cluster.registryAddr])
+    expect(alone.code).toBe(2)
+    expect(alone.stderr).toMatch(/cannot reach the registry at \/ip4\/127\.0\.0\.1\/tcp\/\d+.*--peer \(or GDS_PEER\)/s)
+
+    const list = await runCli(['grades', 'list', '--json', '--peer', idleAddr])
+    expect(list.code, list.stderr).toBe(0)
+    expect(JSON.parse(list.stdout).length).toBeGreaterThan(0)
+    const call = await runCli(['call', 'grading', 'getStudent', '{"id": 1}', '--json', '--peer', idleAddr])
+    expect(call.code, call.stderr + call.stdout).toBe(0)
+    expect(JSON.parse(call.stdout)).toMatchObject({ id: 1 })
+    const logs = await runCli(['logs', '--json', '-n', '5'], 20_000, { GDS_PEER: idleAddr })
+    expect(logs.code, logs.stderr + logs.stdout).toBe(0)
+    expect(logs.stdout.trim().split('\n').length).toBeGreaterThan(0)
+
+    // A dead peer first, then a live one: tried in turn. Only dead ones: exit 2, each named.
+    const dead = cluster.registryAddr
+    const second = await runCli(['grades', 'list', '--json', '--peer', `${dead},${idleAddr}`])
+    expect(second.code, second.stderr).toBe(0)
+    const none = await runCli(['call', 'grading', 'listStudents', '--peer', dead, '--peer', '/ip4/127.0.0.1/tcp/1'])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toMatch(/no peer answered \(tried 2\): cannot reach the peer at \/ip4\/127\.0\.0\.1\/tcp\/\d+.*; cannot reach the peer at \/ip4\/127\.0\.0\.1\/tcp\/1:/s)
+    // Through a peer, a service nobody provides is an error about that service, and the peer's table is unchanged.
+    const missing = await runCli(['call', 'nosuch', 'm', '--peer', idleAddr])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/nosuch/)
+  })
 })

@@ -31,6 +31,7 @@ describe('flag values', () => {
 
   it('splitList: repeated and comma-separated alike', () => {
     expect(splitList(['log, grading', 'webui', ','])).toEqual(['log', 'grading', 'webui'])
+    expect(splitList('log,grading')).toEqual(['log', 'grading'])
     expect(splitList(undefined)).toEqual([])
   })
 })
