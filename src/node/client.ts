@@ -181,7 +181,7 @@ export class RegistryClient {
     try {
       remote = (await this.p2p.dial(this.addr, { signal: AbortSignal.timeout(this.timeoutMs) })).remotePeer
     } catch (err: any) {
-      throw new RegistryUnreachableError(`cannot reach ${this.counterpart} at ${this.addr.toString()}: ${describeDialError(err, this.hasSwarmKey)}`, { cause: err })
+      throw new RegistryUnreachableError(`cannot reach ${this.counterpart} at ${this.addr.toString()}: ${describeDialError(err, this.hasSwarmKey, this.counterpart)}`, { cause: err })
     }
     checkPinned(this.addr, remote)
   }
@@ -213,10 +213,14 @@ function unreachable (counterpart: Counterpart, addr: Multiaddr, err: any): Erro
  * A dial error as a sentence a user can act on: what happened and what to check. `swarmKey`
  * says whether this side dialled with a private-network key (undefined: not known here).
  */
-export function describeDialError (err: any, swarmKey?: boolean): string {
+export function describeDialError (err: any, swarmKey?: boolean, counterpart: Counterpart = 'the registry'): string {
   const text = `${err?.name ?? ''} ${err?.message ?? err} ${err?.errors?.map((e: any) => e?.message).join(' ') ?? ''}`
-  if (/does not match expected remote identity/i.test(text)) return 'the peer there is not the pinned registry (it has another peer id; check the /p2p/ part of the address)'
-  if (/ECONNREFUSED/.test(text)) return 'connection refused (is a registry running there? start one with "gds node start --role registry")'
+  if (/does not match expected remote identity/i.test(text)) return `the peer there is not the pinned ${counterpart === 'the registry' ? 'registry' : 'peer'} (it has another peer id; check the /p2p/ part of the address)`
+  if (/ECONNREFUSED/.test(text)) {
+    return counterpart === 'the registry'
+      ? 'connection refused (is a registry running there? start one with "gds node start --role registry")'
+      : 'connection refused (is that node still running? its address is in its "listening" event)'
+  }
   const keyHint = swarmKey === true
     ? 'the registry is on another private network (another swarm key: check --swarm-key), or the port is not a gds registry'
     : swarmKey === false
