@@ -17,6 +17,17 @@ export const registryFlags = {
   })
 }
 
+/** Flags of commands that call services: reach them through a peer while the registry is down. */
+export const peerFlags = {
+  peer: Flags.string({
+    char: 'p',
+    env: 'GDS_PEER',
+    multiple: true,
+    description: 'Instead of the registry, ask this node (any peer of the cluster; repeat or comma-separate to try several in turn) where the providers are: works while the registry is down.',
+    helpValue: 'MULTIADDR'
+  })
+}
+
 /** The data dir of a `gds cluster` (up, status, down): the same flag on each. */
 export const clusterDirFlag = Flags.string({ char: 'd', description: 'Folder of the cluster: every member\'s data and its cluster.json. [default: $XDG_STATE_HOME/gds/cluster]', helpValue: 'DIR' })
 
@@ -26,9 +37,9 @@ export function registryText (values: string | string[] | undefined): string | u
   return list.length === 0 ? undefined : list.join(',')
 }
 
-/** Accepts "a,b" and repeated flags alike. */
-export function splitList (values: string[] | undefined): string[] {
-  return (values ?? []).flatMap(v => v.split(',')).map(v => v.trim()).filter(v => v !== '')
+/** Accepts "a,b" and repeated flags alike (and one string: oclif gives a multiple flag's env value so). */
+export function splitList (values: string[] | string | undefined): string[] {
+  return [values ?? []].flat().flatMap(v => v.split(',')).map(v => v.trim()).filter(v => v !== '')
 }
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }

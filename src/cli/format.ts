@@ -2,7 +2,7 @@ import type { TimedEvent } from '../node/events.js'
 import type { LogEntry } from '../node/log-shipper.js'
 import { eventWord, providerHealth, type ProviderHealth } from '../node/health.js'
 import { localTime } from '../node/local-time.js'
-import type { ProviderRecord } from '../node/schemas.js'
+import type { ListResult, ProviderRecord } from '../node/schemas.js'
 import { safeText } from '../node/safe-text.js'
 
 /** 12D3KooWAbc…wxyz: enough to tell peers apart in a table. */
@@ -75,6 +75,19 @@ export function age (ms: number): string {
   if (ms < 1_000) return `${ms}ms`
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
   return `${Math.round(ms / 60_000)}m`
+}
+
+/**
+ * Where a peer's view comes from and how fresh it is, for `status --peer` and the fallbacks of
+ * the TUI and web UI. Ages are on the peer's own clock (its `now`), so clock skew does not show.
+ */
+export function peerViewText (source: NonNullable<ListResult['source']>, entries: number): string {
+  const now = source.now
+  const since = (ts: number | undefined, what: string): string =>
+    ts === undefined || now === undefined ? '' : ts === 0 ? `; ${what} never` : `; ${what} ${age(Math.max(0, now - ts))} ago`
+  const registry = source.registryConnected ? 'registry connected' : 'registry NOT reachable from it'
+  return `view of peer ${shortId(source.peerId)}: the whole catalogue it holds (${entries} entries; ${registry}` +
+    `${since(source.registryLastSeen, 'last heard from the registry')}${since(source.changedAt, 'last change')})`
 }
 
 /** Who an entry is in a table: a service of the Go HTTP API by its URL (it has no libp2p peer). */

@@ -1,12 +1,12 @@
 import { HEALTH_WORDS, nameHealth, providerHealth, type Health, type ProviderHealth } from '../node/health.js'
 import type { ListResult } from '../node/schemas.js'
-import { shortId, statusTable } from './format.js'
+import { peerViewText, shortId, statusTable } from './format.js'
 
 /** The script contract of `gds status --json` (DESIGN.md §10), mapped explicitly from the catalogue. */
 export interface StatusJson {
   registry: { peerId: string, addrs: string[] }
   /** Present with --peer: whose view this is. */
-  source?: { peerId: string, role: 'registry' | 'peer', registryConnected: boolean, connectedPeers?: number }
+  source?: NonNullable<ListResult['source']>
   /** A registry on a shared store (--store etcd://): whether it answers; `unreachable` = served from memory. */
   store?: { kind: 'file' | 'etcd', state: 'ok' | 'unreachable', pending: number, where: string }
   services: Array<{
@@ -58,7 +58,7 @@ export function toStatusJson (list: ListResult, filter: StatusFilter = ALL): Sta
 export function statusView (list: ListResult, now: number, filter: StatusFilter = ALL): string {
   const lines: string[] = []
   if (list.source?.role === 'peer') {
-    lines.push(`view of peer ${shortId(list.source.peerId)} (its own entries and what it follows; registry ${list.source.registryConnected ? 'connected' : 'NOT reachable from it'})`)
+    lines.push(peerViewText(list.source, list.services.length))
   }
   const rows = selected(list, filter)
   const countText = HEALTH_WORDS.map(h => [h, rows.filter(r => r.health === h).length] as const).filter(([, n]) => n > 0).map(([h, n]) => `${n} ${h}`).join(', ')

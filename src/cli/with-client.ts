@@ -1,18 +1,20 @@
 import { loadClient } from './client-loader.js'
-import { registryText } from './flags.js'
+import { registryText, splitList } from './flags.js'
 import type { RegistryClient } from '../node/client.js'
 
 /** What a registry connection is made from: the registry flags, and how long to wait for it. */
 export interface ClientFlags {
   /** One registry, or several (repeated --registry) tried in turn. */
   registry?: string | string[]
+  /** Peers to ask instead of the registry (--peer, GDS_PEER), in turn. */
+  peer?: string[] | string
   'swarm-key'?: string
   timeoutMs?: number
 }
 
 async function connect (flags: ClientFlags): Promise<RegistryClient> {
   const { RegistryClient } = await loadClient()
-  return RegistryClient.connect({ registry: registryText(flags.registry), swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeoutMs })
+  return RegistryClient.connect({ registry: registryText(flags.registry), peers: splitList(flags.peer), swarmKeyFile: flags['swarm-key'], timeoutMs: flags.timeoutMs })
 }
 
 /** Runs `fn` with a connected registry client, and closes it whatever happens. */

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { GdsCommand } from '../cli/base.js'
-import { registryFlags } from '../cli/flags.js'
+import { peerFlags, registryFlags } from '../cli/flags.js'
 import { Feed, jsonLine } from '../cli/output.js'
 import { abortOn } from '../cli/signals.js'
 import { itemsWithClient, withClient } from '../cli/with-client.js'
@@ -32,6 +32,7 @@ export default class Call extends GdsCommand<unknown> {
 
   static override flags = {
     ...registryFlags,
+    ...peerFlags,
     strategy: Flags.string({ description: 'How to choose among providers.', options: [...STRATEGIES], default: 'round-robin' }),
     timeout: Flags.integer({ description: 'ms for the whole call, retries included.', default: 5000, min: 1, helpValue: 'MS' }),
     stream: Flags.boolean({ description: 'The method streams: print each item as it arrives.', default: false }),

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { GdsCommand } from '../cli/base.js'
-import { parseSince, registryFlags } from '../cli/flags.js'
+import { parseSince, peerFlags, registryFlags } from '../cli/flags.js'
 import { formatEntry } from '../cli/format.js'
 import { Feed } from '../cli/output.js'
 import { abortOn } from '../cli/signals.js'
@@ -20,6 +20,7 @@ export default class Logs extends GdsCommand<Feed<LogEntry | FollowNotice>> {
 
   static override flags = {
     ...registryFlags,
+    ...peerFlags,
     follow: Flags.boolean({ char: 'f', description: 'Keep printing new entries as they arrive.', default: false }),
     service: Flags.string({ char: 's', description: 'Only entries from this service.', helpValue: 'NAME' }),
     level: Flags.string({ char: 'L', description: 'Minimum level.', options: [...LEVELS] }),

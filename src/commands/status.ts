@@ -39,7 +39,7 @@ export default class Status extends GdsCommand<Listed | Feed<WatchMessage>> {
     if (unknown.length > 0) throw new UsageError(`--status takes ${HEALTH_WORDS.join(', ')} (got "${unknown.join(', ')}")`)
     const filter = { services: splitList(flags.service), health: health as Health[] }
     if (flags.watch) return watchFeed({ ...flags, timeoutMs: flags.timeout }, this.jsonEnabled())
-    const list = await withClient({ ...flags, registry: flags.peer ?? flags.registry, timeoutMs: flags.timeout }, async client => client.list())
+    const list = await withClient({ ...flags, peer: flags.peer === undefined ? undefined : [flags.peer], timeoutMs: flags.timeout }, async client => client.list())
     return { list, filter }
   }
 

@@ -20,6 +20,8 @@ export interface CatalogSnapshot {
   readonly connection: FeedConnection
   /** With connection 'peer': whose view this is. */
   readonly viewOf?: string
+  /** With connection 'peer': that peer's account of its view (how fresh, registry seen when). */
+  readonly viewSource?: NonNullable<ListResult['source']>
   /** Away from the registry (reconnecting, peer): why the last attempt failed, and since when (epoch ms). */
   readonly lastError?: string
   readonly since?: number
@@ -31,7 +33,7 @@ export interface CatalogFeedInit {
   random: () => number
   /**
    * While the registry is unreachable, show the view of a peer the last view lists as up (every
-   * node answers `list` with its own entries and what it follows). @default false
+   * node answers `list` with the whole catalogue it holds). @default false
    */
   peerFallback?: boolean
   /** Subscribers hear at most one update per this long, however fast the cluster changes. @default 100 */
@@ -133,7 +135,7 @@ export class CatalogFeed {
         const list = await client.list()
         if (list.source?.role !== 'peer') continue
         const snapshot = { type: 'snapshot' as const, ts: this.init.now(), ...list, registry: this.current.view.registry ?? list.registry }
-        this.update({ view: applyWatch(this.current.view, snapshot), connection: 'peer', viewOf: list.source.peerId })
+        this.update({ view: applyWatch(this.current.view, snapshot), connection: 'peer', viewOf: list.source.peerId, viewSource: list.source })
         return true
       } catch { /* try the next one */ } finally {
         await client?.close()

@@ -6,7 +6,7 @@ import { MAX_VERSION, type ProviderRecord, type Registration } from './schemas.j
 /**
  * The provider table and its merge rule. No I/O and no clock: time is an argument, so every
  * rule is tested in microseconds. One instance lives on every node (the registry's is the
- * authoritative one; a service's holds the providers it requires).
+ * authoritative one; every other node's holds every record it hears, bounded by the caps).
  *
  * Versions: each entry is keyed by (name, peerId) and carries `incarnation` (bumped at every
  * process start by its owner) and `seq` (bumped by the owner or the registry at each change).
@@ -62,6 +62,8 @@ export class Catalog {
   private readonly byRequired = new Map<string, Set<string>>()
   readonly maxEntries: number
   readonly maxNamesPerPeer: number
+  /** When an entry was last added, changed or removed (`now` of that call); 0: never. */
+  private changed = 0
 
   constructor (limits: CatalogLimits = {}) {
     this.maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES
@@ -69,6 +71,14 @@ export class Catalog {
   }
 
   get size (): number { return this.entries.size }
+
+  /** When the table last changed (an entry added, changed or removed); 0 if it never did. */
+  get changedAt (): number { return this.changed }
+
+  /** Every name with at least one entry. */
+  names (): string[] {
+    return [...this.byName.keys()]
+  }
 
   get (name: string, peerId: string): ProviderRecord | undefined {
     return this.entries.get(entryKey(name, peerId))
@@ -252,7 +262,7 @@ export class Catalog {
     for (const name of names) {
       for (const r of this.providersOf(name)) {
         if (incoming.has(entryKey(r.name, r.peerId))) continue
-        this.remove(r)
+        this.remove(r, now)
         changes.push({ record: r, previous: r.status, removed: true })
       }
     }
@@ -272,7 +282,7 @@ export class Catalog {
     for (const [key, r] of this.entries) {
       if (r.status !== 'down' && r.status !== 'leaving') continue
       if ((this.since.get(key) ?? now) + graceMs > now) continue
-      this.remove(r)
+      this.remove(r, now)
       removed.push({ record: r, previous: r.status, removed: true })
     }
     return removed
@@ -299,6 +309,7 @@ export class Catalog {
   private put (record: ProviderRecord, now: number, previous?: Status): void {
     const key = entryKey(record.name, record.peerId)
     const had = this.entries.get(key)
+    this.changed = now
     if (had === undefined || previous !== record.status || !this.since.has(key)) this.since.set(key, now)
     for (const n of had?.requires ?? []) unindex(this.byRequired, n, key)
     for (const n of record.requires) index(this.byRequired, n, key)
@@ -307,8 +318,9 @@ export class Catalog {
     index(this.byPeer, record.peerId, key)
   }
 
-  private remove (record: ProviderRecord): void {
+  private remove (record: ProviderRecord, now: number): void {
     const key = entryKey(record.name, record.peerId)
+    this.changed = now
     this.entries.delete(key)
     this.since.delete(key)
     for (const n of record.requires) unindex(this.byRequired, n, key)

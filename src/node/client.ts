@@ -11,16 +11,25 @@ import { Channel } from './framing.js'
 import { listPage, listResult, lookupResult, suspectResult, watchFrame, type WatchFrame, type WatchMessage, type ListResult, type ProviderRecord, type RegistryRequest } from './schemas.js'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache } from './caller.js'
-import { checkPinned, parseRegistryList } from './registry-pin.js'
+import { checkPinned, parseRegistryAddr, parseRegistryList } from './registry-pin.js'
 import { readSwarmKey } from './swarm-key.js'
 
 export interface RegistryClientOptions {
   /** Multiaddr of the registry. @default GDS_REGISTRY or /ip4/127.0.0.1/tcp/4001 */
   registry?: string
+  /**
+   * Ask these nodes instead of the registry, in turn until one answers: any node answers
+   * `list` and `lookup` from the whole catalogue it holds, so calls work while the registry is
+   * away (`--peer`, GDS_PEER on the command line).
+   */
+  peers?: string[]
   /** Path of the swarm key of a private network. */
   swarmKeyFile?: string
   timeoutMs?: number
 }
+
+/** What a client talks to: the registry, or a peer standing in for it. */
+type Counterpart = 'the registry' | 'the peer'
 
 /**
  * A short-lived connection to the registry for one-shot questions (`gds status`, scripts).
@@ -34,7 +43,7 @@ export class RegistryClient {
    */
   private readonly requests: MuxClient
 
-  private constructor (private readonly p2p: ClientLibp2p, private readonly addr: Multiaddr, private readonly timeoutMs: number, private readonly hasSwarmKey = false) {
+  private constructor (private readonly p2p: ClientLibp2p, private readonly addr: Multiaddr, private readonly timeoutMs: number, private readonly hasSwarmKey: boolean, private readonly counterpart: Counterpart) {
     this.requests = new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs })
     // A client is the top of its own stack: the clock and randomness are read here, not below.
     this.caller = new Caller({
@@ -47,25 +56,44 @@ export class RegistryClient {
   }
 
   static async connect (opts: RegistryClientOptions = {}): Promise<RegistryClient> {
-    const text = opts.registry ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR
-    const addrs = parseRegistryList(text)
-    const swarmKey = await readSwarmKey(opts.swarmKeyFile)
-    const p2p = await createClientLibp2p({ swarmKey })
-    // Several registries share one catalogue: any that answers will do, in the order given.
-    let failure: unknown
-    for (const addr of addrs) {
-      const client = new RegistryClient(p2p, addr, opts.timeoutMs ?? 3_000, swarmKey !== undefined)
+    const peers = opts.peers ?? []
+    if (peers.length === 0) {
+      // Several registries share one catalogue: any that answers will do, in the order given.
+      let failure: any
+      for (const addr of parseRegistryList(opts.registry ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR)) {
+        try {
+          return await RegistryClient.open(addr, 'the registry', opts)
+        } catch (err: any) {
+          if (err?.name !== 'RegistryUnreachableError') throw err
+          failure = err
+        }
+      }
+      throw new RegistryUnreachableError(`${failure.message as string}; while the registry is down, any node of the cluster can answer: pass its address with --peer (or GDS_PEER)`, { cause: failure })
+    }
+    // Each peer in turn: the error names every one tried and why it did not answer.
+    const tried: string[] = []
+    for (const peer of peers) {
       try {
-        await client.dial()
-        return client
-      } catch (err) {
-        failure = err
-        client.caller.close()
-        client.requests.close()
+        return await RegistryClient.open(parseRegistryAddr(peer, '--peer'), 'the peer', opts)
+      } catch (err: any) {
+        if (err?.name !== 'RegistryUnreachableError') throw err
+        tried.push(err.message)
       }
     }
-    try { await p2p.stop() } catch { /* failing anyway */ }
-    throw failure
+    throw new RegistryUnreachableError(tried.length === 1 ? tried[0] : `no peer answered (tried ${tried.length}): ${tried.join('; ')}`)
+  }
+
+  private static async open (addr: Multiaddr, counterpart: Counterpart, opts: RegistryClientOptions): Promise<RegistryClient> {
+    const swarmKey = await readSwarmKey(opts.swarmKeyFile)
+    const p2p = await createClientLibp2p({ swarmKey })
+    const client = new RegistryClient(p2p, addr, opts.timeoutMs ?? 3_000, swarmKey !== undefined, counterpart)
+    try {
+      await client.dial()
+    } catch (err) {
+      await client.close()
+      throw err
+    }
+    return client
   }
 
   /** The catalogue, in pages (one frame could not carry it at the cap), joined into one answer. */
@@ -76,7 +104,7 @@ export class RegistryClient {
     } catch (err: any) {
       // A registry from before paging refuses the field: ask it the old way.
       if (err?.name === 'InvalidMessageError' && /malformed message/.test(err.message)) return this.ask({ op: 'list' }, listResult)
-      throw unreachable(this.addr, err)
+      throw unreachable(this.counterpart, this.addr, err)
     }
     const result = whole.result()
     if (result === undefined) throw new InvalidMessageError('the registry\'s list answer named no registry')
@@ -157,7 +185,7 @@ export class RegistryClient {
     try {
       remote = (await this.p2p.dial(this.addr, { signal: AbortSignal.timeout(this.timeoutMs) })).remotePeer
     } catch (err: any) {
-      throw new RegistryUnreachableError(`cannot reach the registry at ${this.addr.toString()}: ${describeDialError(err, this.hasSwarmKey)}`, { cause: err })
+      throw new RegistryUnreachableError(`cannot reach ${this.counterpart} at ${this.addr.toString()}: ${describeDialError(err, this.hasSwarmKey, this.counterpart)}`, { cause: err })
     }
     checkPinned(this.addr, remote)
   }
@@ -166,7 +194,7 @@ export class RegistryClient {
     try {
       return await this.requests.request(this.addr, req, schema)
     } catch (err: any) {
-      throw unreachable(this.addr, err)
+      throw unreachable(this.counterpart, this.addr, err)
     }
   }
 }
@@ -178,9 +206,9 @@ function withoutMore ({ more: _, ...snapshot }: SnapshotFrame): Omit<SnapshotFra
 }
 
 /** A lost link or a missed deadline means the registry is unreachable (exit code 2); others stay. */
-function unreachable (addr: Multiaddr, err: any): Error {
+function unreachable (counterpart: Counterpart, addr: Multiaddr, err: any): Error {
   if (err?.name === 'PeerUnavailableError' || err?.name === 'RequestTimeoutError') {
-    return new RegistryUnreachableError(`the registry at ${addr.toString()} did not answer: ${err.message}`, { cause: err })
+    return new RegistryUnreachableError(`${counterpart} at ${addr.toString()} did not answer: ${err.message}`, { cause: err })
   }
   return err
 }
@@ -189,10 +217,14 @@ function unreachable (addr: Multiaddr, err: any): Error {
  * A dial error as a sentence a user can act on: what happened and what to check. `swarmKey`
  * says whether this side dialled with a private-network key (undefined: not known here).
  */
-export function describeDialError (err: any, swarmKey?: boolean): string {
+export function describeDialError (err: any, swarmKey?: boolean, counterpart: Counterpart = 'the registry'): string {
   const text = `${err?.name ?? ''} ${err?.message ?? err} ${err?.errors?.map((e: any) => e?.message).join(' ') ?? ''}`
-  if (/does not match expected remote identity/i.test(text)) return 'the peer there is not the pinned registry (it has another peer id; check the /p2p/ part of the address)'
-  if (/ECONNREFUSED/.test(text)) return 'connection refused (is a registry running there? start one with "gds node start --role registry")'
+  if (/does not match expected remote identity/i.test(text)) return `the peer there is not the pinned ${counterpart === 'the registry' ? 'registry' : 'peer'} (it has another peer id; check the /p2p/ part of the address)`
+  if (/ECONNREFUSED/.test(text)) {
+    return counterpart === 'the registry'
+      ? 'connection refused (is a registry running there? start one with "gds node start --role registry")'
+      : 'connection refused (is that node still running? its address is in its "listening" event)'
+  }
   const keyHint = swarmKey === true
     ? 'the registry is on another private network (another swarm key: check --swarm-key), or the port is not a gds registry'
     : swarmKey === false

@@ -5,7 +5,7 @@ import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache, catalogSource } from './caller.js'
 import { Catalog } from './catalog.js'
 import type { GdsConfig } from './config.js'
-import { InvalidConfigError, ListenError, NotStartedError } from './errors.js'
+import { InvalidConfigError, ListenError, NotStartedError, RegistryUnreachableError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type TimedEvent } from './events.js'
 import { following, type Following } from './follow.js'
 import { CatalogGossip } from './gossip.js'
@@ -16,6 +16,7 @@ import { LogShipper } from './log-shipper.js'
 import { silentLogger, type Logger, type LogTap } from './logger.js'
 import { MeshKeeper } from './mesh.js'
 import type { RegistrySession } from './registry-session.js'
+import type { ProviderRecord } from './schemas.js'
 import type { ServiceDefinition } from './service.js'
 import { ServiceHost } from './service-host.js'
 import { readSwarmKey } from './swarm-key.js'
@@ -46,7 +47,7 @@ export interface GdsNodeOptions {
  */
 export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   readonly config: GdsConfig
-  /** The node's one table: the registry's authoritative one, or the providers a service follows. */
+  /** The node's one table: the registry's authoritative one, or every record a service hears. */
   readonly catalog: Catalog
   private readonly services: ServiceDefinition[]
   private readonly makeHub?: HubFactory
@@ -188,7 +189,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       follows: this.following.gossips,
       now: this.now,
       log: this.log.child({ component: 'gossip' }),
-      onChanges: changes => { for (const e of eventsForChanges(changes, 'gossip')) this.emitEvent(e) },
+      // Events are about what this node requires; the rest of the table is for showing the cluster.
+      onChanges: changes => { for (const e of eventsForChanges(changes.filter(c => this.following.keeps(c.record.name)), 'gossip')) this.emitEvent(e) },
       onSelf: record => { this.host?.onSelf(record) },
       onPeerSeen: (peerId, addrs) => { mesh.learn(peerId, addrs) }
     })
@@ -202,7 +204,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     const session = this.host?.session
     this.caller = new Caller({
       libp2p,
-      source: catalogSource(this.catalog, this.following.keeps, new LookupCache(async s => await session?.lookup(s) ?? [], this.now)),
+      source: catalogSource(this.catalog, this.following.keeps, new LookupCache(async s => this.lookup(s), this.now)),
       reportSuspect: peerId => {
         if (this.hub !== undefined) this.hub.suspect(peerId)
         else void session?.suspect(peerId)
@@ -211,6 +213,22 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       now: this.now,
       random: this.random
     })
+  }
+
+  /**
+   * The providers of a name this node does not require: the registry's answer, or, while the
+   * registry is away, the whole catalogue this node holds (DESIGN.md §4; gossip keeps it).
+   */
+  private async lookup (name: string): Promise<ProviderRecord[]> {
+    const session = this.host?.session
+    if (session === undefined) return []
+    try {
+      return await session.lookup(name)
+    } catch (err: any) {
+      const known = this.catalog.providersOf(name)
+      if (known.length > 0) return known
+      throw new RegistryUnreachableError(`no provider of "${name}" is known: the registry ${session.registryPeer?.toString() ?? this.config.registry} did not answer (${err?.message ?? err}) and this node's catalogue lists none`, { cause: err })
+    }
   }
 
   /** Every node's log goes to the cluster log service (DESIGN.md §6). */

@@ -11,7 +11,8 @@ import { MuxClient } from './mux.js'
 import { checkPinned, parseRegistryList, pinnedRegistry } from './registry-pin.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
 import { Channel } from './framing.js'
-import { deregisterResult, heartbeatProbe, lookupPage, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
+import { ListAssembler } from './pages.js'
+import { deregisterResult, heartbeatProbe, listPage, lookupPage, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
 
 /** The parts of the node a session uses: dial the registry, answer its streams, see it go. */
 export type SessionLibp2p = Pick<Libp2p, 'dial' | 'dialProtocol' | 'getConnections' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
@@ -24,13 +25,16 @@ export interface SessionOptions {
   random: () => number
   catalog: Catalog
   /**
+   * This node's peer id: its own records are left out of the registry's snapshot, and it picks
+   * which of several registries it starts with.
+   */
+  selfId: string
+  /**
    * The registry's multiaddr; with /p2p/<id> its identity is pinned. Several, comma-separated,
    * each pinned: registries sharing one catalogue; this node uses one (chosen by its peer id,
    * so services spread over them) and fails over to the next when it is lost.
    */
   registry: string
-  /** This node's peer id: which of several registries it starts with. @default the first */
-  selfId?: string
   registrations: () => Registration[]
   /** Our entries as the registry holds them, its grants for them (for gossip), after each registration. */
   onRegistered?: (records: ProviderRecord[], peers: Array<{ peerId: string, addrs: string[] }>, grants: Grant[]) => void
@@ -91,7 +95,7 @@ export class RegistrySession {
   constructor (private readonly opts: SessionOptions) {
     this.requests = new MuxClient(opts.libp2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT })
     this.addrs = parseRegistryList(opts.registry)
-    this.current = opts.selfId === undefined ? 0 : homeIndex(opts.selfId, this.addrs.length)
+    this.current = homeIndex(opts.selfId, this.addrs.length)
     this.registryId = pinnedRegistry(this.addr)
     this.pinned = new Set(this.addrs.flatMap(a => pinnedRegistry(a)?.toString() ?? []))
   }
@@ -111,6 +115,8 @@ export class RegistrySession {
     return this.pinned.size > 0 || this.registryId === undefined ? this.pinned : new Set([this.registryId.toString()])
   }
   get isConnected (): boolean { return this.connected }
+  /** When the registry last probed us or took our registration (epoch ms); 0: never. */
+  get lastContactAt (): number { return this.lastProbeAt }
 
   async start (): Promise<void> {
     await this.opts.libp2p.handle(HEARTBEAT_PROTOCOL, (stream, connection) => { void this.answerHeartbeats(stream, connection) },
@@ -181,6 +187,28 @@ export class RegistrySession {
     return out
   }
 
+  /**
+   * The registry's whole catalogue, after each registration, so this node can show the whole
+   * cluster while the registry is away (DESIGN.md §4); gossip keeps it current from then on.
+   * In pages, after the registration: it never delays one. Only changes of `required` names
+   * are events (the register answer already reported them; news since then is news).
+   */
+  private async syncAll (registry: PeerId, required: ReadonlySet<string>): Promise<void> {
+    const whole = new ListAssembler()
+    try {
+      for await (const page of this.requests.stream(registry, { op: 'list', stream: true }, listPage)) whole.add(page)
+    } catch (err: any) {
+      // Best effort: the required names are current already, gossip brings the rest.
+      this.opts.log.debug({ err: err?.message }, 'could not fetch the registry\'s whole catalogue')
+      return
+    }
+    if (this.stopped || !registry.equals(this.registryId)) return
+    const { catalog, selfId } = this.opts
+    const records = (whole.result()?.services ?? []).filter(r => r.peerId !== selfId)
+    const names = [...new Set([...catalog.names(), ...records.map(r => r.name)])]
+    this.report(catalog.resync(names, records, this.opts.now()).filter(c => required.has(c.record.name)), 'register')
+  }
+
   private scheduleConnect (delayMs?: number): void {
     if (this.stopped) return
     clearTimeout(this.retryTimer)
@@ -218,6 +246,7 @@ export class RegistrySession {
       })
       if (missing.length > 0) this.opts.emit({ event: 'degraded', missing })
       this.firstRegistration.resolve()
+      void this.syncAll(connection.remotePeer, new Set(required))
     } catch (err: any) {
       if (this.stopped) return
       if (err?.name === 'NotAllowedError') {

@@ -154,7 +154,7 @@ export type RegisterResult = z.infer<typeof registerResult>
 export const listResult = z.object({
   registry: z.object({ peerId: peerIdString, addrs: z.array(multiaddrString) }),
   services: z.array(providerRecord),
-  /** Whose table this is: the registry's, or one peer's own view (which holds what it follows). */
+  /** Whose table this is: the registry's, or one peer's view (every record it has heard). */
   source: z.object({
     peerId: peerIdString,
     role: z.enum(['registry', 'peer']),
@@ -162,7 +162,13 @@ export const listResult = z.object({
     /** Peers this node is connected to (its share of the gossip mesh). */
     connectedPeers: counter.optional(),
     /** A registry's catalogue store: `unreachable` means it serves from memory, `pending` changes unwritten. */
-    store: z.object({ kind: z.enum(['file', 'etcd']), state: z.enum(['ok', 'unreachable']), pending: counter, where: z.string().max(4096) }).optional()
+    store: z.object({ kind: z.enum(['file', 'etcd']), state: z.enum(['ok', 'unreachable']), pending: counter, where: z.string().max(4096) }).optional(),
+    /** How fresh a peer's view is: when the registry last probed it (epoch ms; 0: never). */
+    registryLastSeen: counter.optional(),
+    /** When its table last changed (epoch ms; 0: never). */
+    changedAt: counter.optional(),
+    /** Its clock when it answered, so a reader on another clock can say "n s ago". */
+    now: counter.optional()
   }).optional()
 })
 export type ListResult = z.infer<typeof listResult>

@@ -61,8 +61,8 @@ export class ServiceHost {
       now: c.now,
       random: c.random,
       catalog: c.catalog,
+      selfId: peerId,
       registry: config.registry,
-      selfId: libp2p.peerId.toString(),
       registrations: () => presence.registrations(),
       onRegistered: (records, peers, grants) => {
         for (const p of peers) c.mesh.learn(p.peerId, p.addrs)
@@ -77,7 +77,7 @@ export class ServiceHost {
       emit: c.emit,
       onFatal: c.onFatal
     })
-    this.peerView = new PeerView({ libp2p, catalog: c.catalog, presence, session: this.session, log: log.child({ component: 'peer-view' }) })
+    this.peerView = new PeerView({ libp2p, catalog: c.catalog, presence, session: this.session, log: log.child({ component: 'peer-view' }), now: c.now })
   }
 
   async start (): Promise<void> {

@@ -25,7 +25,7 @@ export function App (p: { readonly controller: WatchController, readonly registr
   const eventLines = Math.max(3, height - list.length - (details ? 14 : 9))
   return (
     <Box flexDirection='column'>
-      <Header registry={p.registry} view={snap.view} connection={snap.connection} viewOf={snap.viewOf} lastError={snap.lastError} since={snap.since} />
+      <Header registry={p.registry} view={snap.view} connection={snap.connection} viewOf={snap.viewOf} viewSource={snap.viewSource} lastError={snap.lastError} since={snap.since} />
       <ServiceTable rows={list} selected={selected} now={(p.now ?? Date.now)()} wide={wide} />
       {details ? <DependencyPanel view={snap.view} name={current?.record.name} /> : null}
       <EventLog events={snap.view.events} max={eventLines} />

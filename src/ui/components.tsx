@@ -1,20 +1,20 @@
 import { Box, Text } from 'ink'
 import type { ReactElement } from 'react'
-import type { FeedConnection } from '../node/catalog-feed.js'
+import type { CatalogSnapshot, FeedConnection } from '../node/catalog-feed.js'
 import type { NodeEvent } from '../node/events.js'
 import { eventWord, HEALTH_WORDS, healthCounts, providerHealth, type Health } from '../node/health.js'
 import { localTime } from '../node/local-time.js'
 import type { WatchView } from '../node/watch-view.js'
-import { shortId, whereOf } from '../cli/format.js'
+import { peerViewText, shortId, whereOf } from '../cli/format.js'
 import { safeText } from '../node/safe-text.js'
 import { ago, dependencies, sparkline, type Row, type SortKey } from './model.js'
 
 const COLOR: Record<Health, string> = { up: 'green', degraded: 'yellow', suspect: 'yellow', down: 'red', leaving: 'gray' }
 
-export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: FeedConnection, readonly viewOf?: string, readonly lastError?: string, readonly since?: number, readonly now?: number }): ReactElement {
+export function Header (p: { readonly registry: string, readonly view: WatchView, readonly connection: FeedConnection, readonly viewOf?: string, readonly viewSource?: CatalogSnapshot['viewSource'], readonly lastError?: string, readonly since?: number, readonly now?: number }): ReactElement {
   const counts = healthCounts(providerHealth([...p.view.services.values()]))
   const state = p.connection === 'connected' ? <Text color='green'>connected</Text>
-    : p.connection === 'peer' ? <Text color='yellow'>registry unreachable: showing the view of peer {shortId(p.viewOf ?? '')} (what it follows); reconnecting</Text>
+    : p.connection === 'peer' ? <Text color='yellow'>registry unreachable: showing the {p.viewSource === undefined ? `view of peer ${shortId(p.viewOf ?? '')}` : peerViewText(p.viewSource, p.view.services.size)}; reconnecting</Text>
       : <Text color='yellow'>{p.connection}{p.connection === 'reconnecting' ? awayText(p) : ''}</Text>
   return (
     <Box flexDirection='column'>

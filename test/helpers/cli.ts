@@ -151,9 +151,9 @@ export class ProcessCluster {
 }
 
 /** Runs a one-shot gds command. */
-export async function runCli (args: string[], timeoutMs = 20_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
+export async function runCli (args: string[], timeoutMs = 20_000, env: Record<string, string> = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return new Promise(resolve => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...CLI_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { CATALOG_TOPIC } from '../../src/node/protocols.js'
+import { z } from 'zod'
+import { MuxClient } from '../../src/node/mux.js'
+import { CATALOG_TOPIC, MAX_REGISTRY_FRAME, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
 import { encodeFrame } from '../../src/node/framing.js'
 import type { GdsNode } from '../../src/node/node.js'
 import { RegistryClient } from '../../src/node/client.js'
@@ -151,7 +153,7 @@ describe('a peer\'s own view', () => {
   const cluster = new TestCluster()
   afterEach(async () => { await cluster.stopAll() })
 
-  it('any node answers list with its table, marked as its view, and refuses registry ops', async () => {
+  it('any node answers list and lookup with its table, marked as its view, and refuses registry ops', async () => {
     const registry = await cluster.registry()
     const log = await cluster.service(registry, 'log')
     const demo = await cluster.service(registry, 'demo', ['log'])
@@ -163,7 +165,26 @@ describe('a peer\'s own view', () => {
       const view = await client.list()
       expect(view.source).toMatchObject({ peerId: demo.peerId, role: 'peer', registryConnected: false })
       expect(view.services.map(s => `${s.name}:${s.peerId === log.peerId ? 'log' : s.peerId === demo.peerId ? 'self' : '?'}`).sort()).toEqual(['demo:self', 'log:log'])
-      await expect(client.lookup('log')).rejects.toMatchObject({ code: 'UNAUTHORIZED' })
+      // Its table answers lookups, so calls go through it while the registry is away.
+      expect((await client.lookup('log')).map(r => r.peerId)).toEqual([log.peerId])
+      expect(await client.lookup('nobody')).toEqual([])
+      expect(await client.call('log', 'nope').catch((err: any) => err.code)).toBe('METHOD_NOT_FOUND')
+      // Registering, deregistering or accusing through a peer is refused; malformed and oversized asks are too; its table is unchanged.
+      const raw = new MuxClient(log.p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: 4, timeoutMs: 5_000 })
+      const before = demo.catalog.all().map(r => `${r.name}:${r.status}:${r.seq}`).sort()
+      try {
+        for (const req of [
+          { op: 'register', services: [{ name: 'log', addrs: [], incarnation: 1, seq: 0 }] },
+          { op: 'deregister', names: ['log'] },
+          { op: 'suspect', peerId: log.peerId }
+        ]) await expect(raw.request(demo.p2p.peerId, req, z.unknown())).rejects.toMatchObject({ code: 'UNAUTHORIZED' })
+        await expect(raw.request(demo.p2p.peerId, { op: 'lookup', name: 42 }, z.unknown())).rejects.toMatchObject({ name: 'InvalidMessageError' })
+        await expect(raw.request(demo.p2p.peerId, { op: 'lookup', name: 'x'.repeat(MAX_REQUEST_FRAME) }, z.unknown())).rejects.toThrow()
+        expect(demo.catalog.all().map(r => `${r.name}:${r.status}:${r.seq}`).sort()).toEqual(before)
+        expect((await client.lookup('log')).map(r => r.peerId)).toEqual([log.peerId])
+      } finally {
+        raw.close()
+      }
     } finally {
       await client.close()
     }

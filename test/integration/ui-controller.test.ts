@@ -32,6 +32,9 @@ describe('the TUI data controller against a real cluster', () => {
     await registry.stop()
     await expect.poll(() => snaps.at(-1)?.connection, { timeout: 15_000 }).toBe('peer')
     expect(snaps.at(-1)?.viewOf).toBe(demo.peerId)
+    // How fresh that view is, on the peer's clock (it may not have noticed the registry go yet).
+    expect(snaps.at(-1)?.viewSource).toMatchObject({ peerId: demo.peerId, role: 'peer' })
+    expect(snaps.at(-1)?.viewSource?.registryLastSeen).toBeGreaterThan(0)
     // Batched: far fewer renders than watch messages (figures arrive every second).
     expect(snaps.length).toBeLessThan(100)
   })

@@ -122,6 +122,22 @@ describe('catalog: the merge rule (patches and announcements)', () => {
     expect(c.get('other', A)).toBeDefined()
   })
 
+  it('knows when it last changed and which names it holds; a stale or duplicate record is no change', () => {
+    const c = new Catalog()
+    expect(c.changedAt).toBe(0)
+    c.apply(rec({ seq: 2 }), 'registry', 10)
+    c.apply(rec({ name: 'grading', peerId: B }), 'registry', 20)
+    expect(c.changedAt).toBe(20)
+    expect(c.names().sort()).toEqual(['grading', 'log'])
+    c.apply(rec({ seq: 1 }), 'registry', 30)
+    c.apply(rec({ seq: 2 }), 'registry', 40)
+    c.apply(rec({ name: 'x', peerId: B }), 'peer', 50)
+    expect(c.changedAt).toBe(20)
+    c.resync(['grading'], [], 60)
+    expect(c.changedAt).toBe(60)
+    expect(c.names()).toEqual(['log'])
+  })
+
   it('reaps down and departed entries only after the grace period since their status changed', () => {
     const c = new Catalog()
     c.register(A, reg(), 0)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { clusterLine, clusterStatusView } from '../../src/cli/cluster.js'
 import { parseSince, splitList } from '../../src/cli/flags.js'
-import { formatEntry } from '../../src/cli/format.js'
+import { formatEntry, peerViewText } from '../../src/cli/format.js'
 import { statusView, toStatusJson } from '../../src/cli/status.js'
 import { watchLine } from '../../src/cli/watch.js'
 import type { ListResult, ProviderRecord } from '../../src/node/schemas.js'
@@ -31,6 +31,7 @@ describe('flag values', () => {
 
   it('splitList: repeated and comma-separated alike', () => {
     expect(splitList(['log, grading', 'webui', ','])).toEqual(['log', 'grading', 'webui'])
+    expect(splitList('log,grading')).toEqual(['log', 'grading'])
     expect(splitList(undefined)).toEqual([])
   })
 })
@@ -46,10 +47,10 @@ describe('human lines', () => {
     const list: ListResult = {
       registry: { peerId: PEER, addrs: [] },
       services: [record('log', 'up', { rttMs: 3, lastSeen: NOW - 1500 }), record('demo', 'down', { requires: ['log'] })],
-      source: { peerId: PEER, role: 'peer', registryConnected: false }
+      source: { peerId: PEER, role: 'peer', registryConnected: false, registryLastSeen: NOW - 12_000, changedAt: NOW - 1_500, now: NOW }
     }
     expect(statusView(list, NOW).split('\n')).toEqual([
-      'view of peer 12D3KooW…uvwxyz (its own entries and what it follows; registry NOT reachable from it)',
+      'view of peer 12D3KooW…uvwxyz: the whole catalogue it holds (2 entries; registry NOT reachable from it; last heard from the registry 12.0s ago; last change 1.5s ago)',
       'registry 12D3KooW…uvwxyz  2 services: 1 up, 1 down',
       'demo 0/1 down · log 1/1 up',
       'NAME  PEER             STATUS  REQUIRES  RTT  LAST SEEN',
@@ -57,6 +58,10 @@ describe('human lines', () => {
       'log   12D3KooW…uvwxyz  up      -         3ms  1.5s ago'
     ])
     expect(statusView({ registry: { peerId: PEER, addrs: [] }, services: [] }, NOW)).toBe('registry 12D3KooW…uvwxyz  0 services\nno services registered')
+    // A peer that never heard from the registry says so; one from before freshness says nothing of it.
+    expect(peerViewText({ peerId: PEER, role: 'peer', registryConnected: false, registryLastSeen: 0, changedAt: NOW, now: NOW }, 0))
+      .toBe('view of peer 12D3KooW…uvwxyz: the whole catalogue it holds (0 entries; registry NOT reachable from it; last heard from the registry never; last change 0ms ago)')
+    expect(peerViewText({ peerId: PEER, role: 'peer', registryConnected: true }, 3)).toBe('view of peer 12D3KooW…uvwxyz: the whole catalogue it holds (3 entries; registry connected)')
   })
 
   it('toStatusJson: the documented shape, nulls for what is not known, the source only for a peer\'s view', () => {

@@ -21,4 +21,12 @@ describe('web cluster page: the health words of gds status and the TUI', () => {
       { type: 'change', ts: 1500, record: rec('log', 'A', { status: 'leaving', seq: 1, reason: 'left' }), previous: 'up' })
     expect(clusterParts(after, true, 2000).events).toMatch(/<span class="pill leaving">leaving<\/span> log AAAAAA \(left\)/)
   })
+
+  it('with the registry away, says whose view it shows and how fresh it is (the text is escaped)', () => {
+    const view = applyWatch(emptyView(), { type: 'snapshot', ts: 1000, registry: { peerId: P('R'), addrs: [] }, services: [rec('log', 'A'), rec('grading', 'B')] })
+    const source = { peerId: P('B'), role: 'peer' as const, registryConnected: false, registryLastSeen: 1_000, changedAt: 4_000, now: 5_000 }
+    expect(clusterParts(view, false, 5000, source).status)
+      .toBe('<span class="pill down">registry unreachable</span> showing the view of peer 12D3KooW…BBBBBB: the whole catalogue it holds (2 entries; registry NOT reachable from it; last heard from the registry 4.0s ago; last change 1.0s ago); reconnecting…')
+    expect(clusterParts(view, false, 5000).status).toMatch(/showing the last known state/)
+  })
 })

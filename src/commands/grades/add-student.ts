@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core'
 import { GdsCommand } from '../../cli/base.js'
-import { registryFlags } from '../../cli/flags.js'
+import { peerFlags, registryFlags } from '../../cli/flags.js'
 import { callGrading } from '../../cli/grading.js'
 import { withClient } from '../../cli/with-client.js'
 import type { Student } from '../../services/grading/store.js'
@@ -14,7 +14,7 @@ export default class GradesAddStudent extends GdsCommand<Student> {
     last: Args.string({ description: 'Last name (at most 64 characters).', required: true })
   }
 
-  static override flags = { ...registryFlags }
+  static override flags = { ...registryFlags, ...peerFlags }
 
   async run (): Promise<Student> {
     const { args, flags } = await this.parse(GradesAddStudent)

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { GdsCommand } from '../../cli/base.js'
-import { registryFlags } from '../../cli/flags.js'
+import { peerFlags, registryFlags } from '../../cli/flags.js'
 import { callGrading } from '../../cli/grading.js'
 import { withClient } from '../../cli/with-client.js'
 import { gradingParams } from '../../services/grading/index.js'
@@ -16,6 +16,7 @@ export default class GradesAdd extends GdsCommand<Added> {
   static override args = { id: Args.integer({ description: 'Student id.', required: true, min: 1 }) }
   static override flags = {
     ...registryFlags,
+    ...peerFlags,
     title: Flags.string({ char: 't', description: 'What was graded.', required: true }),
     type: Flags.string({ description: 'Kind of grade.', required: true, options: [...GRADE_TYPES] }),
     // One rule with the portal: the grading service's own schema parses the flag.

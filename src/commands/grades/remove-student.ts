@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core'
 import { GdsCommand } from '../../cli/base.js'
-import { registryFlags } from '../../cli/flags.js'
+import { peerFlags, registryFlags } from '../../cli/flags.js'
 import { callGrading } from '../../cli/grading.js'
 import { withClient } from '../../cli/with-client.js'
 
@@ -8,7 +8,7 @@ export default class GradesRemoveStudent extends GdsCommand<{ studentId: number 
   static override summary = 'Remove a student and all of their grades.'
   static override examples = ['<%= config.bin %> <%= command.id %> 6']
   static override args = { id: Args.integer({ description: 'Student id (see gds grades list).', required: true, min: 1 }) }
-  static override flags = { ...registryFlags }
+  static override flags = { ...registryFlags, ...peerFlags }
 
   async run (): Promise<{ studentId: number }> {
     const { args, flags } = await this.parse(GradesRemoveStudent)

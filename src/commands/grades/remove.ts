@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core'
 import { GdsCommand } from '../../cli/base.js'
-import { registryFlags } from '../../cli/flags.js'
+import { peerFlags, registryFlags } from '../../cli/flags.js'
 import { callGrading } from '../../cli/grading.js'
 import { withClient } from '../../cli/with-client.js'
 
@@ -14,7 +14,7 @@ export default class GradesRemove extends GdsCommand<Removed> {
     grade: Args.integer({ description: 'Grade id (see gds grades show).', required: true, min: 1 })
   }
 
-  static override flags = { ...registryFlags }
+  static override flags = { ...registryFlags, ...peerFlags }
 
   async run (): Promise<Removed> {
     const { args, flags } = await this.parse(GradesRemove)

@@ -1,8 +1,8 @@
 import { eventWord, HEALTH_WORDS, healthCounts, providerHealth } from '../../node/health.js'
 import { localTime } from '../../node/local-time.js'
-import type { ProviderRecord } from '../../node/schemas.js'
+import type { ListResult, ProviderRecord } from '../../node/schemas.js'
 import type { WatchView } from '../../node/watch-view.js'
-import { whereOf } from '../../cli/format.js'
+import { peerViewText, whereOf } from '../../cli/format.js'
 import { html, type Html } from './html.js'
 
 /** Health of a service name: up if any instance is up, suspect if only suspect ones, else down. */
@@ -115,10 +115,13 @@ export function eventsList (view: WatchView, now: number): Html {
 }
 
 /** The three live parts of the cluster page, rendered on the server (escaping in one place). */
-export function clusterParts (view: WatchView, connected: boolean, now: number): { status: string, graph: string, table: string, events: string } {
+/** `peer`: the registry is away and the view is that peer's (the feed's fallback). */
+export function clusterParts (view: WatchView, connected: boolean, now: number, peer?: NonNullable<ListResult['source']>): { status: string, graph: string, table: string, events: string } {
   const counts = healthCounts(providerHealth([...view.services.values()]))
   const status = connected
     ? html`registry <code>${view.registry?.peerId ?? ''}</code>${HEALTH_WORDS.map(h => html` · <b>${counts[h]}</b> ${h}`)}`
-    : html`<span class="pill down">registry unreachable</span> showing the last known state; reconnecting…`
+    : peer === undefined
+      ? html`<span class="pill down">registry unreachable</span> showing the last known state; reconnecting…`
+      : html`<span class="pill down">registry unreachable</span> showing the ${peerViewText(peer, view.services.size)}; reconnecting…`
   return { status: status.text, graph: graphSvg(view).text, table: instancesTable(view, now).text, events: eventsList(view, now).text }
 }

@@ -63,14 +63,16 @@ export function webuiService (opts: WebuiOptions): WebuiDefinition {
     requires: ['grading', 'log'],
     async start (ctx: ServiceContext) {
       const cluster = new CatalogFeed({
-        connect: async () => RegistryClient.connect({ registry: opts.registry }),
+        // While the registry is away, a peer's view (any node holds the whole catalogue).
+        connect: async peer => RegistryClient.connect({ registry: peer ?? opts.registry }),
+        peerFallback: true,
         now: Date.now,
         random: Math.random,
         coalesceMs: PUSH_EVERY_MS,
         onError: (err: any) => { ctx.log.debug({ err: err?.message }, 'watch stream lost') }
       })
       feed = cluster
-      const parts = (): ReturnType<typeof clusterParts> => clusterParts(cluster.snapshot.view, cluster.snapshot.connection === 'connected', Date.now())
+      const parts = (): ReturnType<typeof clusterParts> => clusterParts(cluster.snapshot.view, cluster.snapshot.connection === 'connected', Date.now(), cluster.snapshot.connection === 'peer' ? cluster.snapshot.viewSource : undefined)
       cluster.subscribe(() => {
         const data = JSON.stringify(parts())
         for (const send of browsers) send(data)

@@ -1,0 +1,112 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { ProcessCluster, runCli, type NodeProcess } from '../helpers/cli.js'
+
+/** Every peer a full member (issue 13): the whole catalogue on every node, shown with the registry gone. */
+describe('cluster: every node holds the whole catalogue', () => {
+  const cluster = new ProcessCluster()
+  afterEach(async () => { await cluster.stopAll() })
+
+  const addrOf = async (p: NodeProcess): Promise<string> =>
+    (await p.waitFor(e => e.event === 'listening', 'listening')).addrs.find((a: string) => a.startsWith('/ip4/127.0.0.1/'))
+  const idOf = async (p: NodeProcess): Promise<string> => (await p.waitFor(e => e.event === 'listening', 'listening')).peerId
+
+  /** `gds status --json --peer ADDR`, retried until `ok` holds of it or the deadline passes. */
+  const peerViewUntil = async (addr: string, ok: (json: any) => boolean, what: string, timeoutMs = 20_000): Promise<any> => {
+    const deadline = Date.now() + timeoutMs
+    let last = ''
+    for (let i = 0; i < 200; i++) {
+      const r = await runCli(['status', '--json', '--peer', addr])
+      last = `${r.code} ${r.stdout} ${r.stderr}`
+      if (r.code === 0 && ok(JSON.parse(r.stdout))) return JSON.parse(r.stdout)
+      if (Date.now() > deadline) break
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    throw new Error(`${what}: ${last}`)
+  }
+
+  it('a node that requires nothing lists every service, from the registry\'s snapshot and from gossip, with the registry killed; the registry returns and views converge with no down', async () => {
+    const regDir = await cluster.dir()
+    await cluster.registry(regDir)
+    const port = Number(cluster.registryAddr.split('/')[4])
+    // Two before the idle node (it learns them from the registry's snapshot), one after (from gossip).
+    const log = await cluster.service('log')
+    const grading = await cluster.service('grading', ['log'])
+    const idle = await cluster.service('idle')
+    const web = await cluster.service('web', ['grading'])
+    const ids = new Map([[await idOf(log), 'log'], [await idOf(grading), 'grading'], [await idOf(idle), 'idle'], [await idOf(web), 'web']])
+    const idleAddr = await addrOf(idle)
+    const names = (json: any): string => json.services.filter((s: any) => s.status === 'up' && ids.get(s.peerId) === s.name).map((s: any) => s.name).sort().join(',')
+
+    const before = await peerViewUntil(idleAddr, j => names(j) === 'grading,idle,log,web', 'the idle node never held the whole catalogue')
+    expect(before.source).toMatchObject({ role: 'peer', registryConnected: true })
+    // It heard of the others; events are only about what a node requires, and it requires nothing.
+    expect(idle.events.some(e => e.event === 'provider-up')).toBe(false)
+
+    cluster.procs[0].signal('SIGKILL')
+    await cluster.procs[0].exited
+    await idle.waitFor(e => e.event === 'registry-lost', 'registry-lost', 15_000)
+    const after = await peerViewUntil(idleAddr, j => j.source.registryConnected === false, 'the idle node never saw the registry go')
+    expect(names(after)).toBe('grading,idle,log,web')
+    // How fresh: when it last heard from the registry and last changed, on its own clock.
+    expect(after.source.registryLastSeen).toBeGreaterThan(0)
+    expect(after.source.now).toBeGreaterThanOrEqual(after.source.registryLastSeen)
+    expect(after.source.changedAt).toBeGreaterThan(0)
+
+    const text = await runCli(['status', '--peer', idleAddr])
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/view of peer \S+: the whole catalogue it holds \(\d+ entries; registry NOT reachable from it; last heard from the registry [\d.]+m?s ago; last change [\d.]+m?s ago\)/)
+
+    // The registry returns on its data dir and port: every node re-registers and takes its
+    // snapshot again; the idle node's view is the registry's, and no one saw a provider go down.
+    const marks = [log, grading, idle, web].map(p => p.mark())
+    cluster.start(['--role', 'registry', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--data-dir', regDir, '--heartbeat-interval', '200', '--heartbeat-timeout', '150'])
+    for (const [i, p] of [log, grading, idle, web].entries()) await p.waitFor(e => e.event === 'registered', 're-registered', 20_000, marks[i])
+    const back = await peerViewUntil(idleAddr, j => j.source.registryConnected === true && names(j) === 'grading,idle,log,web', 'the idle node did not converge with the returned registry')
+    expect(back.services.filter((s: any) => ids.get(s.peerId) === undefined)).toEqual([])
+    // (A `provider-suspect` may come and go: the restarted registry probes everyone at once with the test's 150 ms timeout.)
+    for (const p of [log, grading, idle, web]) expect(p.events.filter(e => e.event === 'provider-down').map(e => JSON.stringify(e))).toEqual([])
+  })
+
+  it('gds call, grades and logs reach services through --peer (or GDS_PEER) while the registry is gone; nothing reachable names what was tried', async () => {
+    await cluster.registry()
+    const base = ['--registry', cluster.registryAddr, '--listen', '/ip4/127.0.0.1/tcp/0']
+    const log = cluster.start(['--role', 'log', ...base, '--data-dir', await cluster.dir()])
+    await log.waitFor(e => e.event === 'registered', 'log registered')
+    const grading = cluster.start(['--role', 'grading', ...base, '--data-dir', await cluster.dir()])
+    await grading.waitFor(e => e.event === 'registered', 'grading registered')
+    const idle = await cluster.service('idle')
+    const idleAddr = await addrOf(idle)
+    await peerViewUntil(idleAddr, j => ['log', 'grading'].every(n => j.services.some((s: any) => s.name === n && s.status === 'up')), 'the idle node never heard of log and grading')
+
+    cluster.procs[0].signal('SIGKILL')
+    await cluster.procs[0].exited
+    await idle.waitFor(e => e.event === 'registry-lost', 'registry-lost', 15_000)
+
+    // Without a peer: exit 2, naming the registry tried and what to do.
+    const alone = await runCli(['grades', 'list', '--registry', cluster.registryAddr])
+    expect(alone.code).toBe(2)
+    expect(alone.stderr).toMatch(/cannot reach the registry at \/ip4\/127\.0\.0\.1\/tcp\/\d+.*--peer \(or GDS_PEER\)/s)
+
+    const list = await runCli(['grades', 'list', '--json', '--peer', idleAddr])
+    expect(list.code, list.stderr).toBe(0)
+    expect(JSON.parse(list.stdout).length).toBeGreaterThan(0)
+    const call = await runCli(['call', 'grading', 'getStudent', '{"id": 1}', '--json', '--peer', idleAddr])
+    expect(call.code, call.stderr + call.stdout).toBe(0)
+    expect(JSON.parse(call.stdout)).toMatchObject({ id: 1 })
+    const logs = await runCli(['logs', '--json', '-n', '5'], 20_000, { GDS_PEER: idleAddr })
+    expect(logs.code, logs.stderr + logs.stdout).toBe(0)
+    expect(logs.stdout.trim().split('\n').length).toBeGreaterThan(0)
+
+    // A dead peer first, then a live one: tried in turn. Only dead ones: exit 2, each named.
+    const dead = cluster.registryAddr
+    const second = await runCli(['grades', 'list', '--json', '--peer', `${dead},${idleAddr}`])
+    expect(second.code, second.stderr).toBe(0)
+    const none = await runCli(['call', 'grading', 'listStudents', '--peer', dead, '--peer', '/ip4/127.0.0.1/tcp/1'])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toMatch(/no peer answered \(tried 2\): cannot reach the peer at \/ip4\/127\.0\.0\.1\/tcp\/\d+.*; cannot reach the peer at \/ip4\/127\.0\.0\.1\/tcp\/1: connection refused \(is that node still running\?/s)
+    // Through a peer, a service nobody provides is an error about that service, and the peer's table is unchanged.
+    const missing = await runCli(['call', 'nosuch', 'm', '--peer', idleAddr])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/nosuch/)
+  })
+})
