@@ -12,7 +12,6 @@ import type { ConnectionGater, MultiaddrConnection, PrivateKey } from '@libp2p/i
 import { CATALOG_TOPIC } from './protocols.js'
 import { Admission, hostOf } from './admission.js'
 import { DEFAULT_ADMISSION } from './config.js'
-import { batchWindowUpdates } from './yamux-window.js'
 
 /**
  * Bytes a stream's sender may have in flight unread (yamux's window, 16 MiB by default). A
@@ -23,7 +22,6 @@ import { batchWindowUpdates } from './yamux-window.js'
 export const MAX_STREAM_WINDOW = 1024 * 1024
 
 function muxer (): ReturnType<typeof yamux> {
-  batchWindowUpdates()
   return yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })
 }
 
