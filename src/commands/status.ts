@@ -4,7 +4,6 @@ import { registryFlags, splitList } from '../cli/flags.js'
 import { UsageError } from '../node/errors.js'
 import type { Feed } from '../cli/output.js'
 import { statusView, toStatusJson, type StatusFilter, type StatusJson } from '../cli/status.js'
-import { watchFeed } from '../cli/watch.js'
 import { withClient } from '../cli/with-client.js'
 import { HEALTH_WORDS, type Health } from '../node/health.js'
 import type { ListResult, WatchMessage } from '../node/schemas.js'
@@ -38,7 +37,12 @@ export default class Status extends GdsCommand<Listed | Feed<WatchMessage>> {
     const unknown = health.filter(h => !(HEALTH_WORDS as readonly string[]).includes(h))
     if (unknown.length > 0) throw new UsageError(`--status takes ${HEALTH_WORDS.join(', ')} (got "${unknown.join(', ')}")`)
     const filter = { services: splitList(flags.service), health: health as Health[] }
-    if (flags.watch) return watchFeed({ ...flags, timeoutMs: flags.timeout }, this.jsonEnabled())
+    if (flags.watch) {
+      // Loaded only here: the watch view brings the wire schemas (zod, multiaddr) unbundled, about
+      // a third of a one-shot `gds status`'s start-up; the list itself decodes in the bundled client.
+      const { watchFeed } = await import('../cli/watch.js')
+      return watchFeed({ ...flags, timeoutMs: flags.timeout }, this.jsonEnabled())
+    }
     const list = await withClient({ ...flags, peer: flags.peer === undefined ? undefined : [flags.peer], timeoutMs: flags.timeout }, async client => client.list())
     return { list, filter }
   }
