@@ -156,11 +156,11 @@ export const TEST_TIMINGS = {
 /**
  * What one peer may publish on the catalogue topic, as each node that hears it counts. A
  * healthy node announces every 30 s, at each registration and at most once a second for peers
- * joining the topic (ANNOUNCE_MIN_GAP_MS); a flooder (2,000 a second were seen) is held to `perSecond`,
+ * joining the topic (ANNOUNCE_MIN_GAP_MS); a flooder (2,000 a second were seen) is held to `ratePerSec`,
  * and each message beyond it is rejected, which sinks its gossipsub score until it is
  * graylisted (src/node/libp2p.ts). The registry's patches are not counted.
  */
-export const GOSSIP_BUDGET = { burst: 30, perSecond: 5, maxPeers: 4_096 } as const
+export const GOSSIP_BUDGET = { burst: 30, ratePerSec: 5, maxPeers: 4_096 } as const
 
 /**
  * What the log service lets each peer do (one peer once rotated the whole history away in 2 s).

@@ -6,7 +6,7 @@ import { GOSSIP_BUDGET } from './config.js'
 import { grantMismatch, GrantVerifier } from './grant.js'
 import type { Logger } from './logger.js'
 import { CATALOG_TOPIC, MAX_NAMES_PER_PEER } from './protocols.js'
-import { PeerBudget } from './rate-budget.js'
+import { TokenBuckets } from './token-buckets.js'
 import { grant, providerRecord, type ProviderRecord } from './schemas.js'
 import { encodeFrame } from './framing.js'
 
@@ -131,7 +131,7 @@ export class CatalogGossip {
   private readonly parsed = new WeakMap<Message, ParsedMessage>()
   private readonly grants = new GrantVerifier()
   /** What each author may publish (GOSSIP_BUDGET). */
-  private readonly budget = new PeerBudget(GOSSIP_BUDGET)
+  private readonly budget = new TokenBuckets(GOSSIP_BUDGET)
 
   constructor (private readonly opts: GossipOptions) {}
 
@@ -163,7 +163,7 @@ export class CatalogGossip {
   private async judge (peer: PeerId, msg: Message): Promise<Verdict> {
     const registryId = this.opts.registryId()
     const author = msg.type === 'signed' ? msg.from.toString() : undefined
-    if (author !== undefined && !isKnown(registryId, author) && !this.budget.take(author, this.opts.now())) {
+    if (author !== undefined && !isKnown(registryId, author) && this.budget.take(author, 1, this.opts.now()) > 0) {
       this.counters.limited++
       return author === peer.toString()
         ? { verdict: TopicValidatorResult.Reject, why: 'over its gossip budget' }

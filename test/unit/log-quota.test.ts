@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { TokenBuckets } from '../../src/services/log/quota.js'
+import { TokenBuckets } from '../../src/node/token-buckets.js'
 import { ServiceClaims } from '../../src/services/log/claims.js'
 
 /** Takes from the buckets in turn: each step is [peer, cost, now, the wait expected (0: granted)]. */

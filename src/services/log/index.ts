@@ -4,7 +4,7 @@ import { NotStartedError, OverloadedError, QuotaExceededError, UnauthorizedError
 import { MAX_ENTRY_BYTES, type LogEntry } from '../../node/log-shipper.js'
 import { defineMethod, defineService, type ServiceDefinition } from '../../node/service.js'
 import { ServiceClaims } from './claims.js'
-import { TokenBuckets } from './quota.js'
+import { TokenBuckets } from '../../node/token-buckets.js'
 import type { HttpLog } from './http-log.js'
 import { LEVELS, LogStore, matches, type LogStoreOptions } from './store.js'
 

@@ -1,7 +1,7 @@
 /**
  * A token bucket per peer, pure (time is passed in): each peer may spend `ratePerSec` a second
- * on average and `burst` at once. The log service charges a batch's bytes, so one peer cannot
- * hog the log node's disk and fsyncs however fast it sends.
+ * on average and `burst` at once. The log service charges a batch's bytes (one peer cannot hog
+ * the log node's disk and fsyncs however fast it sends); gossip charges one per message.
  */
 export interface BucketOptions {
   ratePerSec: number
@@ -15,7 +15,9 @@ interface Bucket { tokens: number, at: number }
 export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>()
 
-  constructor (private readonly opts: BucketOptions) {}
+  constructor (private readonly opts: BucketOptions) {
+    if (!(opts.burst > 0) || !(opts.ratePerSec > 0) || !(opts.maxPeers >= 1)) throw new RangeError('token buckets need burst > 0, ratePerSec > 0 and maxPeers >= 1')
+  }
 
   /**
    * Spends `cost` from `peer`'s bucket: 0 when granted, else how many ms until it would be (and
@@ -44,6 +46,8 @@ export class TokenBuckets {
     b.at = Math.max(b.at, now)
     return b
   }
+
+  get size (): number { return this.buckets.size }
 
   private forgetOne (now: number): void {
     let best: string | undefined
