@@ -170,6 +170,8 @@ describe('a peer\'s own view', () => {
       expect(await client.lookup('nobody')).toEqual([])
       expect(await client.call('log', 'nope').catch((err: any) => err.code)).toBe('METHOD_NOT_FOUND')
       // Registering, deregistering or accusing through a peer is refused; malformed and oversized asks are too; its table is unchanged.
+      // log need not know demo's address (it requires nothing; the mesh may not have linked them): dial it.
+      await log.p2p.dial(demo.p2p.getMultiaddrs())
       const raw = new MuxClient(log.p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: 4, timeoutMs: 5_000 })
       const before = demo.catalog.all().map(r => `${r.name}:${r.status}:${r.seq}`).sort()
       try {
