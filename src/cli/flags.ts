@@ -33,7 +33,7 @@ export const clusterDirFlag = Flags.string({ char: 'd', description: 'Folder of 
 
 /** Repeated --registry flags (or one GDS_REGISTRY of several, comma-separated) as the one list the node and client take. */
 export function registryText (values: string | string[] | undefined): string | undefined {
-  const list = splitList(typeof values === 'string' ? [values] : values)
+  const list = splitList(values)
   return list.length === 0 ? undefined : list.join(',')
 }
 

@@ -67,7 +67,8 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
 /** One registry id, a set of them, or none known yet. */
 export type Registries = string | ReadonlySet<string> | undefined
 
-function isKnown (registries: Registries, id: string): boolean {
+/** Whether `id` is one of the registries (one id, or the set several registries share). */
+export function isKnown (registries: Registries, id: string): boolean {
   return typeof registries === 'string' ? registries === id : registries?.has(id) === true
 }
 

@@ -1,4 +1,5 @@
 import { backoffDelay } from './backoff.js'
+import type { Logger, LogTap } from './logger.js'
 
 /** One entry of the cluster log, as the log service's `append` takes it. */
 export interface LogEntry {
@@ -162,4 +163,18 @@ export class LogShipper {
     if (JSON.stringify(entry).length <= MAX_ENTRY_BYTES) return entry
     return { ts: entry.ts, level: entry.level, service: entry.service, peerId: entry.peerId, msg: entry.msg.slice(0, 4096), inc: entry.inc, seq: entry.seq, truncated: true }
   }
+}
+
+/**
+ * Ships every line of a node's logger (its tap) to the cluster log service (DESIGN.md §6),
+ * warning on the node's own log when entries are dropped or refused.
+ */
+export function shipNodeLog (tap: LogTap, log: Logger, opts: Omit<ShipperOptions, 'onDrop' | 'onReject'>): LogShipper {
+  const shipper = new LogShipper({
+    ...opts,
+    onDrop: dropped => { log.warn({ dropped }, 'no log service is reachable and the log buffer is full: dropping the oldest entries') },
+    onReject: (rejected, reason) => { log.warn({ rejected, reason }, 'the log service refuses this node\'s entries: dropping them') }
+  })
+  tap.attach(line => { shipper.push(line) })
+  return shipper
 }

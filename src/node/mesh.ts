@@ -1,6 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { jitter } from './backoff.js'
+import { isKnown, type Registries } from './gossip.js'
 import type { GdsLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
 
@@ -14,7 +15,8 @@ export interface MeshOptions {
   degree: number
   /** How often to top the connections up. */
   intervalMs: number
-  registryId: () => string | undefined
+  /** The registry (or registries): not counted as mesh links, never dialled as one. */
+  registryId: () => Registries
 }
 
 /**
@@ -65,15 +67,15 @@ export class MeshKeeper {
 
   /** One round: dial random known peers until `degree` non-registry peers are connected. */
   async tick (): Promise<void> {
-    const registry = this.opts.registryId()
+    const registries = this.opts.registryId()
     const connected = new Set(this.opts.libp2p.getPeers().map(String))
     // Count only links this node dialed: if inbound ones counted, early joiners fill up on each
     // other and the mesh splits into cliques. Random out-degree `degree` keeps it connected.
     const dialed = new Set(this.opts.libp2p.getConnections().filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString()))
-    const have = [...dialed].filter(p => p !== registry).length
+    const have = [...dialed].filter(p => !isKnown(registries, p)).length
     const want = this.opts.degree - have
     if (want <= 0) return
-    const candidates = [...this.known.keys()].filter(p => !connected.has(p) && p !== registry)
+    const candidates = [...this.known.keys()].filter(p => !connected.has(p) && !isKnown(registries, p))
     shuffle(candidates)
     await Promise.all(candidates.slice(0, want).map(async p => {
       try {

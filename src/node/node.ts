@@ -5,18 +5,17 @@ import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache, catalogSource } from './caller.js'
 import { Catalog } from './catalog.js'
 import type { GdsConfig } from './config.js'
-import { InvalidConfigError, ListenError, NotStartedError, RegistryUnreachableError } from './errors.js'
+import { InvalidConfigError, ListenError, NotStartedError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type TimedEvent } from './events.js'
 import { following, type Following } from './follow.js'
-import { CatalogGossip } from './gossip.js'
+import { CatalogGossip, type Registries } from './gossip.js'
 import { hubSettings, type Hub, type HubFactory } from './hub.js'
 import { loadOrCreateKey, lockDataDir } from './identity.js'
 import { createGdsLibp2p, type GdsLibp2p } from './libp2p.js'
-import { LogShipper } from './log-shipper.js'
+import { shipNodeLog, type LogShipper } from './log-shipper.js'
 import { silentLogger, type Logger, type LogTap } from './logger.js'
 import { MeshKeeper } from './mesh.js'
 import type { RegistrySession } from './registry-session.js'
-import type { ProviderRecord } from './schemas.js'
 import type { ServiceDefinition } from './service.js'
 import { ServiceHost } from './service-host.js'
 import { readSwarmKey } from './swarm-key.js'
@@ -177,10 +176,9 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
 
   /** The gossip path of the catalogue (DESIGN.md §4): every node subscribes, validates, forwards. */
   private startGossip (libp2p: GdsLibp2p): { gossip: CatalogGossip, mesh: MeshKeeper } {
-    const registryId = (): string | undefined => this.isRegistry ? libp2p.peerId.toString() : this.host?.session.registryPeer?.toString()
-    const mesh = this.mesh = new MeshKeeper({ libp2p, log: this.log.child({ component: 'mesh' }), degree: this.config.meshDegree, intervalMs: MESH_INTERVAL_MS, registryId })
     // Patches and grants count from any of the registries sharing the catalogue.
-    const registryIds = (): string | ReadonlySet<string> | undefined => this.isRegistry ? libp2p.peerId.toString() : this.host?.session.registryIds
+    const registryIds = (): Registries => this.isRegistry ? libp2p.peerId.toString() : this.host?.session.registryIds
+    const mesh = this.mesh = new MeshKeeper({ libp2p, log: this.log.child({ component: 'mesh' }), degree: this.config.meshDegree, intervalMs: MESH_INTERVAL_MS, registryId: registryIds })
     const gossip = this.gossip = new CatalogGossip({
       pubsub: libp2p.services.pubsub,
       catalog: this.catalog,
@@ -204,7 +202,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     const session = this.host?.session
     this.caller = new Caller({
       libp2p,
-      source: catalogSource(this.catalog, this.following.keeps, new LookupCache(async s => this.lookup(s), this.now)),
+      source: catalogSource(this.catalog, this.following.keeps, new LookupCache(async s => this.host?.lookup(s) ?? [], this.now)),
       reportSuspect: peerId => {
         if (this.hub !== undefined) this.hub.suspect(peerId)
         else void session?.suspect(peerId)
@@ -215,35 +213,16 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     })
   }
 
-  /**
-   * The providers of a name this node does not require: the registry's answer, or, while the
-   * registry is away, the whole catalogue this node holds (DESIGN.md §4; gossip keeps it).
-   */
-  private async lookup (name: string): Promise<ProviderRecord[]> {
-    const session = this.host?.session
-    if (session === undefined) return []
-    try {
-      return await session.lookup(name)
-    } catch (err: any) {
-      const known = this.catalog.providersOf(name)
-      if (known.length > 0) return known
-      throw new RegistryUnreachableError(`no provider of "${name}" is known: the registry ${session.registryPeer?.toString() ?? this.config.registry} did not answer (${err?.message ?? err}) and this node's catalogue lists none`, { cause: err })
-    }
-  }
-
   /** Every node's log goes to the cluster log service (DESIGN.md §6). */
   private startShipping (): void {
     if (this.logTap === undefined) return
-    const shipper = this.shipper = new LogShipper({
+    this.shipper = shipNodeLog(this.logTap, this.log, {
       peerId: this.peerId,
       incarnation: this.incarnation,
       // The name it registers under (a module's own name, whatever its file is called): the log service checks it.
       service: this.services[0]?.name ?? this.config.name,
-      send: async entries => { await this.call('log', 'append', { entries }, { idempotent: true, timeoutMs: 5_000 }) },
-      onDrop: dropped => { this.log.warn({ dropped }, 'no log service is reachable and the log buffer is full: dropping the oldest entries') },
-      onReject: (rejected, reason) => { this.log.warn({ rejected, reason }, 'the log service refuses this node\'s entries: dropping them') }
+      send: async entries => { await this.call('log', 'append', { entries }, { idempotent: true, timeoutMs: 5_000 }) }
     })
-    this.logTap.attach(line => { shipper.push(line) })
   }
 
   private async teardown (): Promise<void> {

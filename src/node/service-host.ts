@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { localInvoker, type LocalInvoker } from './caller.js'
+import { RegistryUnreachableError } from './errors.js'
 import type { CatalogGossip } from './gossip.js'
 import type { GdsLibp2p } from './libp2p.js'
 import type { MeshKeeper } from './mesh.js'
@@ -113,6 +114,20 @@ export class ServiceHost {
   }
 
   /** Something gossip said about this very node. */
+  /**
+   * The providers of a name this node does not require: the registry's answer, or, while the
+   * registry is away, the whole catalogue this node holds (DESIGN.md §4; gossip keeps it).
+   */
+  async lookup (name: string): Promise<ProviderRecord[]> {
+    try {
+      return await this.session.lookup(name)
+    } catch (err: any) {
+      const known = this.c.catalog.providersOf(name)
+      if (known.length > 0) return known
+      throw new RegistryUnreachableError(`no provider of "${name}" is known: the registry ${this.session.registryPeer?.toString() ?? this.c.config.registry} did not answer (${err?.message ?? err}) and this node's catalogue lists none`, { cause: err })
+    }
+  }
+
   onSelf (record: ProviderRecord): void {
     if (this.presence.onSelf(record)) this.c.log.warn({ reason: record.reason }, 'the registry declared this node down: refuted')
   }
