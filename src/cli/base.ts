@@ -1,5 +1,6 @@
 import { format } from 'node:util'
-import { Command, Flags } from '@oclif/core'
+import { Command } from '@oclif/core/command'
+import * as Flags from '@oclif/core/flags'
 import { isGdsError, UsageError } from '../node/errors.js'
 import { safeLines, safeText } from '../node/safe-text.js'
 import { LineBatcher } from './line-batcher.js'

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { InvalidParamsError } from '../node/errors.js'
 
 /** Flags of commands that talk to a registry. */

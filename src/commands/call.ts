@@ -1,4 +1,5 @@
-import { Args, Flags } from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 import { GdsCommand } from '../cli/base.js'
 import { peerFlags, registryFlags } from '../cli/flags.js'
 import { Feed, jsonLine } from '../cli/output.js'

@@ -1,4 +1,6 @@
-import { Args, Command, loadHelpClass } from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import { Command } from '@oclif/core/command'
+import { loadHelpClass } from '@oclif/core/help'
 
 /** `gds help [COMMAND...]`: the same text as `gds COMMAND --help`. */
 export default class HelpCommand extends Command {

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { GdsCommand } from '../cli/base.js'
 import { parseSince, peerFlags, registryFlags } from '../cli/flags.js'
 import { formatEntry } from '../cli/format.js'

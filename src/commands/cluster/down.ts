@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { GdsCommand } from '../../cli/base.js'
 import { clusterDirFlag } from '../../cli/flags.js'
 import { readClusterState } from '../../cluster/state.js'

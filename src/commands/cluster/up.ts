@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path'
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { GdsCommand } from '../../cli/base.js'
 import { clusterLine, type ClusterItem } from '../../cli/cluster.js'
 import { clusterDirFlag } from '../../cli/flags.js'

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import { GdsCommand } from '../../cli/base.js'
 import { peerFlags, registryFlags } from '../../cli/flags.js'
 import { callGrading } from '../../cli/grading.js'

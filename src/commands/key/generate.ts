@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { GdsCommand } from '../../cli/base.js'
 import { InvalidConfigError } from '../../node/errors.js'
 import { generateKeyFile, KEY_FILE } from '../../node/identity.js'

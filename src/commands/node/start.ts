@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { GdsCommand } from '../../cli/base.js'
 import { loadRuntime } from '../../cli/client-loader.js'
 import { registryFlags, registryText, splitList } from '../../cli/flags.js'

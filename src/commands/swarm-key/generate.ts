@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { GdsCommand } from '../../cli/base.js'
 import { KeyFileError } from '../../node/errors.js'
 
