@@ -5,8 +5,8 @@ import { DESCRIBE_METHOD, MAX_CALLS_PER_STREAM, MAX_INBOUND_RPC_STREAMS, MAX_RPC
 import { describeService } from './describe.js'
 import { describeIssue, validate } from './framing.js'
 import { rpcRequest, type RpcRequest } from './schemas.js'
-import { StreamServer, type Answer } from './stream-server.js'
-import { methodOf, type MethodDefinition, type ServiceDefinition } from './service.js'
+import { StreamServer, type Answer, type Cancel } from './stream-server.js'
+import { methodOf, type CallContext, type MethodDefinition, type ServiceDefinition } from './service.js'
 
 type RpcCall = Exclude<RpcRequest, { cancel: true }>
 
@@ -34,7 +34,7 @@ export class RpcServer {
         const f = validate(json, rpcRequest)
         return 'cancel' in f ? { id: f.id, cancel: true } : { id: f.id, req: f }
       },
-      handle: async (req, connection, signal) => this.answer(req, connection.remotePeer.toString(), signal),
+      handle: async (req, connection, cancel) => this.answer(req, connection.remotePeer.toString(), cancel),
       describe: req => ({ service: req.service, method: req.method })
     })
   }
@@ -56,7 +56,7 @@ export class RpcServer {
   async invoke (service: string, method: string, params: unknown, caller: string, signal: AbortSignal = new AbortController().signal): Promise<unknown> {
     this.inflight++
     try {
-      const { m, out } = await this.run(service, method, params, caller, signal)
+      const { m, out } = await this.run(service, method, params, { caller, signal })
       if (isAsyncIterable(out)) throw new InvalidParamsError(`${service}.${method} streams its results: use stream(), not call()`)
       return checkResult(m, out)
     } finally {
@@ -65,7 +65,7 @@ export class RpcServer {
   }
 
   async * invokeStream (service: string, method: string, params: unknown, caller: string, signal: AbortSignal = new AbortController().signal): AsyncGenerator<unknown> {
-    const { m, out } = await this.run(service, method, params, caller, signal)
+    const { m, out } = await this.run(service, method, params, { caller, signal })
     if (!isAsyncIterable(out)) {
       yield checkResult(m, out)
       return
@@ -73,14 +73,16 @@ export class RpcServer {
     yield * checked(m, out)
   }
 
-  private async run (service: string, method: string, params: unknown, caller: string, signal: AbortSignal): Promise<{ m: MethodDefinition, out: unknown }> {
+  private async run (service: string, method: string, params: unknown, context: CallContext): Promise<{ m: MethodDefinition, out: unknown }> {
     const m = this.method(service, method)
     const input = this.check(m, params, service, method)
-    return { m, out: await m.handler(input, { caller, signal }) }
+    return { m, out: await m.handler(input, context) }
   }
 
-  private async answer (call: RpcCall, caller: string, signal: AbortSignal): Promise<Answer> {
-    const { m, out } = await this.run(call.service, call.method, call.params, caller, signal)
+  private async answer (call: RpcCall, caller: string, cancel: Cancel): Promise<Answer> {
+    // The signal is made only if the handler reads it (Cancel).
+    const context: CallContext = { caller, get signal () { return cancel.signal } }
+    const { m, out } = await this.run(call.service, call.method, call.params, context)
     if (isAsyncIterable(out)) return { items: checked(m, out) }
     return { result: checkResult(m, out) }
   }

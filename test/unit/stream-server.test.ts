@@ -4,7 +4,7 @@ import * as lp from 'it-length-prefixed'
 import { InvalidMessageError } from '../../src/node/errors.js'
 import { Channel, encodeFrame } from '../../src/node/framing.js'
 import { silentLogger } from '../../src/node/logger.js'
-import { StreamServer, type Answer, type Incoming } from '../../src/node/stream-server.js'
+import { Cancel, StreamServer, type Answer, type Incoming } from '../../src/node/stream-server.js'
 import { connectionFrom, newPeerId } from '../helpers/streams.js'
 
 type Req = { op: 'echo', n: number } | { op: 'count', to: number } | { op: 'wait' }
@@ -12,7 +12,7 @@ type Req = { op: 'echo', n: number } | { op: 'count', to: number } | { op: 'wait
 /** A server whose `wait` requests hold until released, and whose `count` streams items. */
 async function setup (maxInFlight = 2) {
   const gate = Promise.withResolvers<void>()
-  const signals: AbortSignal[] = []
+  const signals: Cancel[] = []
   const server = new StreamServer<Req>({
     protocol: '/test/1.0.0',
     maxBytes: 1024,
@@ -26,8 +26,8 @@ async function setup (maxInFlight = 2) {
       if (!['echo', 'count', 'wait'].includes(json.req?.op)) return { id: json.id, refused: new InvalidMessageError('unknown op') }
       return { id: json.id, req: json.req }
     },
-    handle: async (req, _connection, signal): Promise<Answer> => {
-      signals.push(signal)
+    handle: async (req, _connection, cancel): Promise<Answer> => {
+      signals.push(cancel)
       if (req.op === 'echo') return { result: req.n }
       if (req.op === 'wait') { await gate.promise; return { result: 'released' } }
       const to = req.to
@@ -38,6 +38,23 @@ async function setup (maxInFlight = 2) {
   const done = server.serve(served, connectionFrom(await newPeerId()))
   return { server, gate, signals, done, client, ch: new Channel(client, 1024) }
 }
+
+describe('a request\'s cancellation', () => {
+  it('aborts a signal read before the cancel, and hands out an aborted one after it', () => {
+    const early = new Cancel()
+    const signal = early.signal
+    expect(signal.aborted).toBe(false)
+    early.abort()
+    expect(signal.aborted).toBe(true)
+    expect(early.aborted).toBe(true)
+
+    const late = new Cancel()
+    expect(late.aborted).toBe(false)
+    late.abort()
+    expect(late.signal.aborted).toBe(true)
+    expect(late.signal).toBe(late.signal)
+  })
+})
 
 describe('the stream server', () => {
   it('answers by id, streams items then end, and stops a stream the caller cancels', async () => {
