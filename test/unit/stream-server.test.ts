@@ -12,7 +12,7 @@ type Req = { op: 'echo', n: number } | { op: 'count', to: number } | { op: 'wait
 /** A server whose `wait` requests hold until released, and whose `count` streams items. */
 async function setup (maxInFlight = 2) {
   const gate = Promise.withResolvers<void>()
-  const signals: Cancel[] = []
+  const cancels: Cancel[] = []
   const server = new StreamServer<Req>({
     protocol: '/test/1.0.0',
     maxBytes: 1024,
@@ -27,7 +27,7 @@ async function setup (maxInFlight = 2) {
       return { id: json.id, req: json.req }
     },
     handle: async (req, _connection, cancel): Promise<Answer> => {
-      signals.push(cancel)
+      cancels.push(cancel)
       if (req.op === 'echo') return { result: req.n }
       if (req.op === 'wait') { await gate.promise; return { result: 'released' } }
       const to = req.to
@@ -36,7 +36,7 @@ async function setup (maxInFlight = 2) {
   })
   const [client, served] = await streamPair()
   const done = server.serve(served, connectionFrom(await newPeerId()))
-  return { server, gate, signals, done, client, ch: new Channel(client, 1024) }
+  return { server, gate, cancels, done, client, ch: new Channel(client, 1024) }
 }
 
 describe('a request\'s cancellation', () => {
@@ -58,7 +58,7 @@ describe('a request\'s cancellation', () => {
 
 describe('the stream server', () => {
   it('answers by id, streams items then end, and stops a stream the caller cancels', async () => {
-    const { ch, signals } = await setup()
+    const { ch, cancels } = await setup()
     await ch.write({ id: 1, req: { op: 'count', to: 3 } })
     await ch.write({ id: 2, req: { op: 'echo', n: 42 } })
     const frames: unknown[] = []
@@ -70,7 +70,7 @@ describe('the stream server', () => {
     expect(await ch.readJson()).toEqual({ id: 3, item: 1 })
     await ch.write({ id: 3, cancel: true })
     for (;;) { if ((await ch.readJson() as any).end === true) break }
-    expect(signals[2].aborted).toBe(true)
+    expect(cancels[2].aborted).toBe(true)
   })
 
   it('refuses on the id: a bad request, a duplicate id, one beyond maxInFlight', async () => {
@@ -104,22 +104,22 @@ describe('the stream server', () => {
   })
 
   it('a stream the caller resets cancels what is running, also after the caller ended its side', async () => {
-    const { client, ch, signals, done } = await setup()
+    const { client, ch, cancels, done } = await setup()
     await ch.write({ id: 1, req: { op: 'wait' } })
-    await expect.poll(() => signals.length).toBe(1)
+    await expect.poll(() => cancels.length).toBe(1)
     client.abort(new Error('caller gone'))
-    await expect.poll(() => signals[0].aborted).toBe(true)
+    await expect.poll(() => cancels[0].aborted).toBe(true)
     await done
 
     const late = await setup()
     await late.ch.write({ id: 1, req: { op: 'wait' } })
-    await expect.poll(() => late.signals.length).toBe(1)
+    await expect.poll(() => late.cancels.length).toBe(1)
     // A clean end: the server goes on answering what is in flight...
     await late.client.close()
     await new Promise(resolve => setTimeout(resolve, 20))
-    expect(late.signals[0].aborted).toBe(false)
+    expect(late.cancels[0].aborted).toBe(false)
     // ...until the stream goes altogether.
     late.client.abort(new Error('caller gone'))
-    await expect.poll(() => late.signals[0].aborted).toBe(true)
+    await expect.poll(() => late.cancels[0].aborted).toBe(true)
   })
 })
