@@ -7,6 +7,7 @@ import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../src/node/protocol
 import { answerProbes } from '../../src/node/registry-session.js'
 import { heartbeatProbe } from '../../src/node/schemas.js'
 import { Prober } from '../../src/services/registry/prober.js'
+import { TICK_MS } from '../../src/node/timer-wheel.js'
 import { eventually } from '../helpers/nodes.js'
 import { StubLibp2p, newPeerId } from '../helpers/streams.js'
 
@@ -168,20 +169,28 @@ describe('the prober, over in-memory streams', () => {
     await setup(TIMEOUT_MS, 0)
     prober.add(provider.toString())
     prober.add((await newPeerId()).toString(), { immediately: true })
+    // The wheel's timer for the first one's beat, an immediate for the second one's probe.
     expect(vi.getTimerCount()).toBe(2)
     prober.stop()
     expect(vi.getTimerCount()).toBe(0)
     expect(libp2p.dials).toEqual([])
   })
 
-  it('spreads the beat with the injected random: random 0 beats at 90% of the interval', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] })
+  it('spreads the beat with the injected random: random 0 beats at 90% of the interval (to a tick of the wheel)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] })
     await setup(TIMEOUT_MS, 0)
     libp2p.refuse = new Error('not in this test')
     prober.add(provider.toString())
     vi.advanceTimersByTime(INTERVAL_MS * 0.9 - 1)
     expect(libp2p.dials).toEqual([])
-    vi.advanceTimersByTime(1)
+    vi.advanceTimersByTime(TICK_MS + 1)
     expect(libp2p.dials).toHaveLength(1)
+  })
+
+  it('many peers share one Node timer', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] })
+    await setup(TIMEOUT_MS)
+    for (let i = 0; i < 50; i++) prober.add((await newPeerId()).toString())
+    expect(vi.getTimerCount()).toBe(1)
   })
 })

@@ -1,6 +1,7 @@
 import { initialState, onProbeResult, onTrigger, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
 import { jitter } from '../../node/backoff.js'
 import type { Logger } from '../../node/logger.js'
+import type { TimerWheel, WheelSlot } from '../../node/timer-wheel.js'
 
 /** The timings and callbacks every probed provider shares, whatever carries its heartbeat. */
 export interface ProbeLoopOptions {
@@ -26,11 +27,12 @@ export class ProbeFailure extends Error {
  * The beat of one provider: when to probe, one probe at a time, and the results fed to the
  * pure state machine in src/node/heartbeat.ts. What a probe is (a libp2p stream round trip,
  * an HTTP GET) is the `roundTrip` it is given, which resolves to the provider's load. Each
- * provider has its own timer, so a hung one never delays the others.
+ * provider has its own slot on the prober's shared timer wheel, so a hung one never delays
+ * the others, and 1,000 providers cost one Node timer, not one each.
  */
 export class ProbeLoop {
   private state: HeartbeatState
-  private timer?: NodeJS.Timeout
+  private readonly beat: WheelSlot = { fire: () => { void this.probe() } }
   private immediate?: NodeJS.Immediate
   private running = false
   private rerun = false
@@ -38,7 +40,7 @@ export class ProbeLoop {
   /** Bumped by a reset from doubt: a probe that started before says nothing about the provider now. */
   private epoch = 0
 
-  constructor (readonly key: string, private readonly opts: ProbeLoopOptions, private readonly roundTrip: () => Promise<number>, status: Liveness = 'up') {
+  constructor (readonly key: string, private readonly opts: ProbeLoopOptions, private readonly wheel: TimerWheel, private readonly roundTrip: () => Promise<number>, status: Liveness = 'up') {
     this.state = initialState(opts.now(), status, opts)
   }
 
@@ -62,7 +64,7 @@ export class ProbeLoop {
 
   schedule (when: Decision['next']): void {
     if (this.stopped) return
-    clearTimeout(this.timer)
+    this.wheel.cancel(this.beat)
     clearImmediate(this.immediate)
     if (when === 'now') {
       if (this.running) { this.rerun = true; return }
@@ -72,14 +74,13 @@ export class ProbeLoop {
       this.immediate.unref()
     } else {
       const base = when === 'slow' ? this.opts.heartbeatIntervalMs * SLOW_FACTOR : this.opts.heartbeatIntervalMs
-      this.timer = setTimeout(() => { void this.probe() }, jitter(base, 0.1, this.opts.random()))
-      this.timer.unref()
+      this.wheel.after(this.beat, jitter(base, 0.1, this.opts.random()))
     }
   }
 
   stop (): void {
     this.stopped = true
-    clearTimeout(this.timer)
+    this.wheel.cancel(this.beat)
     clearImmediate(this.immediate)
   }
 

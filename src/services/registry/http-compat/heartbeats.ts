@@ -2,6 +2,7 @@ import http from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Liveness } from '../../../node/heartbeat.js'
+import { TimerWheel } from '../../../node/timer-wheel.js'
 import { ProbeFailure, ProbeLoop, type ProbeLoopOptions } from '../probe-loop.js'
 
 export interface HttpProberOptions extends ProbeLoopOptions {
@@ -13,7 +14,7 @@ const MAX_HEARTBEAT_BODY = 64 * 1024
 
 /**
  * Probes services of the HTTP API: a GET of each one's HeartbeatURL (200 = alive) on the same
- * beat, timeout and threshold as libp2p providers (probe-loop.ts), each on its own timer, so a
+ * beat, timeout and threshold as libp2p providers (probe-loop.ts), each on its own slot of one timer wheel, so a
  * hung endpoint costs only its own probes. Each service keeps one keep-alive connection
  * (node:http, whose sockets can be watched; fetch's cannot): when it closes while idle, the
  * process may be gone, so it is probed at once, and a refused connect is down at once: the
@@ -21,6 +22,7 @@ const MAX_HEARTBEAT_BODY = 64 * 1024
  */
 export class HttpProber {
   private readonly probes = new Map<string, HttpProbe>()
+  private readonly wheel = new TimerWheel()
   private stopped = false
 
   constructor (private readonly opts: HttpProberOptions) {}
@@ -34,7 +36,7 @@ export class HttpProber {
       return
     }
     p?.stop()
-    const probe = new HttpProbe(key, url, this.opts, opts.status)
+    const probe = new HttpProbe(key, url, this.opts, this.wheel, opts.status)
     this.probes.set(key, probe)
     probe.loop.schedule(opts.immediately === true ? 'now' : 'interval')
   }
@@ -48,6 +50,7 @@ export class HttpProber {
     this.stopped = true
     for (const p of this.probes.values()) p.stop()
     this.probes.clear()
+    this.wheel.stop()
   }
 }
 
@@ -59,11 +62,11 @@ class HttpProbe {
   private readonly watched = new WeakSet<Socket>()
   private lastCloseProbe = -Infinity
 
-  constructor (key: string, readonly url: string, private readonly opts: HttpProberOptions, status?: Liveness) {
+  constructor (key: string, readonly url: string, private readonly opts: HttpProberOptions, wheel: TimerWheel, status?: Liveness) {
     const https_ = url.startsWith('https:')
     this.agent = https_ ? new https.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 })
     this.agent.on('free', (socket: Socket) => { this.watch(socket) })
-    this.loop = new ProbeLoop(key, opts, async () => this.roundTrip(), status)
+    this.loop = new ProbeLoop(key, opts, wheel, async () => this.roundTrip(), status)
   }
 
   stop (): void {
