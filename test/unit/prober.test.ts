@@ -1,3 +1,5 @@
+import * as lp from 'it-length-prefixed'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { Channel } from '../../src/node/framing.js'
@@ -99,6 +101,60 @@ describe('the prober, over in-memory streams', () => {
     await eventually(() => { expect(acks).toHaveLength(2) })
     expect(libp2p.dials).toHaveLength(2)
     expect(transitions).toEqual([])
+  })
+
+  /** A provider whose first heartbeat stream answers the first probe with `bad` bytes; later streams ack. */
+  function answersFirstWith (bad: (probeId: number) => Uint8Array | Uint8ArrayList): void {
+    libp2p.answer(HEARTBEAT_PROTOCOL, async (remote, dial) => {
+      if (dial > 1) { acking(remote); return }
+      const probe = await new Channel(remote, MAX_HEARTBEAT_FRAME).read(heartbeatProbe)
+      remote.send(bad(probe.id))
+    })
+  }
+
+  const framed = (value: unknown): Uint8ArrayList => lp.encode.single(new TextEncoder().encode(JSON.stringify(value)))
+
+  it.each([
+    ['not JSON', () => lp.encode.single(new TextEncoder().encode('{nope'))],
+    ['not an ack', (id: number) => framed({ type: 'ack', id, health: 'fine', load: -1 })],
+    ['oversized', () => lp.encode.single(new Uint8Array(MAX_HEARTBEAT_FRAME + 1).fill(0x20))]
+  ])('an ack that is %s ends the stream: the probe fails, the peer is probed again at once on a new one', async (_, bad) => {
+    await setup()
+    answersFirstWith(bad)
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(acks).toHaveLength(1) })
+    expect(failures.map(f => f.reason)).toEqual([undefined, 'connection-closed'])
+    expect(failures[0].err).toMatch(/malformed|not valid UTF-8 JSON|length/i)
+    expect(failures[1].err).toBe('heartbeat stream closed')
+    expect(libp2p.dials).toHaveLength(2)
+    // The failed probe is one miss; the probe out of turn answered before a second.
+    expect(transitions.map(t => t.to)).toEqual(['suspect', 'up'])
+  })
+
+  it('acks of other ids answer nothing: the probe times out and the state only moves by the rules', async () => {
+    await setup(SHORT_TIMEOUT_MS)
+    libp2p.answer(HEARTBEAT_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_HEARTBEAT_FRAME)
+      for (;;) {
+        const probe = await ch.read(heartbeatProbe)
+        await ch.writeAll([probe.id - 1, probe.id + 1, probe.id + 7].map(id => ({ type: 'ack', id, health: 'ok', load: 9 })))
+      }
+    })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(transitions).toHaveLength(2) })
+    expect(transitions.map(t => t.to)).toEqual(['suspect', 'down'])
+    expect(acks).toEqual([])
+    expect(libp2p.dials).toHaveLength(1)
+  })
+
+  it('a flood of acks is cut with the stream (what waits unparsed is capped); the peer is probed again on a new one', async () => {
+    await setup()
+    answersFirstWith(id => new Uint8ArrayList(...Array.from({ length: 200 }, (_, i) => framed({ type: 'ack', id: id + 1 + i, health: 'ok', load: 9 }))))
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(acks).toHaveLength(1) })
+    expect(failures[0].err).toMatch(/limit exceeded/)
+    expect(libp2p.dials).toHaveLength(2)
+    expect(transitions.map(t => t.to)).toEqual(['suspect', 'up'])
   })
 
   it('a re-registration of a doubted peer replaces the heartbeat stream: a probe lost on the old one counts for nothing (a healed partition)', async () => {
