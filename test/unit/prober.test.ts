@@ -232,12 +232,12 @@ describe('the prober, over in-memory streams', () => {
     expect(libp2p.dials).toEqual([])
   })
 
-  it('spreads the beat with the injected random: random 0 beats at 90% of the interval (to a tick of the wheel)', async () => {
+  it.each([[0, 1], [0.5, 0.95]])('spreads the beat below the interval with the injected random: random %d beats at %d of it (to a tick of the wheel)', async (random, share) => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] })
-    await setup(TIMEOUT_MS, 0)
+    await setup(TIMEOUT_MS, random)
     libp2p.refuse = new Error('not in this test')
     prober.add(provider.toString())
-    vi.advanceTimersByTime(INTERVAL_MS * 0.9 - 1)
+    vi.advanceTimersByTime(INTERVAL_MS * share - 1)
     expect(libp2p.dials).toEqual([])
     vi.advanceTimersByTime(TICK_MS + 1)
     expect(libp2p.dials).toHaveLength(1)

@@ -1,5 +1,4 @@
-import { initialState, onProbeResult, onTrigger, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
-import { jitter } from '../../node/backoff.js'
+import { initialState, onProbeResult, onTrigger, probeTimeout, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
 import type { Logger } from '../../node/logger.js'
 import type { TimerWheel, WheelSlot } from '../../node/timer-wheel.js'
 
@@ -10,10 +9,15 @@ export interface ProbeLoopOptions {
   /** In [0, 1): spreads the beats (jitter). */
   random: () => number
   heartbeatIntervalMs: number
+  /** A probe's deadline (a suspect's confirming probe waits less: probeTimeout in heartbeat.ts). */
+  heartbeatTimeoutMs: number
   failureThreshold: number
   onTransition: (key: string, transition: Transition) => void
   onAck: (key: string, figures: { rttMs: number, load: number }) => void
 }
+
+/** Beats come at 90 to 100 % of the interval, spread so they do not all fall in one tick. */
+const BEAT_SPREAD = 0.1
 
 /** A down provider is still probed (it may only have been paused), but less often. */
 const SLOW_FACTOR = 3
@@ -26,7 +30,8 @@ export class ProbeFailure extends Error {
 /**
  * The beat of one provider: when to probe, one probe at a time, and the results fed to the
  * pure state machine in src/node/heartbeat.ts. What a probe is (a libp2p stream round trip,
- * an HTTP GET) is the `roundTrip` it is given, which resolves to the provider's load. Each
+ * an HTTP GET) is the `roundTrip` it is given, which has the deadline it is given and resolves
+ * to the provider's load. Each
  * provider has its own slot on the prober's shared timer wheel, so a hung one never delays
  * the others, and 1,000 providers cost one Node timer, not one each.
  */
@@ -40,7 +45,7 @@ export class ProbeLoop {
   /** Bumped by a reset from doubt: a probe that started before says nothing about the provider now. */
   private epoch = 0
 
-  constructor (readonly key: string, private readonly opts: ProbeLoopOptions, private readonly wheel: TimerWheel, private readonly roundTrip: () => Promise<number>, status: Liveness = 'up') {
+  constructor (readonly key: string, private readonly opts: ProbeLoopOptions, private readonly wheel: TimerWheel, private readonly roundTrip: (timeoutMs: number) => Promise<number>, status: Liveness = 'up') {
     this.state = initialState(opts.now(), status, opts)
   }
 
@@ -74,7 +79,9 @@ export class ProbeLoop {
       this.immediate.unref()
     } else {
       const base = when === 'slow' ? this.opts.heartbeatIntervalMs * SLOW_FACTOR : this.opts.heartbeatIntervalMs
-      this.wheel.after(this.beat, jitter(base, 0.1, this.opts.random()))
+      // Spread below the interval only: the interval is the longest a hang goes unprobed, which
+      // bounds its detection (heartbeat.ts).
+      this.wheel.after(this.beat, Math.max(1, Math.round(base * (1 - BEAT_SPREAD * this.opts.random()))))
     }
   }
 
@@ -92,7 +99,7 @@ export class ProbeLoop {
     const epoch = this.epoch
     let decision: Decision
     try {
-      const load = await this.roundTrip()
+      const load = await this.roundTrip(probeTimeout(this.state, this.opts.heartbeatTimeoutMs))
       const now = this.opts.now()
       if (this.stopped) return
       if (epoch === this.epoch) this.opts.onAck(this.key, { rttMs: now - started, load })

@@ -14,7 +14,6 @@ import { ProbeFailure, ProbeLoop, type ProbeLoopOptions } from './probe-loop.js'
 export interface ProberOptions extends ProbeLoopOptions {
   /** The only part of the node the prober uses: it dials each provider's heartbeat stream. */
   libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections'>
-  heartbeatTimeoutMs: number
 }
 
 /**
@@ -80,6 +79,7 @@ interface Link {
 interface InFlight {
   id: number
   link: Link
+  timeoutMs: number
   resolve: (load: number) => void
   reject: (err: Error) => void
 }
@@ -93,11 +93,11 @@ class PeerProbe {
   private stopped = false
   private readonly loop: ProbeLoop
   private readonly deadline: WheelSlot = {
-    fire: () => { this.settle(new ProbeFailure('heartbeat-timeout', `no ack within ${this.opts.heartbeatTimeoutMs} ms`)) }
+    fire: () => { this.settle(new ProbeFailure('heartbeat-timeout', `no ack within ${this.inFlight?.timeoutMs} ms`)) }
   }
 
   constructor (private readonly peer: PeerId, private readonly opts: ProberOptions, private readonly wheel: TimerWheel, status: Liveness = 'up') {
-    this.loop = new ProbeLoop(peer.toString(), opts, wheel, async () => this.roundTrip(), status)
+    this.loop = new ProbeLoop(peer.toString(), opts, wheel, async timeoutMs => this.roundTrip(timeoutMs), status)
   }
 
   reset (): void {
@@ -129,13 +129,13 @@ class PeerProbe {
     this.link = undefined
   }
 
-  private async roundTrip (): Promise<number> {
+  private async roundTrip (timeoutMs: number): Promise<number> {
     // The probe's deadline covers opening the stream too.
     const started = this.opts.now()
-    const link = this.link ?? await this.open(AbortSignal.timeout(this.opts.heartbeatTimeoutMs))
+    const link = this.link ?? await this.open(AbortSignal.timeout(timeoutMs))
     const answer = Promise.withResolvers<number>()
-    this.inFlight = { id: ++this.nextId, link, resolve: answer.resolve, reject: answer.reject }
-    this.wheel.after(this.deadline, Math.max(0, this.opts.heartbeatTimeoutMs - (this.opts.now() - started)))
+    this.inFlight = { id: ++this.nextId, link, timeoutMs, resolve: answer.resolve, reject: answer.reject }
+    this.wheel.after(this.deadline, Math.max(0, timeoutMs - (this.opts.now() - started)))
     try {
       // A probe is a few bytes: it is queued even when the stream asks the sender to wait.
       link.stream.send(lp.encode.single(encodeFrame({ type: 'probe', id: this.inFlight.id })))

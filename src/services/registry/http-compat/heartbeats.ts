@@ -5,9 +5,7 @@ import type { Liveness } from '../../../node/heartbeat.js'
 import { TimerWheel } from '../../../node/timer-wheel.js'
 import { ProbeFailure, ProbeLoop, type ProbeLoopOptions } from '../probe-loop.js'
 
-export interface HttpProberOptions extends ProbeLoopOptions {
-  heartbeatTimeoutMs: number
-}
+export type HttpProberOptions = ProbeLoopOptions
 
 /** A heartbeat answer is "200"; more than this much body is not a heartbeat. */
 const MAX_HEARTBEAT_BODY = 64 * 1024
@@ -66,7 +64,7 @@ class HttpProbe {
     const https_ = url.startsWith('https:')
     this.agent = https_ ? new https.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 })
     this.agent.on('free', (socket: Socket) => { this.watch(socket) })
-    this.loop = new ProbeLoop(key, opts, wheel, async () => this.roundTrip(), status)
+    this.loop = new ProbeLoop(key, opts, wheel, async timeoutMs => this.roundTrip(timeoutMs), status)
   }
 
   stop (): void {
@@ -88,10 +86,10 @@ class HttpProbe {
     })
   }
 
-  private async roundTrip (): Promise<number> {
+  private async roundTrip (timeoutMs: number): Promise<number> {
     const get = this.url.startsWith('https:') ? https.get : http.get
     const status = await new Promise<number>((resolve, reject) => {
-      const req = get(this.url, { agent: this.agent, signal: AbortSignal.timeout(this.opts.heartbeatTimeoutMs) }, res => {
+      const req = get(this.url, { agent: this.agent, signal: AbortSignal.timeout(timeoutMs) }, res => {
         let bytes = 0
         res.on('data', (chunk: Buffer) => {
           bytes += chunk.length
@@ -104,7 +102,7 @@ class HttpProbe {
       req.on('socket', (s: Socket) => { this.idle.delete(s) })
       req.on('error', reject)
     }).catch((err: any) => {
-      if (err?.name === 'AbortError') throw new ProbeFailure('heartbeat-timeout', `no answer within ${this.opts.heartbeatTimeoutMs} ms`)
+      if (err?.name === 'AbortError') throw new ProbeFailure('heartbeat-timeout', `no answer within ${timeoutMs} ms`)
       if (err?.code === 'ECONNREFUSED') throw new ProbeFailure('refused', `${this.url}: connection refused`)
       throw new ProbeFailure('unreachable', `${this.url}: ${err?.code ?? err?.message ?? err}`)
     })
