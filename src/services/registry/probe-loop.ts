@@ -6,7 +6,7 @@ import type { TimerWheel, WheelSlot } from '../../node/timer-wheel.js'
 export interface ProbeLoopOptions {
   log: Logger
   now: () => number
-  /** In [0, 1): spreads the beats (jitter). */
+  /** In [0, 1): spreads the beats (BEAT_SPREAD). */
   random: () => number
   heartbeatIntervalMs: number
   /** A probe's deadline (a suspect's confirming probe waits less: probeTimeout in heartbeat.ts). */
@@ -31,9 +31,8 @@ export class ProbeFailure extends Error {
  * The beat of one provider: when to probe, one probe at a time, and the results fed to the
  * pure state machine in src/node/heartbeat.ts. What a probe is (a libp2p stream round trip,
  * an HTTP GET) is the `roundTrip` it is given, which has the deadline it is given and resolves
- * to the provider's load. Each
- * provider has its own slot on the prober's shared timer wheel, so a hung one never delays
- * the others, and 1,000 providers cost one Node timer, not one each.
+ * to the provider's load. Each provider has its own slot on the prober's shared timer wheel,
+ * so a hung one never delays the others, and 1,000 providers cost one Node timer, not one each.
  */
 export class ProbeLoop {
   private state: HeartbeatState
