@@ -13,10 +13,10 @@ const MAX_HEARTBEAT_BODY = 64 * 1024
 /**
  * Probes services of the HTTP API: a GET of each one's HeartbeatURL (200 = alive) on the same
  * beat, timeout and threshold as libp2p providers (probe-loop.ts), each on its own slot of one
- * timer wheel, so a hung endpoint costs only its own probes. Each service keeps one keep-alive connection
- * (node:http, whose sockets can be watched; fetch's cannot): when it closes while idle, the
- * process may be gone, so it is probed at once, and a refused connect is down at once: the
- * crash fast path libp2p providers get from their connection.
+ * timer wheel, so a hung endpoint costs only its own probes. Each service keeps one keep-alive
+ * connection (node:http, whose sockets can be watched; fetch's cannot): when it closes while
+ * idle, the process may be gone, so it is probed at once, and a refused connect is down at
+ * once: the crash fast path libp2p providers get from their connection.
  */
 export class HttpProber {
   private readonly probes = new Map<string, HttpProbe>()
