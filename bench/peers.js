@@ -10,6 +10,7 @@ import { answerProbes } from '../dist/node/registry-session.js'
 import { listResult, registerResult } from '../dist/node/schemas.js'
 
 const registry = multiaddr(process.env.REGISTRY)
+const DIAL_ATTEMPTS = 3
 const peers = []
 let acks = 0
 
@@ -18,7 +19,15 @@ async function startPeer () {
   await p2p.handle(HEARTBEAT_PROTOCOL, stream => {
     void answerProbes(stream, () => { acks++; return { health: 'ok', load: 0 } }).catch(() => {})
   }, { maxInboundStreams: MAX_INBOUND_SESSION_STREAMS })
-  await p2p.dial(registry, { signal: AbortSignal.timeout(20_000) })
+  // On a loaded host a handshake can miss libp2p's upgrade timeout: try again, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await p2p.dial(registry, { signal: AbortSignal.timeout(20_000) })
+      break
+    } catch (err) {
+      if (attempt === DIAL_ATTEMPTS) throw err
+    }
+  }
   return { p2p, requests: new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs: 20_000 }) }
 }
 

@@ -34,7 +34,7 @@ export interface GdsConfig {
   aclFile?: string
   /** How often the registry probes each provider. @default 1000 */
   heartbeatIntervalMs: number
-  /** How long a probe may take before it counts as a miss. @default 500 */
+  /** How long a probe may take before it counts as a miss (a suspect's confirming probe: half as long). @default 500 */
   heartbeatTimeoutMs: number
   /** Consecutive misses before a provider is `down`. @default 2 */
   failureThreshold: number

@@ -7,8 +7,8 @@
  *    └────ack───────┴──────────────ack───────────────┘
  *
  * A miss never waits a whole interval before the next probe: a suspect peer is probed again at
- * once, so a hung provider is down after `threshold` timeouts (~1 s at the defaults) instead of
- * `threshold` intervals. The crash fast path (the connection closed, or a caller reported the
+ * once, with a shorter deadline (`probeTimeout`), so a hung provider is down 750 ms after the
+ * probe it missed at the defaults instead of `threshold` intervals. The crash fast path (the connection closed, or a caller reported the
  * peer) asks for an immediate probe too; a dead process refuses the dial in a millisecond, and
  * a refused dial is down at once, without waiting for the threshold.
  */
@@ -73,6 +73,19 @@ export function onProbeResult (state: HeartbeatState, result: ProbeResult, now: 
   if (state.status === 'suspect') return { state: suspect, next: 'now' }
   return { state: suspect, transition: { from: state.status, to: 'suspect', reason }, next: 'now' }
 }
+
+/**
+ * How long a probe waits for its ack. A suspect has already missed one whole timeout: the probe
+ * that confirms it waits half as long (never under the floor), which keeps a hang's detection
+ * within interval + 1.5 × timeout (1.75 s at the defaults, was 2.1 s) while one slow ack still
+ * only makes a peer suspect. A peer that answers at all answers in milliseconds.
+ */
+export function probeTimeout (state: HeartbeatState, timeoutMs: number): number {
+  return state.status === 'suspect' ? Math.max(Math.min(timeoutMs, MIN_CONFIRM_TIMEOUT_MS), Math.round(timeoutMs / 2)) : timeoutMs
+}
+
+/** The least a confirming probe waits (a short --heartbeat-timeout is not halved below it). */
+export const MIN_CONFIRM_TIMEOUT_MS = 100
 
 /**
  * Something outside the beat says the peer may be gone (its connection closed, or a caller's

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { initialState, onProbeResult, onTrigger, type HeartbeatState } from '../../src/node/heartbeat.js'
+import { MIN_CONFIRM_TIMEOUT_MS, initialState, onProbeResult, onTrigger, probeTimeout, type HeartbeatState } from '../../src/node/heartbeat.js'
 
 const policy = { failureThreshold: 2 }
 const ok = { ok: true } as const
@@ -73,5 +73,14 @@ describe('heartbeat: a refused dial', () => {
   it('without a trigger is reported as refused; a timeout still needs the threshold', () => {
     expect(onProbeResult(initialState(0), { ok: false, reason: 'refused' }, 1, { failureThreshold: 3 }).transition?.reason).toBe('refused')
     expect(onProbeResult(initialState(0), { ok: false, reason: 'heartbeat-timeout' }, 1, { failureThreshold: 3 }).state.status).toBe('suspect')
+  })
+
+  it('a suspect\'s confirming probe waits half the timeout, not below the floor; up and down peers wait the whole timeout', () => {
+    const suspect = onProbeResult(initialState(0), miss, 1, policy).state
+    expect(probeTimeout(initialState(0), 500)).toBe(500)
+    expect(probeTimeout(suspect, 500)).toBe(250)
+    expect(probeTimeout(suspect, 150)).toBe(MIN_CONFIRM_TIMEOUT_MS)
+    expect(probeTimeout(suspect, 60)).toBe(60)
+    expect(probeTimeout({ status: 'down', misses: 2 }, 500)).toBe(500)
   })
 })

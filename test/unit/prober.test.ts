@@ -1,3 +1,5 @@
+import * as lp from 'it-length-prefixed'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { Channel } from '../../src/node/framing.js'
@@ -7,6 +9,7 @@ import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../src/node/protocol
 import { answerProbes } from '../../src/node/registry-session.js'
 import { heartbeatProbe } from '../../src/node/schemas.js'
 import { Prober } from '../../src/services/registry/prober.js'
+import { TICK_MS } from '../../src/node/timer-wheel.js'
 import { eventually } from '../helpers/nodes.js'
 import { StubLibp2p, newPeerId } from '../helpers/streams.js'
 
@@ -100,6 +103,60 @@ describe('the prober, over in-memory streams', () => {
     expect(transitions).toEqual([])
   })
 
+  /** A provider whose first heartbeat stream answers the first probe with `bad` bytes; later streams ack. */
+  function answersFirstWith (bad: (probeId: number) => Uint8Array | Uint8ArrayList): void {
+    libp2p.answer(HEARTBEAT_PROTOCOL, async (remote, dial) => {
+      if (dial > 1) { acking(remote); return }
+      const probe = await new Channel(remote, MAX_HEARTBEAT_FRAME).read(heartbeatProbe)
+      remote.send(bad(probe.id))
+    })
+  }
+
+  const framed = (value: unknown): Uint8ArrayList => lp.encode.single(new TextEncoder().encode(JSON.stringify(value)))
+
+  it.each([
+    ['not JSON', () => lp.encode.single(new TextEncoder().encode('{nope'))],
+    ['not an ack', (id: number) => framed({ type: 'ack', id, health: 'fine', load: -1 })],
+    ['oversized', () => lp.encode.single(new Uint8Array(MAX_HEARTBEAT_FRAME + 1).fill(0x20))]
+  ])('an ack that is %s ends the stream: the probe fails, the peer is probed again at once on a new one', async (_, bad) => {
+    await setup()
+    answersFirstWith(bad)
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(acks).toHaveLength(1) })
+    expect(failures.map(f => f.reason)).toEqual([undefined, 'connection-closed'])
+    expect(failures[0].err).toMatch(/malformed|not valid UTF-8 JSON|length/i)
+    expect(failures[1].err).toBe('heartbeat stream closed')
+    expect(libp2p.dials).toHaveLength(2)
+    // The failed probe is one miss; the probe out of turn answered before a second.
+    expect(transitions.map(t => t.to)).toEqual(['suspect', 'up'])
+  })
+
+  it('acks of other ids answer nothing: the probe times out and the state only moves by the rules', async () => {
+    await setup(SHORT_TIMEOUT_MS)
+    libp2p.answer(HEARTBEAT_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_HEARTBEAT_FRAME)
+      for (;;) {
+        const probe = await ch.read(heartbeatProbe)
+        await ch.writeAll([probe.id - 1, probe.id + 1, probe.id + 7].map(id => ({ type: 'ack', id, health: 'ok', load: 9 })))
+      }
+    })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(transitions).toHaveLength(2) })
+    expect(transitions.map(t => t.to)).toEqual(['suspect', 'down'])
+    expect(acks).toEqual([])
+    expect(libp2p.dials).toHaveLength(1)
+  })
+
+  it('a flood of acks is cut with the stream (what waits unparsed is capped); the peer is probed again on a new one', async () => {
+    await setup()
+    answersFirstWith(id => new Uint8ArrayList(...Array.from({ length: 200 }, (_, i) => framed({ type: 'ack', id: id + 1 + i, health: 'ok', load: 9 }))))
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(acks).toHaveLength(1) })
+    expect(failures[0].err).toMatch(/limit exceeded/)
+    expect(libp2p.dials).toHaveLength(2)
+    expect(transitions.map(t => t.to)).toEqual(['suspect', 'up'])
+  })
+
   it('a re-registration of a doubted peer replaces the heartbeat stream: a probe lost on the old one counts for nothing (a healed partition)', async () => {
     // One timeout makes it suspect; the re-probe waits as long on the stale stream: time to re-register.
     await setup()
@@ -168,20 +225,28 @@ describe('the prober, over in-memory streams', () => {
     await setup(TIMEOUT_MS, 0)
     prober.add(provider.toString())
     prober.add((await newPeerId()).toString(), { immediately: true })
+    // The wheel's timer for the first one's beat, an immediate for the second one's probe.
     expect(vi.getTimerCount()).toBe(2)
     prober.stop()
     expect(vi.getTimerCount()).toBe(0)
     expect(libp2p.dials).toEqual([])
   })
 
-  it('spreads the beat with the injected random: random 0 beats at 90% of the interval', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] })
-    await setup(TIMEOUT_MS, 0)
+  it.each([[0, 1], [0.5, 0.95]])('spreads the beat below the interval with the injected random: random %d beats at %d of it (to a tick of the wheel)', async (random, share) => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] })
+    await setup(TIMEOUT_MS, random)
     libp2p.refuse = new Error('not in this test')
     prober.add(provider.toString())
-    vi.advanceTimersByTime(INTERVAL_MS * 0.9 - 1)
+    vi.advanceTimersByTime(INTERVAL_MS * share - 1)
     expect(libp2p.dials).toEqual([])
-    vi.advanceTimersByTime(1)
+    vi.advanceTimersByTime(TICK_MS + 1)
     expect(libp2p.dials).toHaveLength(1)
+  })
+
+  it('many peers share one Node timer', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] })
+    await setup(TIMEOUT_MS)
+    for (let i = 0; i < 50; i++) prober.add((await newPeerId()).toString())
+    expect(vi.getTimerCount()).toBe(1)
   })
 })

@@ -1,18 +1,23 @@
-import { initialState, onProbeResult, onTrigger, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
-import { jitter } from '../../node/backoff.js'
+import { initialState, onProbeResult, onTrigger, probeTimeout, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
 import type { Logger } from '../../node/logger.js'
+import type { TimerWheel, WheelSlot } from '../../node/timer-wheel.js'
 
 /** The timings and callbacks every probed provider shares, whatever carries its heartbeat. */
 export interface ProbeLoopOptions {
   log: Logger
   now: () => number
-  /** In [0, 1): spreads the beats (jitter). */
+  /** In [0, 1): spreads the beats (BEAT_SPREAD). */
   random: () => number
   heartbeatIntervalMs: number
+  /** A probe's deadline (a suspect's confirming probe waits less: probeTimeout in heartbeat.ts). */
+  heartbeatTimeoutMs: number
   failureThreshold: number
   onTransition: (key: string, transition: Transition) => void
   onAck: (key: string, figures: { rttMs: number, load: number }) => void
 }
+
+/** Beats come at 90 to 100 % of the interval, spread so they do not all fall in one tick. */
+const BEAT_SPREAD = 0.1
 
 /** A down provider is still probed (it may only have been paused), but less often. */
 const SLOW_FACTOR = 3
@@ -25,12 +30,13 @@ export class ProbeFailure extends Error {
 /**
  * The beat of one provider: when to probe, one probe at a time, and the results fed to the
  * pure state machine in src/node/heartbeat.ts. What a probe is (a libp2p stream round trip,
- * an HTTP GET) is the `roundTrip` it is given, which resolves to the provider's load. Each
- * provider has its own timer, so a hung one never delays the others.
+ * an HTTP GET) is the `roundTrip` it is given, which has the deadline it is given and resolves
+ * to the provider's load. Each provider has its own slot on the prober's shared timer wheel,
+ * so a hung one never delays the others, and 1,000 providers cost one Node timer, not one each.
  */
 export class ProbeLoop {
   private state: HeartbeatState
-  private timer?: NodeJS.Timeout
+  private readonly beat: WheelSlot = { fire: () => { void this.probe() } }
   private immediate?: NodeJS.Immediate
   private running = false
   private rerun = false
@@ -38,7 +44,7 @@ export class ProbeLoop {
   /** Bumped by a reset from doubt: a probe that started before says nothing about the provider now. */
   private epoch = 0
 
-  constructor (readonly key: string, private readonly opts: ProbeLoopOptions, private readonly roundTrip: () => Promise<number>, status: Liveness = 'up') {
+  constructor (readonly key: string, private readonly opts: ProbeLoopOptions, private readonly wheel: TimerWheel, private readonly roundTrip: (timeoutMs: number) => Promise<number>, status: Liveness = 'up') {
     this.state = initialState(opts.now(), status, opts)
   }
 
@@ -62,7 +68,7 @@ export class ProbeLoop {
 
   schedule (when: Decision['next']): void {
     if (this.stopped) return
-    clearTimeout(this.timer)
+    this.wheel.cancel(this.beat)
     clearImmediate(this.immediate)
     if (when === 'now') {
       if (this.running) { this.rerun = true; return }
@@ -72,14 +78,15 @@ export class ProbeLoop {
       this.immediate.unref()
     } else {
       const base = when === 'slow' ? this.opts.heartbeatIntervalMs * SLOW_FACTOR : this.opts.heartbeatIntervalMs
-      this.timer = setTimeout(() => { void this.probe() }, jitter(base, 0.1, this.opts.random()))
-      this.timer.unref()
+      // Spread below the interval only: the interval is the longest a hang goes unprobed, which
+      // bounds its detection (heartbeat.ts).
+      this.wheel.after(this.beat, Math.max(1, Math.round(base * (1 - BEAT_SPREAD * this.opts.random()))))
     }
   }
 
   stop (): void {
     this.stopped = true
-    clearTimeout(this.timer)
+    this.wheel.cancel(this.beat)
     clearImmediate(this.immediate)
   }
 
@@ -91,7 +98,7 @@ export class ProbeLoop {
     const epoch = this.epoch
     let decision: Decision
     try {
-      const load = await this.roundTrip()
+      const load = await this.roundTrip(probeTimeout(this.state, this.opts.heartbeatTimeoutMs))
       const now = this.opts.now()
       if (this.stopped) return
       if (epoch === this.epoch) this.opts.onAck(this.key, { rttMs: now - started, load })

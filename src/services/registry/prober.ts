@@ -1,19 +1,19 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, Stream } from '@libp2p/interface'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import * as lp from 'it-length-prefixed'
 import type { Libp2p } from 'libp2p'
-import type { z } from 'zod'
-import { Channel } from '../../node/framing.js'
+import { decodeFrame, encodeFrame } from '../../node/framing.js'
 import { streamOnNewest } from '../../node/newest-connection.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../node/protocols.js'
-import { Requests } from '../../node/requests.js'
 import { heartbeatAck } from '../../node/schemas.js'
+import { TimerWheel, type WheelSlot } from '../../node/timer-wheel.js'
 import type { FailureReason, Liveness } from '../../node/heartbeat.js'
 import { ProbeFailure, ProbeLoop, type ProbeLoopOptions } from './probe-loop.js'
 
 export interface ProberOptions extends ProbeLoopOptions {
   /** The only part of the node the prober uses: it dials each provider's heartbeat stream. */
   libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections'>
-  heartbeatTimeoutMs: number
 }
 
 /**
@@ -23,6 +23,8 @@ export interface ProberOptions extends ProbeLoopOptions {
  */
 export class Prober {
   private readonly peers = new Map<string, PeerProbe>()
+  /** Every provider's beat and probe deadline: one Node timer for all. */
+  private readonly wheel = new TimerWheel()
   private stopped = false
 
   constructor (private readonly opts: ProberOptions) {}
@@ -32,7 +34,7 @@ export class Prober {
     if (this.stopped) return
     let p = this.peers.get(peerId)
     if (p === undefined) {
-      p = new PeerProbe(peerIdFromString(peerId), this.opts, opts.status)
+      p = new PeerProbe(peerIdFromString(peerId), this.opts, this.wheel, opts.status)
       this.peers.set(peerId, p)
       p.schedule(opts.immediately === true ? 'now' : 'interval')
     } else if (opts.reset === true) {
@@ -58,26 +60,44 @@ export class Prober {
     this.stopped = true
     for (const p of this.peers.values()) p.stop()
     this.peers.clear()
+    this.wheel.stop()
   }
 }
 
-/** One heartbeat stream and the probes in flight on it. */
+/**
+ * One long-lived heartbeat stream. Acks are parsed as they arrive, from the stream's message
+ * events: a read pending on every stream between two beats (its promises and buffers living a
+ * second each) was a third of the registry's old-space garbage with 1,000 services.
+ */
 interface Link {
-  ch: Channel
-  probes: Requests<z.infer<typeof heartbeatAck>>
+  stream: Stream
   /** Let go on purpose (a re-registration): its end is no sign of trouble. */
   dropped?: boolean
+}
+
+/** The probe in flight (ProbeLoop sends one at a time) and the link it went out on. */
+interface InFlight {
+  id: number
+  link: Link
+  timeoutMs: number
+  resolve: (load: number) => void
+  reject: (err: Error) => void
 }
 
 /** One provider peer: its beat (ProbeLoop) over one long-lived heartbeat stream. */
 class PeerProbe {
   private link?: Link
   private opening?: Promise<Link>
+  private inFlight?: InFlight
+  private nextId = 0
   private stopped = false
   private readonly loop: ProbeLoop
+  private readonly deadline: WheelSlot = {
+    fire: () => { this.settle(new ProbeFailure('heartbeat-timeout', `no ack within ${this.inFlight?.timeoutMs} ms`)) }
+  }
 
-  constructor (private readonly peer: PeerId, private readonly opts: ProberOptions, status: Liveness = 'up') {
-    this.loop = new ProbeLoop(peer.toString(), opts, async () => this.roundTrip(), status)
+  constructor (private readonly peer: PeerId, private readonly opts: ProberOptions, private readonly wheel: TimerWheel, status: Liveness = 'up') {
+    this.loop = new ProbeLoop(peer.toString(), opts, wheel, async timeoutMs => this.roundTrip(timeoutMs), status)
   }
 
   reset (): void {
@@ -93,8 +113,8 @@ class PeerProbe {
     this.link = undefined
     if (old === undefined) return
     old.dropped = true
-    old.probes.fail(new ProbeFailure('connection-closed', 'heartbeat stream replaced'))
-    old.ch.abort(new Error('heartbeat stream replaced'))
+    if (this.inFlight?.link === old) this.settle(new ProbeFailure('connection-closed', 'heartbeat stream replaced'))
+    old.stream.abort(new Error('heartbeat stream replaced'))
   }
 
   trigger (reason: FailureReason): void { this.loop.trigger(reason) }
@@ -104,33 +124,44 @@ class PeerProbe {
   stop (): void {
     this.stopped = true
     this.loop.stop()
-    this.link?.probes.fail(new ProbeFailure('connection-closed', 'prober stopped'))
-    this.link?.ch.abort(new Error('prober stopped'))
+    this.settle(new ProbeFailure('connection-closed', 'prober stopped'))
+    this.link?.stream.abort(new Error('prober stopped'))
     this.link = undefined
   }
 
-  private async roundTrip (): Promise<number> {
+  private async roundTrip (timeoutMs: number): Promise<number> {
     // The probe's deadline covers opening the stream too.
-    const deadline = this.opts.now() + this.opts.heartbeatTimeoutMs
-    const { ch, probes } = this.link ?? await this.open(AbortSignal.timeout(this.opts.heartbeatTimeoutMs))
-    const ack = await probes.request(async id => {
-      await ch.write({ type: 'probe', id }).catch((err: unknown) => { throw new ProbeFailure('connection-closed', String(err)) })
-    }, {
-      timeoutMs: Math.max(0, deadline - this.opts.now()),
-      timedOut: () => new ProbeFailure('heartbeat-timeout', `no ack within ${this.opts.heartbeatTimeoutMs} ms`)
-    })
-    return ack.load
+    const started = this.opts.now()
+    const link = this.link ?? await this.open(AbortSignal.timeout(timeoutMs))
+    const answer = Promise.withResolvers<number>()
+    this.inFlight = { id: ++this.nextId, link, timeoutMs, resolve: answer.resolve, reject: answer.reject }
+    this.wheel.after(this.deadline, Math.max(0, timeoutMs - (this.opts.now() - started)))
+    try {
+      // A probe is a few bytes: it is queued even when the stream asks the sender to wait.
+      link.stream.send(lp.encode.single(encodeFrame({ type: 'probe', id: this.inFlight.id })))
+    } catch (err) {
+      this.settle(new ProbeFailure('connection-closed', String(err)))
+    }
+    return answer.promise
   }
 
-  /** The long-lived stream, opened (and its reader started) on first use or after it broke. */
+  /** Ends the probe in flight: answered with the provider's load, or failed. */
+  private settle (outcome: number | ProbeFailure): void {
+    const p = this.inFlight
+    if (p === undefined) return
+    this.inFlight = undefined
+    this.wheel.cancel(this.deadline)
+    if (typeof outcome === 'number') p.resolve(outcome)
+    else p.reject(outcome)
+  }
+
+  /** The long-lived stream, opened (and its acks followed) on first use or after it broke. */
   private async open (signal: AbortSignal): Promise<Link> {
     if (this.link !== undefined) return this.link
     this.opening ??= (async () => {
       try {
-        const stream = await streamOnNewest(this.opts.libp2p, this.peer, HEARTBEAT_PROTOCOL, signal)
-        const link: Link = { ch: new Channel(stream, MAX_HEARTBEAT_FRAME), probes: new Requests({ unrefTimers: true }) }
+        const link = this.follow(await streamOnNewest(this.opts.libp2p, this.peer, HEARTBEAT_PROTOCOL, signal))
         this.link = link
-        void this.readAcks(link)
         return link
       } catch (err: any) {
         throw new ProbeFailure(signal.aborted ? 'heartbeat-timeout' : isRefused(err) ? 'refused' : 'unreachable', err?.message ?? String(err))
@@ -141,20 +172,34 @@ class PeerProbe {
     return this.opening
   }
 
-  private async readAcks (link: Link): Promise<void> {
-    try {
-      for (;;) {
-        const ack = await link.ch.read(heartbeatAck)
-        link.probes.deliver(ack.id, ack)
+  private follow (stream: Stream): Link {
+    const link: Link = { stream }
+    const decoder = new LengthPrefixedDecoder({ maxDataLength: MAX_HEARTBEAT_FRAME, maxBufferSize: 2 * MAX_HEARTBEAT_FRAME })
+    stream.addEventListener('message', e => {
+      try {
+        for (const frame of decoder.decode(e.data)) {
+          const ack = decodeFrame(frame.subarray(), heartbeatAck)
+          // A late ack of a probe that already timed out is no answer to the next one.
+          if (this.inFlight?.link === link && this.inFlight.id === ack.id) this.settle(ack.load)
+        }
+      } catch (err: any) {
+        // Malformed, oversized or flooding: a provider that breaks the protocol is not answering.
+        this.opts.log.debug({ peer: this.peer.toString(), err: err?.message }, 'bad heartbeat frame')
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
       }
-    } catch (err: any) {
-      if (this.link === link) this.link = undefined
-      link.ch.abort(err instanceof Error ? err : new Error(String(err)))
-      if (this.stopped || link.dropped === true) return
-      link.probes.fail(new ProbeFailure('connection-closed', 'heartbeat stream closed'))
-      // The stream broke: if the peer is gone, find out now rather than at the next beat.
-      this.trigger('connection-closed')
-    }
+    })
+    // The provider ended its side: no ack can come any more.
+    stream.addEventListener('remoteCloseWrite', () => { stream.abort(new Error('heartbeat stream ended')) }, { once: true })
+    stream.addEventListener('close', () => { this.closed(link) }, { once: true })
+    return link
+  }
+
+  private closed (link: Link): void {
+    if (this.link === link) this.link = undefined
+    if (this.stopped || link.dropped === true) return
+    if (this.inFlight?.link === link) this.settle(new ProbeFailure('connection-closed', 'heartbeat stream closed'))
+    // The stream broke: if the peer is gone, find out now rather than at the next beat.
+    this.trigger('connection-closed')
   }
 }
 

@@ -2,25 +2,25 @@ import http from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Liveness } from '../../../node/heartbeat.js'
+import { TimerWheel } from '../../../node/timer-wheel.js'
 import { ProbeFailure, ProbeLoop, type ProbeLoopOptions } from '../probe-loop.js'
 
-export interface HttpProberOptions extends ProbeLoopOptions {
-  heartbeatTimeoutMs: number
-}
+export type HttpProberOptions = ProbeLoopOptions
 
 /** A heartbeat answer is "200"; more than this much body is not a heartbeat. */
 const MAX_HEARTBEAT_BODY = 64 * 1024
 
 /**
  * Probes services of the HTTP API: a GET of each one's HeartbeatURL (200 = alive) on the same
- * beat, timeout and threshold as libp2p providers (probe-loop.ts), each on its own timer, so a
- * hung endpoint costs only its own probes. Each service keeps one keep-alive connection
- * (node:http, whose sockets can be watched; fetch's cannot): when it closes while idle, the
- * process may be gone, so it is probed at once, and a refused connect is down at once: the
- * crash fast path libp2p providers get from their connection.
+ * beat, timeout and threshold as libp2p providers (probe-loop.ts), each on its own slot of one
+ * timer wheel, so a hung endpoint costs only its own probes. Each service keeps one keep-alive
+ * connection (node:http, whose sockets can be watched; fetch's cannot): when it closes while
+ * idle, the process may be gone, so it is probed at once, and a refused connect is down at
+ * once: the crash fast path libp2p providers get from their connection.
  */
 export class HttpProber {
   private readonly probes = new Map<string, HttpProbe>()
+  private readonly wheel = new TimerWheel()
   private stopped = false
 
   constructor (private readonly opts: HttpProberOptions) {}
@@ -34,7 +34,7 @@ export class HttpProber {
       return
     }
     p?.stop()
-    const probe = new HttpProbe(key, url, this.opts, opts.status)
+    const probe = new HttpProbe(key, url, this.opts, this.wheel, opts.status)
     this.probes.set(key, probe)
     probe.loop.schedule(opts.immediately === true ? 'now' : 'interval')
   }
@@ -48,6 +48,7 @@ export class HttpProber {
     this.stopped = true
     for (const p of this.probes.values()) p.stop()
     this.probes.clear()
+    this.wheel.stop()
   }
 }
 
@@ -59,11 +60,11 @@ class HttpProbe {
   private readonly watched = new WeakSet<Socket>()
   private lastCloseProbe = -Infinity
 
-  constructor (key: string, readonly url: string, private readonly opts: HttpProberOptions, status?: Liveness) {
+  constructor (key: string, readonly url: string, private readonly opts: HttpProberOptions, wheel: TimerWheel, status?: Liveness) {
     const https_ = url.startsWith('https:')
     this.agent = https_ ? new https.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 })
     this.agent.on('free', (socket: Socket) => { this.watch(socket) })
-    this.loop = new ProbeLoop(key, opts, async () => this.roundTrip(), status)
+    this.loop = new ProbeLoop(key, opts, wheel, async timeoutMs => this.roundTrip(timeoutMs), status)
   }
 
   stop (): void {
@@ -85,10 +86,10 @@ class HttpProbe {
     })
   }
 
-  private async roundTrip (): Promise<number> {
+  private async roundTrip (timeoutMs: number): Promise<number> {
     const get = this.url.startsWith('https:') ? https.get : http.get
     const status = await new Promise<number>((resolve, reject) => {
-      const req = get(this.url, { agent: this.agent, signal: AbortSignal.timeout(this.opts.heartbeatTimeoutMs) }, res => {
+      const req = get(this.url, { agent: this.agent, signal: AbortSignal.timeout(timeoutMs) }, res => {
         let bytes = 0
         res.on('data', (chunk: Buffer) => {
           bytes += chunk.length
@@ -101,7 +102,7 @@ class HttpProbe {
       req.on('socket', (s: Socket) => { this.idle.delete(s) })
       req.on('error', reject)
     }).catch((err: any) => {
-      if (err?.name === 'AbortError') throw new ProbeFailure('heartbeat-timeout', `no answer within ${this.opts.heartbeatTimeoutMs} ms`)
+      if (err?.name === 'AbortError') throw new ProbeFailure('heartbeat-timeout', `no answer within ${timeoutMs} ms`)
       if (err?.code === 'ECONNREFUSED') throw new ProbeFailure('refused', `${this.url}: connection refused`)
       throw new ProbeFailure('unreachable', `${this.url}: ${err?.code ?? err?.message ?? err}`)
     })
