@@ -3,6 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { z } from 'zod'
 import { Channel } from '../../node/framing.js'
+import { isDialRefused } from '../../node/client.js'
 import { streamOnNewest } from '../../node/newest-connection.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../node/protocols.js'
 import { Requests } from '../../node/requests.js'
@@ -133,7 +134,7 @@ class PeerProbe {
         void this.readAcks(link)
         return link
       } catch (err: any) {
-        throw new ProbeFailure(signal.aborted ? 'heartbeat-timeout' : isRefused(err) ? 'refused' : 'unreachable', err?.message ?? String(err))
+        throw new ProbeFailure(signal.aborted ? 'heartbeat-timeout' : isDialRefused(err) ? 'refused' : 'unreachable', err?.message ?? String(err))
       } finally {
         this.opening = undefined
       }
@@ -156,10 +157,4 @@ class PeerProbe {
       this.trigger('connection-closed')
     }
   }
-}
-
-/** Whether a dial failed because the address actively refused it (the process is gone). */
-function isRefused (err: any): boolean {
-  const text = `${err?.message ?? ''} ${err?.code ?? ''} ${(err?.errors ?? []).map((e: any) => `${e?.message} ${e?.code}`).join(' ')}`
-  return text.includes('ECONNREFUSED')
 }

@@ -1,0 +1,212 @@
+import type { PeerId } from '@libp2p/interface'
+import { compareVersion, isAvailable, type Catalog, type Change } from './catalog.js'
+import { PEER_VERDICTS } from './config.js'
+import { eventsForChanges, type NodeEvent } from './events.js'
+import type { CatalogGossip, Suspicion } from './gossip.js'
+import type { FailureReason } from './heartbeat.js'
+import type { GdsLibp2p } from './libp2p.js'
+import type { Logger } from './logger.js'
+import { shuffle } from './mesh.js'
+import { askToCheck, directCheck, serveChecks, type CheckResult } from './peer-check.js'
+import { PeerVerdicts, type Version } from './peer-verdicts.js'
+import { CHECK_PROTOCOL } from './protocols.js'
+import { TokenBuckets } from './token-buckets.js'
+
+export interface PeerWatchOptions {
+  libp2p: GdsLibp2p
+  catalog: Catalog
+  /** Whether this node has its registry session up: while it has, the registry judges, not us. */
+  registryUp: () => boolean
+  /** Names this node requires: their providers are checked each beat, and their changes are events. */
+  required: ReadonlySet<string>
+  gossip: Pick<CatalogGossip, 'publish'>
+  heartbeatIntervalMs: number
+  heartbeatTimeoutMs: number
+  emit: (e: NodeEvent) => void
+  log: Logger
+  now: () => number
+  random: () => number
+}
+
+/** One token per gap: at most one event of a kind per peer per gap (buckets of burst 1). */
+function onePer (gapMs: number): TokenBuckets {
+  return new TokenBuckets({ burst: 1, ratePerSec: 1000 / gapMs, maxPeers: PEER_VERDICTS.checkBudget.maxPeers })
+}
+
+/**
+ * Failure detection among peers while this node has no registry session (DESIGN.md §4). It
+ * gathers its own evidence (a closed connection then a failed check, a failed call, a check of
+ * the providers it requires and of one other member each beat), asks a few members to check a
+ * peer its own check failed (SWIM's ping-req), hears other members' suspicions on gossip, and
+ * lets src/node/peer-verdicts.ts decide. A verdict is local: the entries go `down` in this
+ * node's catalogue (authority `peers`) and its dependents' events say `via: "peers"`.
+ */
+export class PeerWatch {
+  private readonly verdicts = new PeerVerdicts({ quorum: PEER_VERDICTS.quorum, evidenceTtlMs: PEER_VERDICTS.evidenceTtlMs })
+  /** Checks in flight, one per peer. */
+  private readonly checking = new Map<string, Promise<void>>()
+  /** A suspicion makes us check the accused ourselves, at most once per gap per accused. */
+  private readonly rechecks = onePer(PEER_VERDICTS.recheckGapMs)
+  /** A peer we declared down but now reach is told so (it refutes), at most once per gap. */
+  private readonly reminders = onePer(PEER_VERDICTS.refuteGapMs)
+  /** Why our own check of a peer last failed (for the verdict's reason), by peer. */
+  private readonly causes = new Map<string, FailureReason>()
+  private timer?: NodeJS.Timeout
+  private next = 0
+  private stopped = false
+  private readonly onDisconnect = (e: CustomEvent<PeerId>): void => {
+    const peer = e.detail.toString()
+    if (this.active && this.isMember(peer)) void this.judge(peer, 'connection-closed')
+  }
+
+  constructor (private readonly o: PeerWatchOptions) {}
+
+  private get selfId (): string { return this.o.libp2p.peerId.toString() }
+
+  async start (): Promise<void> {
+    const { libp2p, catalog } = this.o
+    await serveChecks({
+      libp2p,
+      isMember: p => this.isMember(p),
+      knows: p => catalog.ofPeer(p).length > 0,
+      check: async p => this.check(p),
+      now: this.o.now,
+      log: this.o.log
+    })
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.timer = setInterval(() => { this.beat() }, this.o.heartbeatIntervalMs)
+    this.timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearInterval(this.timer)
+    this.o.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    await this.o.libp2p.unhandle(CHECK_PROTOCOL).catch(() => {})
+  }
+
+  /** A call to `peerId` failed (caller.ts): check it now, if we judge at all. */
+  suspect (peerId: string): void {
+    if (this.active && this.isMember(peerId)) void this.judge(peerId, 'suspect-report')
+  }
+
+  /** Another member's suspicion (gossip, already validated: its author is a member, not the accused). */
+  onSuspicion (s: Suspicion): void {
+    if (!this.active) return
+    const held = this.held(s.peerId)
+    if (held === undefined) return
+    const outcome = this.verdicts.accused(s.peerId, s, held, s.accuser, this.o.now(), true)
+    if (outcome === 'down') this.declare(s.peerId, held)
+    // One peer's word is a reason to look, never a verdict: we check it ourselves.
+    else if (outcome === 'noted' && this.rechecks.take(s.peerId, 1, this.o.now()) === 0) void this.judge(s.peerId)
+  }
+
+  /** Judging only while we have no registry session; when it returns, it decides again. */
+  private get active (): boolean {
+    if (this.stopped) return false
+    if (!this.o.registryUp()) return true
+    if (this.verdicts.size > 0) { this.verdicts.clear(); this.causes.clear() }
+    return false
+  }
+
+  private isMember (peerId: string): boolean {
+    return peerId !== this.selfId && this.o.catalog.ofPeer(peerId).some(r => isAvailable(r) && r.transport === undefined)
+  }
+
+  /** Each beat: the providers of what we require, the peers we declared down, one other member in turn. */
+  private beat (): void {
+    if (!this.active) return
+    const targets = new Set<string>()
+    for (const name of this.o.required) {
+      for (const r of this.o.catalog.providersOf(name)) if (this.isMember(r.peerId)) targets.add(r.peerId)
+    }
+    for (const p of this.verdicts.declaredPeers()) targets.add(p)
+    const others = this.o.catalog.peers().filter(p => !targets.has(p) && this.isMember(p))
+    if (others.length > 0) targets.add(others[this.next++ % others.length])
+    for (const t of targets) void this.judge(t)
+  }
+
+  /** The version this node holds of a peer's entries (the newest), if there is anything to judge. */
+  private held (peerId: string): Version | undefined {
+    const entries = this.o.catalog.ofPeer(peerId).filter(r => r.status !== 'leaving' && r.transport === undefined)
+    if (entries.length === 0) return undefined
+    const top = entries.reduce((a, b) => compareVersion(a, b) >= 0 ? a : b)
+    const version = { incarnation: top.incarnation, seq: top.seq }
+    return entries.some(isAvailable) || this.verdicts.declared(peerId, version) ? version : undefined
+  }
+
+  private async check (peerId: string): Promise<CheckResult> {
+    return directCheck(this.o.libp2p, peerId, this.o.heartbeatTimeoutMs)
+  }
+
+  private async judge (peerId: string, cause?: FailureReason): Promise<void> {
+    const running = this.checking.get(peerId)
+    if (running !== undefined) return running
+    const p = this.judgeNow(peerId, cause).catch((err: any) => { this.o.log.warn({ peer: peerId, err: err?.message }, 'peer check failed') })
+      .finally(() => { this.checking.delete(peerId) })
+    this.checking.set(peerId, p)
+    return p
+  }
+
+  private async judgeNow (peerId: string, cause?: FailureReason): Promise<void> {
+    const held = this.held(peerId)
+    if (held === undefined) return
+    const declared = this.verdicts.declared(peerId, held)
+    const result = await this.check(peerId)
+    if (!this.active) return
+    if (result.ok) {
+      this.verdicts.ownCheck(peerId, held, true, this.o.now())
+      this.causes.delete(peerId)
+      // Declared down here, yet it answers: tell it (the suspicion again), so it refutes.
+      if (declared && this.reminders.take(peerId, 1, this.o.now()) === 0) await this.publish(peerId, held)
+      return
+    }
+    if (declared) return
+    this.causes.set(peerId, cause ?? result.reason)
+    if (this.verdicts.ownCheck(peerId, held, false, this.o.now()) === 'down') {
+      this.declare(peerId, held)
+      return
+    }
+    // SWIM's ping-req: a few members check it for us. Any that reaches it clears our failure.
+    const helpers = this.helpers(peerId)
+    const answers = await Promise.all(helpers.map(async h => ({ h, reachable: await askToCheck(this.o.libp2p, h, peerId, 2 * this.o.heartbeatTimeoutMs) })))
+    if (!this.active) return
+    if (answers.some(a => a.reachable === true)) {
+      this.verdicts.vouched(peerId, held)
+      return
+    }
+    const now = this.o.now()
+    let down = false
+    for (const a of answers) {
+      if (a.reachable === false && this.verdicts.accused(peerId, held, held, a.h, now) === 'down') down = true
+    }
+    if (down) this.declare(peerId, held)
+    // Others may not have noticed (no connection to it, a SIGSTOP): say so, unless enough have.
+    if (this.verdicts.gossipedAccusers(peerId, held, now) < PEER_VERDICTS.enoughGossiped) await this.publish(peerId, held)
+  }
+
+  /** Up to `indirectCheckers` members we are connected to, at random, the accused aside. */
+  private helpers (target: string): string[] {
+    const candidates = this.o.libp2p.getPeers().map(String).filter(p => p !== target && this.isMember(p))
+    shuffle(candidates, this.o.random)
+    return candidates.slice(0, PEER_VERDICTS.indirectCheckers)
+  }
+
+  private async publish (peerId: string, held: Version): Promise<void> {
+    await this.o.gossip.publish({ kind: 'suspect', peerId, incarnation: held.incarnation, seq: held.seq })
+  }
+
+  /** The verdict: every live entry of the peer at (or below) the version judged goes `down` here. */
+  private declare (peerId: string, held: Version): void {
+    const now = this.o.now()
+    const reason = this.causes.get(peerId) ?? 'heartbeat-timeout'
+    const changes: Change[] = []
+    for (const r of this.o.catalog.ofPeer(peerId)) {
+      if (!isAvailable(r) || r.incarnation !== held.incarnation || r.seq > held.seq) continue
+      const { change } = this.o.catalog.apply({ ...r, status: 'down', reason }, 'peers', now)
+      if (change !== undefined) changes.push(change)
+    }
+    this.o.log.info({ peer: peerId, reason, entries: changes.length }, 'peers declared a provider down (no registry in reach)')
+    for (const e of eventsForChanges(changes.filter(c => this.o.required.has(c.record.name)), 'peers')) this.o.emit(e)
+  }
+}
