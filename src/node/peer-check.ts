@@ -1,7 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from 'libp2p'
-import type { Ping } from '@libp2p/ping'
-import { isDialRefused } from './client.js'
 import { PEER_VERDICTS } from './config.js'
 import { NotFoundError, OverloadedError, UnauthorizedError } from './errors.js'
 import type { FailureReason } from './heartbeat.js'
@@ -12,28 +10,11 @@ import { checkRequest, checkResult } from './schemas.js'
 import { TokenBuckets } from './token-buckets.js'
 
 /**
- * The checks one member makes of another while no registry is in reach: a direct check (libp2p
- * ping), and the indirect one (SWIM's ping-req: "can you reach it?", asked of a few members).
+ * The indirect check among members while no registry is in reach (SWIM's ping-req): "can you
+ * reach it?", asked of a few members after our own direct check (peer-watch.ts) failed.
  */
 
 export type CheckResult = { ok: true } | { ok: false, reason: FailureReason }
-
-type PingLibp2p = Libp2p<{ ping: Ping }>
-
-/**
- * A ping over an existing connection or a new one, bounded by `timeoutMs`: a dead process
- * refuses the dial at once; a SIGSTOP'd one takes the TCP connection (the kernel does) and never
- * answers, so the deadline decides.
- */
-export async function directCheck (libp2p: Pick<PingLibp2p, 'services'>, peerId: string, timeoutMs: number): Promise<CheckResult> {
-  const signal = AbortSignal.timeout(timeoutMs)
-  try {
-    await libp2p.services.ping.ping(peerIdFromString(peerId), { signal })
-    return { ok: true }
-  } catch (err) {
-    return { ok: false, reason: signal.aborted ? 'heartbeat-timeout' : isDialRefused(err) ? 'refused' : 'unreachable' }
-  }
-}
 
 /**
  * Asks `helper` whether it reaches `target`: true or false as it answers, undefined when it does

@@ -1,4 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { compareVersion, isAvailable, type Catalog, type Change } from './catalog.js'
 import { PEER_VERDICTS } from './config.js'
 import { eventsForChanges, type NodeEvent } from './events.js'
@@ -7,7 +9,8 @@ import type { FailureReason } from './heartbeat.js'
 import type { GdsLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
 import { shuffle } from './mesh.js'
-import { askToCheck, directCheck, serveChecks, type CheckResult } from './peer-check.js'
+import { ProbeFailure, HeartbeatLink } from './heartbeat-link.js'
+import { askToCheck, serveChecks, type CheckResult } from './peer-check.js'
 import { PeerVerdicts, type Version } from './peer-verdicts.js'
 import { CHECK_PROTOCOL } from './protocols.js'
 import { TokenBuckets } from './token-buckets.js'
@@ -49,6 +52,8 @@ export class PeerWatch {
   private readonly rechecks = onePer(PEER_VERDICTS.recheckGapMs)
   /** A peer we declared down but now reach is told so (it refutes), at most once per gap. */
   private readonly reminders = onePer(PEER_VERDICTS.refuteGapMs)
+  /** A heartbeat stream to each peer we check (every node answers probes on it). */
+  private readonly links = new Map<string, HeartbeatLink>()
   /** Why our own check of a peer last failed (for the verdict's reason), by peer. */
   private readonly causes = new Map<string, FailureReason>()
   private timer?: NodeJS.Timeout
@@ -82,6 +87,7 @@ export class PeerWatch {
     this.stopped = true
     clearInterval(this.timer)
     this.o.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.closeLinks(() => false)
     await this.o.libp2p.unhandle(CHECK_PROTOCOL).catch(() => {})
   }
 
@@ -105,7 +111,11 @@ export class PeerWatch {
   private get active (): boolean {
     if (this.stopped) return false
     if (!this.o.registryUp()) return true
-    if (this.verdicts.size > 0) { this.verdicts.clear(); this.causes.clear() }
+    if (this.verdicts.size > 0 || this.links.size > 0) {
+      this.verdicts.clear()
+      this.causes.clear()
+      this.closeLinks(() => false)
+    }
     return false
   }
 
@@ -120,7 +130,9 @@ export class PeerWatch {
     for (const name of this.o.required) {
       for (const r of this.o.catalog.providersOf(name)) if (this.isMember(r.peerId)) targets.add(r.peerId)
     }
-    for (const p of this.verdicts.declaredPeers()) targets.add(p)
+    const declared = this.verdicts.declaredPeers()
+    for (const p of declared) targets.add(p)
+    this.closeLinks(p => this.isMember(p) || declared.includes(p))
     const others = this.o.catalog.peers().filter(p => !targets.has(p) && this.isMember(p))
     if (others.length > 0) targets.add(others[this.next++ % others.length])
     for (const t of targets) void this.judge(t)
@@ -135,8 +147,45 @@ export class PeerWatch {
     return entries.some(isAvailable) || this.verdicts.declared(peerId, version) ? version : undefined
   }
 
+  /**
+   * A direct check: a probe on our heartbeat stream to the peer, answered within the heartbeat
+   * timeout (opening the stream, and dialling, included). A dead process refuses the dial at
+   * once; a SIGSTOP'd one has its TCP connection taken by the kernel and never answers, so the
+   * deadline decides. (A libp2p ping opens a stream per check, one at a time per connection:
+   * concurrent checks of one peer failed each other.)
+   */
   private async check (peerId: string): Promise<CheckResult> {
-    return directCheck(this.o.libp2p, peerId, this.o.heartbeatTimeoutMs)
+    try {
+      await (await this.linkTo(peerId)).roundTrip(this.o.heartbeatTimeoutMs)
+      return { ok: true }
+    } catch (err) {
+      return { ok: false, reason: err instanceof ProbeFailure ? err.reason : 'unreachable' }
+    }
+  }
+
+  private async linkTo (peerId: string): Promise<HeartbeatLink> {
+    let link = this.links.get(peerId)
+    if (link !== undefined) return link
+    const { libp2p } = this.o
+    const peer = peerIdFromString(peerId)
+    // Not connected yet: the dial needs the addresses its catalogue entries give.
+    if (libp2p.getConnections(peer).length === 0) {
+      const addrs = this.o.catalog.ofPeer(peerId)[0]?.addrs ?? []
+      await libp2p.peerStore.merge(peer, { multiaddrs: addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } }) })
+    }
+    // Our stream to it broke: if it is gone, find out now, not at the next beat.
+    link = this.links.get(peerId) ?? new HeartbeatLink(libp2p, peer, this.o.now, () => { if (this.active && this.isMember(peerId)) void this.judge(peerId, 'connection-closed') })
+    this.links.set(peerId, link)
+    return link
+  }
+
+  /** Streams to peers we no longer check (left, reaped, or every one once the registry is back). */
+  private closeLinks (keep: (peerId: string) => boolean): void {
+    for (const [p, link] of this.links) {
+      if (keep(p)) continue
+      link.close('no longer checked')
+      this.links.delete(p)
+    }
   }
 
   private async judge (peerId: string, cause?: FailureReason): Promise<void> {

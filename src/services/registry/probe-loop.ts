@@ -1,5 +1,6 @@
 import { initialState, onProbeResult, onTrigger, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
 import { jitter } from '../../node/backoff.js'
+import { ProbeFailure } from '../../node/heartbeat-link.js'
 import type { Logger } from '../../node/logger.js'
 
 /** The timings and callbacks every probed provider shares, whatever carries its heartbeat. */
@@ -17,10 +18,6 @@ export interface ProbeLoopOptions {
 /** A down provider is still probed (it may only have been paused), but less often. */
 const SLOW_FACTOR = 3
 
-/** A failed round trip that knows its reason (anything else thrown counts as `unreachable`). */
-export class ProbeFailure extends Error {
-  constructor (readonly reason: FailureReason, message: string) { super(message) }
-}
 
 /**
  * The beat of one provider: when to probe, one probe at a time, and the results fed to the

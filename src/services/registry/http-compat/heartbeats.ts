@@ -2,7 +2,8 @@ import http from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Liveness } from '../../../node/heartbeat.js'
-import { ProbeFailure, ProbeLoop, type ProbeLoopOptions } from '../probe-loop.js'
+import { ProbeFailure } from '../../../node/heartbeat-link.js'
+import { ProbeLoop, type ProbeLoopOptions } from '../probe-loop.js'
 
 export interface HttpProberOptions extends ProbeLoopOptions {
   heartbeatTimeoutMs: number
