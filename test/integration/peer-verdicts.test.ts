@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodeFrame } from '../../src/node/framing.js'
 import type { GdsNode } from '../../src/node/node.js'
-import { CATALOG_TOPIC } from '../../src/node/protocols.js'
+import { MuxClient } from '../../src/node/mux.js'
+import { CATALOG_TOPIC, CHECK_PROTOCOL, MAX_CHECK_FRAME } from '../../src/node/protocols.js'
+import { PEER_VERDICTS } from '../../src/node/config.js'
+import { checkResult } from '../../src/node/schemas.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { TestCluster, eventually } from '../helpers/nodes.js'
 
 /** Failure verdicts among peers with no registry in reach (issue 13): several nodes in one process. */
@@ -55,5 +59,30 @@ describe('peer verdicts while the registry is away', () => {
       expect(d.catalog.get('log', log.peerId)?.status).toBe('up')
       expect(cluster.events.get(d)!.filter(e => e.event === 'provider-down')).toEqual([])
     }
+  })
+
+  it('the check protocol answers members only, about peers it holds, within a budget; bad input gets a clear error and changes nothing', async () => {
+    const registry = await cluster.registry()
+    const log = await cluster.service(registry, 'log')
+    const a = await cluster.service(registry, 'a', ['log'])
+    await eventually(() => { expect(log.catalog.ofPeer(a.peerId).some(r => r.status === 'up')).toBe(true) }, 15_000)
+    // Helpers are asked over connections they have (peer-watch.ts picks connected members).
+    await a.p2p.dial(log.p2p.getMultiaddrs()[0])
+    const ask = async (from: GdsNode, req: unknown) => {
+      const client = new MuxClient(from.p2p, CHECK_PROTOCOL, { maxBytes: MAX_CHECK_FRAME, maxInFlight: 1 })
+      try { return await client.request(peerIdFromString(log.peerId), req, checkResult, { timeoutMs: 5_000 }) } finally { client.close() }
+    }
+    // A member asks about a peer the helper holds: answered (the helper checks a itself).
+    await expect(ask(a, { peerId: a.peerId })).resolves.toEqual({ reachable: true })
+    // The registry holds no entry in log's table: not a member.
+    await expect(ask(registry, { peerId: a.peerId })).rejects.toMatchObject({ code: 'UNAUTHORIZED' })
+    await expect(ask(a, { peerId: registry.peerId })).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await expect(ask(a, { peerId: 'nope' })).rejects.toMatchObject({ code: 'INVALID_MESSAGE' })
+    await expect(ask(a, { peerId: a.peerId, extra: 'x'.repeat(MAX_CHECK_FRAME) })).rejects.toThrow()
+    // A flood: beyond the burst, refused as overloaded; log's table is untouched throughout.
+    const codes: string[] = []
+    for (let i = 0; i < PEER_VERDICTS.checkBudget.burst + 10 && !codes.includes('OVERLOADED'); i++) codes.push(await ask(a, { peerId: a.peerId }).then(() => 'ok', (e: any) => e.code))
+    expect(codes).toContain('OVERLOADED')
+    expect(log.catalog.get('a', a.peerId)?.status).toBe('up')
   })
 })
