@@ -31,6 +31,8 @@ export const catalogMessage = z.discriminatedUnion('kind', [
   suspicion.extend({ kind: z.literal('suspect') })
 ])
 export type CatalogMessage = z.input<typeof catalogMessage>
+/** The kinds that carry records (announcements and patches), as opposed to a suspicion. */
+export type RecordsMessage = Extract<CatalogMessage, { records: unknown }>
 type ParsedMessage = z.infer<typeof catalogMessage>
 
 export interface GossipCounters {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { CatalogMessage } from '../../src/node/gossip.js'
+import type { RecordsMessage } from '../../src/node/gossip.js'
 import { ANNOUNCE_COALESCE_MS, ANNOUNCE_INTERVAL_MS, ANNOUNCE_MIN_GAP_MS, Presence, type PresenceOptions } from '../../src/node/presence.js'
 import { PEER_VERDICTS } from '../../src/node/config.js'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
@@ -11,14 +11,14 @@ const REGISTRY = '12D3KooWS1ChmmoudCK7GeiajzvdaE1MuuM7CVugRTJHvSDuZKqr'
 const grant = (name: string, over: Partial<Grant> = {}): Grant => ({ registry: REGISTRY, name, peerId: PEER, incarnation: 7, issuedAt: 1, sig: 'A'.repeat(86) + '==', ...over })
 
 function presence ({ granted = true, reregister = (): void => {} } = {}) {
-  const published: CatalogMessage[] = []
+  const published: RecordsMessage[] = []
   const pubsub = new EventTarget()
   const p = new Presence({
     services: [{ name: 'demo', requires: ['log'] }],
     peerId: PEER,
     incarnation: 7,
     addrs: () => ['/ip4/127.0.0.1/tcp/4002'],
-    gossip: { publish: async m => { published.push(m) } },
+    gossip: { publish: async m => { published.push(m as RecordsMessage) } },
     pubsub: pubsub as unknown as PresenceOptions['pubsub'],
     reregister,
     now: () => Date.now()
