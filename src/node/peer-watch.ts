@@ -219,6 +219,7 @@ export class PeerWatch {
     // SWIM's ping-req: a few members check it for us. Any that reaches it clears our failure.
     const helpers = this.helpers(peerId)
     const answers = await Promise.all(helpers.map(async h => ({ h, reachable: await askToCheck(this.o.libp2p, h, peerId, 2 * this.o.heartbeatTimeoutMs) })))
+    this.o.log.info({ peer: peerId, asked: helpers.length, unreachable: answers.filter(a => a.reachable === false).length }, 'indirect check (no registry in reach)')
     if (!this.active) return
     if (answers.some(a => a.reachable === true)) {
       this.verdicts.vouched(peerId, held)
@@ -242,6 +243,7 @@ export class PeerWatch {
   }
 
   private async publish (peerId: string, held: Version): Promise<void> {
+    this.o.log.info({ peer: peerId, ...held }, 'suspicion published on gossip (no registry in reach)')
     await this.o.gossip.publish({ kind: 'suspect', peerId, incarnation: held.incarnation, seq: held.seq })
   }
 
