@@ -207,7 +207,7 @@ export class PeerWatch {
       this.verdicts.ownCheck(peerId, held, true, this.o.now())
       this.causes.delete(peerId)
       // Declared down here, yet it answers: tell it (the suspicion again), so it refutes.
-      if (declared && this.reminders.take(peerId, 1, this.o.now()) === 0) await this.publish(peerId, held)
+      if (declared && this.reminders.take(peerId, 1, this.o.now()) === 0) this.publish(peerId, held)
       return
     }
     if (declared) return
@@ -232,7 +232,7 @@ export class PeerWatch {
     }
     if (down) this.declare(peerId, held)
     // Others may not have noticed (no connection to it, a SIGSTOP): say so, unless enough have.
-    if (this.verdicts.gossipedAccusers(peerId, held, now) < PEER_VERDICTS.enoughGossiped) await this.publish(peerId, held)
+    if (this.verdicts.gossipedAccusers(peerId, held, now) < PEER_VERDICTS.enoughGossiped) this.publish(peerId, held)
   }
 
   /** Up to `indirectCheckers` members we are connected to, at random, the accused aside. */
@@ -242,9 +242,10 @@ export class PeerWatch {
     return candidates.slice(0, PEER_VERDICTS.indirectCheckers)
   }
 
-  private async publish (peerId: string, held: Version): Promise<void> {
+  /** Not awaited by the check: a publish stuck behind a slow peer must not hold the next check of this one. */
+  private publish (peerId: string, held: Version): void {
     this.o.log.info({ peer: peerId, ...held }, 'suspicion published on gossip (no registry in reach)')
-    await this.o.gossip.publish({ kind: 'suspect', peerId, incarnation: held.incarnation, seq: held.seq })
+    void this.o.gossip.publish({ kind: 'suspect', peerId, incarnation: held.incarnation, seq: held.seq })
   }
 
   /** The verdict: every live entry of the peer at (or below) the version judged goes `down` here. */
