@@ -27,8 +27,12 @@ export async function run ({ nodes: total = Number(process.env.NODES ?? 10), kil
     const deps = Array.from({ length: total - kills - 1 }, (_, i) => start(['--role', 'service', '--name', `dep${i}`, '--requires', 'store,cache', '--registry', addr]))
     const storeIds = await Promise.all(stores.map(async s => (await s.waitFor(e => e.event === 'listening', 'store')).peerId))
     const cacheId = (await cache.waitFor(e => e.event === 'listening', 'cache')).peerId
-    for (const d of deps) {
-      for (const id of [...storeIds, cacheId]) await d.waitFor(e => e.event === 'provider-up' && e.peerId === id, 'up', 30_000)
+    // Each dependent holds each provider up: told by an event, or in its registration's answer.
+    const holds = id => e => (e.event === 'provider-up' && e.peerId === id) || (e.event === 'registered' && e.providers.some(p => p.peerId === id && p.status === 'up'))
+    for (const [i, d] of deps.entries()) {
+      for (const id of [...storeIds, cacheId]) {
+        await d.waitFor(holds(id), 'up', 60_000).catch(err => { throw new Error(`dep${i} never held ${id}: ${d.events.map(e => e.event).join(',')}`, { cause: err }) })
+      }
     }
     // Let every announcement land (each node then holds every other: members may accuse and be asked).
     await new Promise(resolve => setTimeout(resolve, 3_000))

@@ -25,6 +25,8 @@ export interface PeerWatchOptions {
   gossip: Pick<CatalogGossip, 'publish'>
   heartbeatIntervalMs: number
   heartbeatTimeoutMs: number
+  /** Misses in a row that make our own check a failure (a refused dial is one at once). */
+  failureThreshold: number
   emit: (e: NodeEvent) => void
   log: Logger
   now: () => number
@@ -201,7 +203,10 @@ export class PeerWatch {
     const held = this.held(peerId)
     if (held === undefined) return
     const declared = this.verdicts.declared(peerId, held)
-    const result = await this.check(peerId)
+    let result = await this.check(peerId)
+    // As the registry's heartbeat: `failureThreshold` misses in a row, or one refused dial. One
+    // late answer on a loaded host is not a failure.
+    for (let miss = 1; !result.ok && result.reason !== 'refused' && miss < this.o.failureThreshold && this.active; miss++) result = await this.check(peerId)
     if (!this.active) return
     if (result.ok) {
       this.verdicts.ownCheck(peerId, held, true, this.o.now())

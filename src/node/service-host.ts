@@ -89,6 +89,7 @@ export class ServiceHost {
       gossip: c.gossip,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      failureThreshold: config.failureThreshold,
       emit: c.emit,
       log: log.child({ component: 'peer-watch' }),
       now: c.now,
