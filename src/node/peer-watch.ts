@@ -222,20 +222,29 @@ export class PeerWatch {
       return
     }
     // SWIM's ping-req: a few members check it for us. Any that reaches it clears our failure.
+    // After a refused dial (the process is gone: the registry needs no second opinion on it) the
+    // first member that confirms completes the verdict; after a timeout, every answer is awaited,
+    // so a member that still reaches it has its say.
+    const refused = result.reason === 'refused'
+    const unreachable: string[] = []
+    let alive = false
     const helpers = this.helpers(peerId)
-    const answers = await Promise.all(helpers.map(async h => ({ h, reachable: await askToCheck(this.o.libp2p, h, peerId, 2 * this.o.heartbeatTimeoutMs) })))
-    this.o.log.info({ peer: peerId, asked: helpers.length, unreachable: answers.filter(a => a.reachable === false).length }, 'indirect check (no registry in reach)')
-    if (!this.active) return
-    if (answers.some(a => a.reachable === true)) {
-      this.verdicts.vouched(peerId, held)
-      return
-    }
+    await Promise.all(helpers.map(async h => {
+      const reachable = await askToCheck(this.o.libp2p, h, peerId, 2 * this.o.heartbeatTimeoutMs)
+      if (reachable === true) { alive = true; this.verdicts.vouched(peerId, held) }
+      if (reachable !== false) return
+      unreachable.push(h)
+      if (refused && !alive && this.active && this.verdicts.accused(peerId, held, held, h, this.o.now()) === 'down') this.declare(peerId, held)
+    }))
+    this.o.log.info({ peer: peerId, asked: helpers.length, unreachable: unreachable.length, alive }, 'indirect check (no registry in reach)')
+    if (!this.active || alive) return
     const now = this.o.now()
-    let down = false
-    for (const a of answers) {
-      if (a.reachable === false && this.verdicts.accused(peerId, held, held, a.h, now) === 'down') down = true
+    if (!refused) {
+      // Every answer is in and none reached it.
+      let down = false
+      for (const h of unreachable) if (this.verdicts.accused(peerId, held, held, h, now) === 'down') down = true
+      if (down) this.declare(peerId, held)
     }
-    if (down) this.declare(peerId, held)
     // Others may not have noticed (no connection to it, a SIGSTOP): say so, unless enough have.
     if (this.verdicts.gossipedAccusers(peerId, held, now) < PEER_VERDICTS.enoughGossiped) this.publish(peerId, held)
   }
