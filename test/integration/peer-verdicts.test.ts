@@ -3,7 +3,7 @@ import { encodeFrame } from '../../src/node/framing.js'
 import type { GdsNode } from '../../src/node/node.js'
 import { MuxClient } from '../../src/node/mux.js'
 import { CATALOG_TOPIC, CHECK_PROTOCOL, MAX_CHECK_FRAME } from '../../src/node/protocols.js'
-import { PEER_VERDICTS } from '../../src/node/config.js'
+import { DEFAULT_TIMINGS, PEER_VERDICTS } from '../../src/node/config.js'
 import { checkResult } from '../../src/node/schemas.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TestCluster, eventually } from '../helpers/nodes.js'
@@ -13,12 +13,16 @@ describe('peer verdicts while the registry is away', () => {
   const cluster = new TestCluster()
   afterEach(async () => { await cluster.stopAll() })
 
+  // The default timings (a user's): six nodes in one process on a loaded 2-core host answer
+  // within 500 ms, not always within the test timings' 150.
+  const timings = { heartbeatIntervalMs: DEFAULT_TIMINGS.heartbeatIntervalMs, heartbeatTimeoutMs: DEFAULT_TIMINGS.heartbeatTimeoutMs }
+
   /** A registry, a log provider, three dependents and one more member; then the registry stops. */
   async function setup (): Promise<{ log: GdsNode, deps: GdsNode[], other: GdsNode }> {
-    const registry = await cluster.registry()
-    const log = await cluster.service(registry, 'log')
-    const deps = [await cluster.service(registry, 'a', ['log']), await cluster.service(registry, 'b', ['log']), await cluster.service(registry, 'c', ['log'])]
-    const other = await cluster.service(registry, 'other')
+    const registry = await cluster.registry(timings)
+    const log = await cluster.service(registry, 'log', [], timings)
+    const deps = [await cluster.service(registry, 'a', ['log'], timings), await cluster.service(registry, 'b', ['log'], timings), await cluster.service(registry, 'c', ['log'], timings)]
+    const other = await cluster.service(registry, 'other', [], timings)
     for (const d of deps) await cluster.waitFor(d, e => e.event === 'provider-up' && e.name === 'log')
     // Every member holds every other (the whole catalogue), so each may accuse and be asked.
     const all = [log, ...deps, other]
