@@ -145,6 +145,9 @@ export class Presence {
       this.refuteTimer = undefined
       this.lastRefuted = this.opts.now()
       void this.announce('up')
+      // The registry takes the new seq too (when in reach, now or later): else its next change
+      // of our entries, at its own seq + 1, would equal ours and be dropped as a duplicate.
+      this.opts.reregister()
     }
     if (wait <= 0) send()
     else {

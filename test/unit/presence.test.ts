@@ -151,11 +151,13 @@ describe('presence: refuting a peers\' suspicion (no registry in their reach)', 
   beforeEach(() => { vi.useFakeTimers() })
   afterEach(() => { vi.useRealTimers() })
 
-  it('announces up on gossip above the suspected seq; a flood of suspicions costs one announcement per gap', async () => {
-    const { p, published } = presence()
+  it('announces up on gossip above the suspected seq, and registers it; a flood of suspicions costs one announcement per gap', async () => {
+    let reregistered = 0
+    const { p, published } = presence({ reregister: () => { reregistered++ } })
     expect(p.refute(7, 4)).toBe(true)
     await vi.advanceTimersByTimeAsync(0)
     expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'up', seq: 5 })], grants: [grant('demo')] }])
+    expect(reregistered).toBe(1)
     // Forged ones at the new seq, as fast as a flooder can: each bumps seq, announcements wait for the gap.
     for (let i = 0; i < 50; i++) p.refute(7, p.registrations()[0].seq)
     await vi.advanceTimersByTimeAsync(PEER_VERDICTS.refuteGapMs - 1)
@@ -163,6 +165,7 @@ describe('presence: refuting a peers\' suspicion (no registry in their reach)', 
     await vi.advanceTimersByTimeAsync(1)
     expect(published).toHaveLength(2)
     expect(published[1]).toMatchObject({ records: [{ seq: 55 }] })
+    expect(reregistered).toBe(2)
     p.stop()
   })
 
