@@ -16,8 +16,12 @@ import { MAX_VERSION, type ProviderRecord, type Registration } from './schemas.j
 
 export type Status = ProviderRecord['status']
 
-/** Who vouches for an update: the pinned registry, the entry's owner, or some other peer. */
-export type Authority = 'registry' | 'owner' | 'peer'
+/**
+ * Who vouches for an update: the pinned registry, the entry's owner, some other peer, or
+ * `peers`: this node's own verdict with other members' confirmation (src/node/peer-verdicts.ts),
+ * made while no registry is in reach.
+ */
+export type Authority = 'registry' | 'owner' | 'peer' | 'peers'
 
 /** `full`: a new entry the catalogue has no room for (the caps below), dropped. */
 export type ApplyOutcome = 'applied' | 'stale' | 'duplicate' | 'rejected' | 'refute' | 'full'
@@ -236,6 +240,7 @@ export class Catalog {
    */
   apply (record: ProviderRecord, authority: Authority, now: number, selfId?: string): { outcome: ApplyOutcome, change?: Change } {
     if (authority === 'peer') return { outcome: 'rejected' }
+    if (authority === 'peers') return this.applyPeerVerdict(record, now)
     if (authority === 'owner' && record.status !== 'up' && record.status !== 'leaving') return { outcome: 'rejected' }
     if (selfId !== undefined && record.peerId === selfId && (record.status === 'down' || record.status === 'suspect')) {
       return { outcome: 'refute' }
@@ -248,6 +253,22 @@ export class Catalog {
     } else if (!this.hasRoom(record.peerId)) return { outcome: 'full' }
     this.put(record, now, existing?.status)
     return { outcome: 'applied', change: { record, previous: existing?.status } }
+  }
+
+  /**
+   * The peers' `down` (a local verdict): only about an entry held `up` or `suspect`, at the very
+   * version held, and it keeps that version, so the owner's refutation (seq + 1) or a registry
+   * record at a higher version overrides it, and one at the same version is a duplicate.
+   */
+  private applyPeerVerdict (record: ProviderRecord, now: number): { outcome: ApplyOutcome, change?: Change } {
+    const existing = this.get(record.name, record.peerId)
+    if (record.status !== 'down' || existing === undefined) return { outcome: 'rejected' }
+    const cmp = compareVersion(record, existing)
+    if (cmp < 0) return { outcome: 'stale' }
+    if (cmp > 0) return { outcome: 'rejected' }
+    if (!isAvailable(existing)) return { outcome: 'duplicate' }
+    this.put(record, now, existing.status)
+    return { outcome: 'applied', change: { record, previous: existing.status } }
   }
 
   /**
@@ -268,7 +289,11 @@ export class Catalog {
     }
     for (const record of records) {
       const existing = this.get(record.name, record.peerId)
-      if (existing !== undefined && existing.status === record.status && compareVersion(existing, record) === 0) continue
+      if (existing !== undefined && compareVersion(existing, record) === 0) {
+        // The same version `up` does not undo a `down` (the peers' verdict while the registry was
+        // away): the registry probes the peer and decides at a higher version, without a flap.
+        if (existing.status === record.status || (existing.status === 'down' && record.status === 'up')) continue
+      }
       if (existing === undefined && !this.hasRoom(record.peerId)) continue
       this.put(record, now, existing?.status)
       changes.push({ record, previous: existing?.status })

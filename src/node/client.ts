@@ -213,6 +213,12 @@ function unreachable (counterpart: Counterpart, addr: Multiaddr, err: any): Erro
   return err
 }
 
+/** Whether a dial failed because the address actively refused it (the process is gone). */
+export function isDialRefused (err: any): boolean {
+  const text = `${err?.message ?? ''} ${err?.code ?? ''} ${(err?.errors ?? []).map((e: any) => `${e?.message} ${e?.code}`).join(' ')}`
+  return text.includes('ECONNREFUSED')
+}
+
 /**
  * A dial error as a sentence a user can act on: what happened and what to check. `swarmKey`
  * says whether this side dialled with a private-network key (undefined: not known here).

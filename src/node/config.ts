@@ -163,6 +163,32 @@ export const TEST_TIMINGS = {
 export const GOSSIP_BUDGET = { burst: 30, ratePerSec: 5, maxPeers: 4_096 } as const
 
 /**
+ * Failure verdicts among peers while a node has no registry session (DESIGN.md §4; the rule is
+ * src/node/peer-verdicts.ts, the checks src/node/peer-watch.ts). Each beat (heartbeatIntervalMs)
+ * a node checks the providers of what it requires and one other member, each check bounded by
+ * heartbeatTimeoutMs.
+ */
+export const PEER_VERDICTS = {
+  // SWIM's k (memberlist's IndirectChecks): members asked to check a peer our own check failed.
+  indirectCheckers: 3,
+  // Other members whose failure must confirm our own: two nodes' word at least, never one's.
+  quorum: 1,
+  // How long a failed check counts towards a verdict: a few beats, not an old grudge.
+  evidenceTtlMs: 10_000,
+  // Our own check of a peer another member accused, at most this often per accused peer, so a
+  // flood of suspicions costs one check, not one each.
+  recheckGapMs: 250,
+  // The accused refutes at most this often: forged suspicions cannot make it storm the topic
+  // (one announcement a second is far within the gossip budget peers hold it to).
+  refuteGapMs: 1_000,
+  // A suspicion others have already gossiped this many times is not repeated: with 10 nodes
+  // watching one failure, a couple of messages, not ten.
+  enoughGossiped: 2,
+  // What one asker may ask of a node's check service (each request costs a ping).
+  checkBudget: { burst: 20, ratePerSec: 10, maxPeers: 4_096 }
+} as const
+
+/**
  * What the log service lets each peer do (one peer once rotated the whole history away in 2 s).
  * A busy service logs a few KiB a second; these are a hundred times that.
  */

@@ -24,8 +24,11 @@ export type NodeEvent =
   | { event: 'stopped' }
 
 export type ProviderEventName = 'provider-up' | 'provider-suspect' | 'provider-down'
-/** How the news arrived: the registry's own table, a hub patch, a register answer, gossip. */
-export type Via = 'local' | 'hub' | 'register' | 'gossip'
+/**
+ * How the news arrived: the registry's own table, a hub patch, a register answer, gossip, or
+ * `peers`: this node's own verdict, confirmed by other members, while no registry is in reach.
+ */
+export type Via = 'local' | 'hub' | 'register' | 'gossip' | 'peers'
 
 export type TimedEvent = NodeEvent & { ts: number }
 

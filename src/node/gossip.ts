@@ -1,22 +1,25 @@
 import type { PeerId } from '@libp2p/interface'
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { z } from 'zod'
-import type { Catalog, Change } from './catalog.js'
+import { isAvailable, type Catalog, type Change } from './catalog.js'
 import { GOSSIP_BUDGET } from './config.js'
 import { grantMismatch, GrantVerifier } from './grant.js'
 import type { Logger } from './logger.js'
 import { CATALOG_TOPIC, MAX_NAMES_PER_PEER } from './protocols.js'
 import { TokenBuckets } from './token-buckets.js'
-import { grant, providerRecord, type ProviderRecord } from './schemas.js'
+import { grant, providerRecord, suspicion, type ProviderRecord } from './schemas.js'
 import { encodeFrame } from './framing.js'
 
 /** A gossip message is small: an announcement, or a patch of a few records. */
 export const MAX_GOSSIP_BYTES = 256 * 1024
+/** A suspicion is a peer id and a version: a hundred-odd bytes. */
+export const MAX_SUSPICION_BYTES = 512
 
 /**
- * The two kinds of message on `gds/catalog/1` (DESIGN.md §3, §4): a service announcing itself
- * (`up` or `leaving`, with the registry's grant for each name it says `up` for), and the
- * registry's patches (the same it pushes to dependents directly).
+ * The kinds of message on `gds/catalog/1` (DESIGN.md §3, §4): a service announcing itself
+ * (`up` or `leaving`, with the registry's grant for each name it says `up` for), the registry's
+ * patches (the same it pushes to dependents directly), and a member's suspicion of another
+ * while no registry is in reach (evidence for src/node/peer-verdicts.ts, never a verdict).
  */
 export const catalogMessage = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -24,9 +27,12 @@ export const catalogMessage = z.discriminatedUnion('kind', [
     records: z.array(providerRecord).min(1).max(MAX_NAMES_PER_PEER),
     grants: z.array(grant).max(MAX_NAMES_PER_PEER).default([])
   }),
-  z.strictObject({ kind: z.literal('patch'), records: z.array(providerRecord).min(1).max(1_000) })
+  z.strictObject({ kind: z.literal('patch'), records: z.array(providerRecord).min(1).max(1_000) }),
+  suspicion.extend({ kind: z.literal('suspect') })
 ])
 export type CatalogMessage = z.input<typeof catalogMessage>
+/** The kinds that carry records (announcements and patches), as opposed to a suspicion. */
+export type RecordsMessage = Extract<CatalogMessage, { records: unknown }>
 type ParsedMessage = z.infer<typeof catalogMessage>
 
 export interface GossipCounters {
@@ -58,7 +64,12 @@ export interface GossipOptions {
   onSelf: (record: ProviderRecord) => void
   /** Every valid record seen (any name): who is out there, for the mesh. */
   onPeerSeen?: (peerId: string, addrs: string[]) => void
+  /** A member's accepted suspicion of another peer (possibly this very node). */
+  onSuspicion?: (s: Suspicion) => void
 }
+
+/** A suspicion as accepted: who is accused, at which version, by whom (the signed author). */
+export interface Suspicion { peerId: string, incarnation: number, seq: number, accuser: string }
 
 export interface Verdict { verdict: TopicValidatorResult, parsed?: ParsedMessage, why?: string }
 
@@ -81,8 +92,11 @@ function noneKnown (registries: Registries): boolean {
  * only with a valid grant from the registry this node knows for every name it says `up` for;
  * a `leaving` needs none (it can only take the sender's own entries down). A grant from a
  * registry this node does not know is ignored, not punished: a relay may know a newer one.
+ * A suspicion counts only from a member (`isMember`: it holds a live entry in our catalogue,
+ * which only a grant or the registry put there), never about its author itself; one from a
+ * peer we do not hold is ignored, as our table may lag the relay's.
  */
-export async function validateCatalogMessage (msg: Message, registryId: Registries, grants: GrantVerifier): Promise<Verdict> {
+export async function validateCatalogMessage (msg: Message, registryId: Registries, grants: GrantVerifier, isMember: (peerId: string) => boolean = () => false): Promise<Verdict> {
   if (msg.type !== 'signed') return { verdict: TopicValidatorResult.Reject, why: 'unsigned' }
   if (msg.data.byteLength > MAX_GOSSIP_BYTES) return { verdict: TopicValidatorResult.Reject, why: 'too large' }
   let parsed: ParsedMessage
@@ -92,6 +106,12 @@ export async function validateCatalogMessage (msg: Message, registryId: Registri
     return { verdict: TopicValidatorResult.Reject, why: 'malformed' }
   }
   const from = msg.from.toString()
+  if (parsed.kind === 'suspect') {
+    if (msg.data.byteLength > MAX_SUSPICION_BYTES) return { verdict: TopicValidatorResult.Reject, why: 'suspicion too large' }
+    if (parsed.peerId === from) return { verdict: TopicValidatorResult.Reject, why: 'accuses itself' }
+    if (!isMember(from)) return { verdict: TopicValidatorResult.Ignore, why: 'accuser is not a member' }
+    return { verdict: TopicValidatorResult.Accept, parsed }
+  }
   if (parsed.kind === 'announce') {
     if (parsed.records.some(r => r.peerId !== from)) return { verdict: TopicValidatorResult.Reject, why: 'announces another peer' }
     if (parsed.records.some(r => r.status !== 'up' && r.status !== 'leaving')) return { verdict: TopicValidatorResult.Reject, why: 'an owner may only say up or leaving' }
@@ -170,8 +190,11 @@ export class CatalogGossip {
         ? { verdict: TopicValidatorResult.Reject, why: 'over its gossip budget' }
         : { verdict: TopicValidatorResult.Ignore, why: 'relayed beyond its author\'s gossip budget' }
     }
-    return validateCatalogMessage(msg, registryId, this.grants)
+    return validateCatalogMessage(msg, registryId, this.grants, this.isMember)
   }
+
+  /** A peer holding a live entry in our catalogue. */
+  private readonly isMember = (peerId: string): boolean => this.opts.catalog.ofPeer(peerId).some(isAvailable)
 
   /** Peers subscribed to the topic right now. */
   get peers (): number {
@@ -201,6 +224,10 @@ export class CatalogGossip {
     const parsed = this.parsed.get(msg)
     if (parsed === undefined) return
     this.parsed.delete(msg)
+    if (parsed.kind === 'suspect') {
+      this.opts.onSuspicion?.({ peerId: parsed.peerId, incarnation: parsed.incarnation, seq: parsed.seq, accuser: msg.type === 'signed' ? msg.from.toString() : '' })
+      return
+    }
     const authority = parsed.kind === 'patch' ? 'registry' : 'owner'
     const granted = new Set(parsed.kind === 'announce' ? parsed.grants.map(g => g.name) : [])
     const now = this.opts.now()

@@ -95,9 +95,10 @@ export class MeshKeeper {
   }
 }
 
-export function shuffle<T> (a: T[]): void {
+/** Fisher-Yates in place; `random` in [0, 1). */
+export function shuffle<T> (a: T[], random: () => number = Math.random): void {
   for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
+    const j = Math.floor(random() * (i + 1))
     const t = a[i]; a[i] = a[j]; a[j] = t
   }
 }

@@ -190,7 +190,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       // Events are about what this node requires; the rest of the table is for showing the cluster.
       onChanges: changes => { for (const e of eventsForChanges(changes.filter(c => this.following.keeps(c.record.name)), 'gossip')) this.emitEvent(e) },
       onSelf: record => { this.host?.onSelf(record) },
-      onPeerSeen: (peerId, addrs) => { mesh.learn(peerId, addrs) }
+      onPeerSeen: (peerId, addrs) => { mesh.learn(peerId, addrs) },
+      onSuspicion: s => { this.host?.onSuspicion(s) }
     })
     gossip.start()
     mesh.start()
@@ -205,7 +206,11 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
       source: catalogSource(this.catalog, this.following.keeps, new LookupCache(async s => this.host?.lookup(s) ?? [], this.now)),
       reportSuspect: peerId => {
         if (this.hub !== undefined) this.hub.suspect(peerId)
-        else void session?.suspect(peerId)
+        else {
+          void session?.suspect(peerId)
+          // With no registry in reach, this node checks the peer itself.
+          this.host?.watch.suspect(peerId)
+        }
       },
       local: this.host?.local,
       now: this.now,

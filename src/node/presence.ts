@@ -1,5 +1,7 @@
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { CatalogGossip } from './gossip.js'
+import { bump } from './catalog.js'
+import { PEER_VERDICTS } from './config.js'
 import { CATALOG_TOPIC } from './protocols.js'
 import type { Grant, ProviderRecord, Registration } from './schemas.js'
 import type { ServiceDefinition } from './service.js'
@@ -48,6 +50,8 @@ export class Presence {
   private accused = false
   private announceTimer?: NodeJS.Timeout
   private coalesceTimer?: NodeJS.Timeout
+  private refuteTimer?: NodeJS.Timeout
+  private lastRefuted = -Infinity
   private lastAnnounced = -Infinity
   private readonly onSubscription = (e: SubscriptionChange): void => {
     if (this.coalesceTimer !== undefined || !e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
@@ -74,8 +78,10 @@ export class Presence {
     this.opts.pubsub.removeEventListener('subscription-change', this.onSubscription)
     clearInterval(this.announceTimer)
     clearTimeout(this.coalesceTimer)
+    clearTimeout(this.refuteTimer)
     this.announceTimer = undefined
     this.coalesceTimer = undefined
+    this.refuteTimer = undefined
   }
 
   registrations (): Registration[] {
@@ -118,6 +124,36 @@ export class Presence {
     this.seq++
     this.accused = true
     this.opts.reregister()
+    return true
+  }
+
+  /**
+   * A member suspects us (src/node/peer-watch.ts: it has no registry in reach). Unlike the
+   * registry's `down`, a peers' suspicion has no registry to be refuted through, so the refutation
+   * is SWIM's: `up` on gossip at a seq above the one suspected. At most one announcement per
+   * PEER_VERDICTS.refuteGapMs (later suspicions within the gap share the next one), so forged
+   * suspicions cannot make us storm the topic. Ignored while the registry's own `down` stands
+   * (see `accused`), and when about another incarnation or a seq we have already gone past.
+   * Returns whether it was refuted.
+   */
+  refute (incarnation: number, seq: number): boolean {
+    if (incarnation !== this.opts.incarnation || this.accused || seq < this.seq) return false
+    this.seq = bump(seq)
+    if (this.refuteTimer !== undefined) return true
+    const wait = this.lastRefuted + PEER_VERDICTS.refuteGapMs - this.opts.now()
+    const send = (): void => {
+      this.refuteTimer = undefined
+      this.lastRefuted = this.opts.now()
+      void this.announce('up')
+      // The registry takes the new seq too (when in reach, now or later): else its next change
+      // of our entries, at its own seq + 1, would equal ours and be dropped as a duplicate.
+      this.opts.reregister()
+    }
+    if (wait <= 0) send()
+    else {
+      this.refuteTimer = setTimeout(send, wait)
+      this.refuteTimer.unref()
+    }
     return true
   }
 

@@ -15,6 +15,11 @@ export const NOTIFY_PROTOCOL = '/gds/notify/1.0.0'
 export const WATCH_PROTOCOL = '/gds/watch/1.0.0'
 /** any → provider: service methods. */
 export const RPC_PROTOCOL = '/gds/rpc/1.0.0'
+/**
+ * member → member: "can you reach this peer?" (SWIM's ping-req), asked while no registry is in
+ * reach, after our own check of it failed; one request and its answer.
+ */
+export const CHECK_PROTOCOL = '/gds/check/1.0.0'
 /** gossipsub topic for signed announcements and registry patches. */
 export const CATALOG_TOPIC = 'gds/catalog/1'
 
@@ -27,6 +32,10 @@ export const MAX_REGISTRY_FRAME = 4 * 1024 * 1024
 export const MAX_REQUEST_FRAME = 64 * 1024
 /** Probes and acks are a few dozen bytes. */
 export const MAX_HEARTBEAT_FRAME = 1024
+/** A check request or answer is a peer id or a boolean; a refusal carries a sentence (wire errors are capped at 4 KiB). */
+export const MAX_CHECK_FRAME = 8 * 1024
+/** Check streams one connection may have open at once: a checker asks about a few peers at a time. */
+export const MAX_INBOUND_CHECK_STREAMS = 8
 /** A patch names a handful of providers; a re-sync after a reconnect can carry many. */
 export const MAX_NOTIFY_FRAME = 1024 * 1024
 

@@ -191,6 +191,14 @@ export const lookupPage = z.array(providerRecord)
 export const deregisterResult = z.object({ removed: z.array(serviceName) })
 export const suspectResult = z.object({ probing: z.boolean() })
 
+/**
+ * A member's suspicion of another (gossip, kind `suspect`): it could not reach `peerId` at this
+ * version of its entries. Also what an indirect check asks about and answers (`/gds/check`).
+ */
+export const suspicion = z.strictObject({ peerId: peerIdString, incarnation: counter, seq: counter })
+export const checkRequest = z.strictObject({ peerId: peerIdString })
+export const checkResult = z.strictObject({ reachable: z.boolean() })
+
 export const heartbeatProbe = z.strictObject({ type: z.literal('probe'), id: counter })
 export const heartbeatAck = z.strictObject({
   type: z.literal('ack'),

@@ -1,10 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { localInvoker, type LocalInvoker } from './caller.js'
 import { RegistryUnreachableError } from './errors.js'
-import type { CatalogGossip } from './gossip.js'
+import type { CatalogGossip, Suspicion } from './gossip.js'
 import type { GdsLibp2p } from './libp2p.js'
 import type { MeshKeeper } from './mesh.js'
 import { PeerView } from './peer-view.js'
+import { PeerWatch } from './peer-watch.js'
 import { Presence } from './presence.js'
 import { RegistrySession } from './registry-session.js'
 import { RpcServer } from './rpc-server.js'
@@ -40,6 +41,8 @@ export class ServiceHost {
   private readonly rpc: RpcServer
   private readonly presence: Presence
   private readonly peerView: PeerView
+  /** Failure verdicts among peers while the registry is out of reach. */
+  readonly watch: PeerWatch
 
   constructor (private readonly c: ServiceHostComponents) {
     const { libp2p, config, log } = c
@@ -78,6 +81,20 @@ export class ServiceHost {
       emit: c.emit,
       onFatal: c.onFatal
     })
+    this.watch = new PeerWatch({
+      libp2p,
+      catalog: c.catalog,
+      registryUp: () => this.session.isConnected,
+      required: new Set(c.services.flatMap(s => s.requires ?? [])),
+      gossip: c.gossip,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      failureThreshold: config.failureThreshold,
+      emit: c.emit,
+      log: log.child({ component: 'peer-watch' }),
+      now: c.now,
+      random: c.random
+    })
     this.peerView = new PeerView({ libp2p, catalog: c.catalog, presence, session: this.session, log: log.child({ component: 'peer-view' }), now: c.now })
   }
 
@@ -91,6 +108,7 @@ export class ServiceHost {
     this.presence.start()
     await this.session.start()
     await this.peerView.start()
+    await this.watch.start()
     await this.c.mesh.bootstrap(this.c.config.bootstrap)
     void this.presence.announce('up')
   }
@@ -98,6 +116,7 @@ export class ServiceHost {
   /** Leave first, then stop serving: no caller is sent here once we stop. */
   async stop (): Promise<void> {
     this.presence.stop()
+    await this.watch.stop()
     // Leave on both paths (the registry may be gone; gossip carries it anyway). gossipsub's
     // publish resolves when the message is queued, not sent: give it time to leave before the
     // connections close (serf's LeavePropagateDelay), alongside the deregister.
@@ -113,7 +132,6 @@ export class ServiceHost {
     await this.peerView.stop()
   }
 
-  /** Something gossip said about this very node. */
   /**
    * The providers of a name this node does not require: the registry's answer, or, while the
    * registry is away, the whole catalogue this node holds (DESIGN.md §4; gossip keeps it).
@@ -128,6 +146,13 @@ export class ServiceHost {
     }
   }
 
+  /** A member's suspicion on gossip: of us, refuted; of another, evidence for our own verdict. */
+  onSuspicion (s: Suspicion): void {
+    if (s.peerId !== this.c.libp2p.peerId.toString()) this.watch.onSuspicion(s)
+    else if (this.presence.refute(s.incarnation, s.seq)) this.c.log.info({ accuser: s.accuser }, 'a member suspected this node: refuted on gossip')
+  }
+
+  /** Something gossip said about this very node. */
   onSelf (record: ProviderRecord): void {
     if (this.presence.onSelf(record)) this.c.log.warn({ reason: record.reason }, 'the registry declared this node down: refuted')
   }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { ProcessCluster, runCli, type NodeProcess } from '../helpers/cli.js'
+import { CliProcess, ProcessCluster, ROOT, runCli, type NodeProcess } from '../helpers/cli.js'
+import { join } from 'node:path'
 
 /** Every peer a full member (issue 13): the whole catalogue on every node, shown with the registry gone. */
 describe('cluster: every node holds the whole catalogue', () => {
@@ -108,5 +109,90 @@ describe('cluster: every node holds the whole catalogue', () => {
     const missing = await runCli(['call', 'nosuch', 'm', '--peer', idleAddr])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(/nosuch/)
+  })
+
+  /** Every node's own view lists every one of `names` up (each has heard of all the others: members may accuse and be asked). */
+  const allKnown = async (procs: NodeProcess[], names: string[]): Promise<void> => {
+    for (const p of procs) await peerViewUntil(await addrOf(p), j => names.every(n => j.services.some((s: any) => s.name === n && s.status === 'up')), `${names.join(',')} never all known`)
+  }
+  const downVia = (name: string) => (e: any) => e.event === 'provider-down' && e.name === name
+
+  it('registry killed, default timings: kill -9 and SIGSTOP of providers reach their dependents via the peers; SIGCONT brings it back; the registry returns with no spurious down→up', async () => {
+    const regDir = await cluster.dir()
+    const registry = await cluster.registry(regDir, 0, [])
+    const port = Number(cluster.registryAddr.split('/')[4])
+    const store = await cluster.service('store')
+    const cache = await cluster.service('cache')
+    const a = await cluster.service('a', ['store', 'cache'])
+    const b = await cluster.service('b', ['store', 'cache'])
+    const x = await cluster.service('x')
+    const storeId = await idOf(store)
+    const cacheId = await idOf(cache)
+    await allKnown([store, cache, a, b, x], ['store', 'cache', 'a', 'b', 'x'])
+
+    registry.signal('SIGKILL')
+    await registry.exited
+    for (const p of [store, cache, a, b, x]) await p.waitFor(e => e.event === 'registry-lost', 'registry-lost', 15_000)
+
+    // (2) kill -9: no leave, no deregistration; the peers find it gone and agree.
+    store.signal('SIGKILL')
+    await store.exited
+    for (const d of [a, b]) expect(await d.waitFor(downVia('store'), 'store down via peers', 15_000)).toMatchObject({ peerId: storeId, via: 'peers' })
+
+    // (3) SIGSTOP: the process holds its sockets and never answers; the timeout decides.
+    const marks = [a.mark(), b.mark()]
+    cache.signal('SIGSTOP')
+    for (const d of [a, b]) expect(await d.waitFor(downVia('cache'), 'cache down via peers', 15_000)).toMatchObject({ peerId: cacheId, via: 'peers', reason: 'heartbeat-timeout' })
+    cache.signal('SIGCONT')
+    // It sees the suspicion of itself and refutes it on gossip: up again, from its own word.
+    for (const [i, d] of [a, b].entries()) expect(await d.waitFor(e => e.event === 'provider-up' && e.name === 'cache', 'cache back up', 15_000, marks[i])).toMatchObject({ peerId: cacheId })
+
+    // (6) The registry returns on its data dir: it still lists store `up` at the version the
+    // peers declared down; it probes, finds it gone, and says so a version later. No one sees
+    // store come back up, nor cache go down.
+    const back = [a, b, x, cache].map(p => p.mark())
+    cluster.start(['--role', 'registry', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--data-dir', regDir])
+    for (const [i, p] of [a, b, x, cache].entries()) await p.waitFor(e => e.event === 'registered', 're-registered', 30_000, back[i])
+    const reg = `/ip4/127.0.0.1/tcp/${port}`
+    const registryView = async (): Promise<any> => JSON.parse((await runCli(['status', '--json', '--registry', reg])).stdout)
+    for (let i = 0; i < 100; i++) {
+      const v = await registryView().catch(() => undefined)
+      if (v?.services.some((s: any) => s.peerId === storeId && s.status === 'down') === true) break
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    for (const d of [a, b]) {
+      const view = await peerViewUntil(await addrOf(d), j => j.source.registryConnected === true &&
+        j.services.some((s: any) => s.peerId === storeId && s.status === 'down') && j.services.some((s: any) => s.peerId === cacheId && s.status === 'up'), 'a dependent did not converge with the returned registry')
+      expect(view.services.find((s: any) => s.peerId === storeId).status).toBe('down')
+    }
+    for (const [i, d] of [a, b].entries()) {
+      const after = d.events.slice(back[i])
+      expect(after.filter(e => e.name === 'store' && e.event === 'provider-up')).toEqual([])
+      expect(after.filter(e => e.name === 'cache' && e.event === 'provider-down')).toEqual([])
+    }
+  })
+
+  it('registry killed: a member that keeps gossiping suspicion of a healthy provider does not take it down; the provider refutes', async () => {
+    await cluster.registry(undefined, 0, [])
+    const store = await cluster.service('store')
+    const a = await cluster.service('a', ['store'])
+    const b = await cluster.service('b', ['store'])
+    const x = await cluster.service('x')
+    // Within the gossip budget (5 a second): its word must arrive to mean anything.
+    const hostile = cluster.follow([cluster.registryAddr, 'store', '300'], join(ROOT, 'test/helpers/hostile-peer.mjs')) as CliProcess<any>
+    await hostile.waitFor(e => e.event === 'registered', 'hostile registered', 20_000)
+    await allKnown([store, a, b, x], ['store', 'a', 'b', 'x', 'hostile'])
+    const seqBefore = (await peerViewUntil(await addrOf(a), () => true, 'view')).services.find((s: any) => s.name === 'store').seq
+
+    cluster.procs[0].signal('SIGKILL')
+    await cluster.procs[0].exited
+    for (const p of [store, a, b, x]) await p.waitFor(e => e.event === 'registry-lost', 'registry-lost', 15_000)
+    // Twenty forged suspicions (six seconds of them) with no registry to answer for the provider.
+    const mark = hostile.mark()
+    await hostile.waitFor(e => e.event === 'forged' && e.count >= 20, 'twenty forged suspicions', 30_000, mark)
+    // Each was heard (the provider refuted: its seq rose) and none made a dependent declare it down.
+    const view = await peerViewUntil(await addrOf(a), j => j.services.find((s: any) => s.name === 'store').seq > seqBefore, 'the provider never refuted')
+    expect(view.services.find((s: any) => s.name === 'store').status).toBe('up')
+    for (const d of [a, b]) expect(d.events.filter(downVia('store'))).toEqual([])
   })
 })

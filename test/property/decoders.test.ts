@@ -6,7 +6,7 @@ import type { z } from 'zod'
 import { InvalidMessageError } from '../../src/node/errors.js'
 import { decodeFrame, encodeFrame, validate } from '../../src/node/framing.js'
 import { GrantVerifier } from '../../src/node/grant.js'
-import { catalogMessage, validateCatalogMessage } from '../../src/node/gossip.js'
+import { MAX_SUSPICION_BYTES, catalogMessage, validateCatalogMessage } from '../../src/node/gossip.js'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
 import {
   heartbeatAck, heartbeatProbe, listResult, lookupResult, muxAnswer, muxRequest, notifyPatch, registerResult,
@@ -101,7 +101,8 @@ describe('the gossip validator: any message gets a verdict, never a throw, and a
   const ids = ['12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK', '12D3KooWMzYcWErpWEJUif4YGJ84TJaeybXkMmLQdKcfh7owEnMr', '12D3KooWS7Giwm88DBH8Q5diSrWX3s9SLepeTghG9dYBkAdMwTL6'].map(s => peerIdFromString(s))
   const validMessage = fc.oneof(
     fc.record({ kind: fc.constant('announce'), records: fc.array(arb.providerRecord, { minLength: 1, maxLength: 3 }) }),
-    fc.record({ kind: fc.constant('patch'), records: fc.array(arb.providerRecord, { minLength: 1, maxLength: 3 }) })
+    fc.record({ kind: fc.constant('patch'), records: fc.array(arb.providerRecord, { minLength: 1, maxLength: 3 }) }),
+    fc.record({ kind: fc.constant('suspect'), peerId: fc.constantFrom(...ids.map(String)), incarnation: fc.nat(), seq: fc.nat() })
   )
   const data = fc.oneof(
     fc.oneof(validMessage, arb.hostile(validMessage)).map(v => new TextEncoder().encode(JSON.stringify(v))),
@@ -115,12 +116,14 @@ describe('the gossip validator: any message gets a verdict, never a throw, and a
       const msg = (signed
         ? { type: 'signed', from: ids[from], data: bytes, topic: CATALOG_TOPIC, sequenceNumber: 1n, signature: new Uint8Array(), key: undefined }
         : { type: 'unsigned', data: bytes, topic: CATALOG_TOPIC }) as unknown as Message
-      const { verdict, parsed } = await validateCatalogMessage(msg, known ? ids[registryId].toString() : undefined, grants)
+      // Every peer but the registry is a member: suspicions from them may pass, none other.
+      const { verdict, parsed } = await validateCatalogMessage(msg, known ? ids[registryId].toString() : undefined, grants, p => p !== ids[registryId].toString())
       expect([TopicValidatorResult.Accept, TopicValidatorResult.Reject, TopicValidatorResult.Ignore]).toContain(verdict)
       if (verdict !== TopicValidatorResult.Accept) return
       expect(signed).toBe(true)
       expect(catalogMessage.safeParse(parsed).success).toBe(true)
       if (parsed!.kind === 'patch') expect(known && from === registryId).toBe(true)
+      else if (parsed!.kind === 'suspect') expect(from !== registryId && parsed!.peerId !== ids[from].toString() && bytes.byteLength <= MAX_SUSPICION_BYTES).toBe(true)
       else expect(parsed!.records.every(r => r.peerId === ids[from].toString() && (r.status === 'up' || r.status === 'leaving'))).toBe(true)
     }), { numRuns: 400 })
   })

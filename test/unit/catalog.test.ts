@@ -196,3 +196,38 @@ describe('catalog: counters stay in range', () => {
     expect(registration.safeParse({ ...base, incarnation: MAX }).success).toBe(false)
   })
 })
+
+describe('catalog: the peers\' verdict (authority `peers`, no registry in reach)', () => {
+  it('takes a live entry down at the very version held, and nothing else', () => {
+    const c = new Catalog()
+    c.apply(rec({ seq: 4 }), 'registry', 1)
+    expect(c.apply(rec({ seq: 4, status: 'down', reason: 'refused' }), 'peers', 2)).toMatchObject({ outcome: 'applied', change: { previous: 'up', record: { status: 'down', seq: 4 } } })
+    expect(c.apply(rec({ seq: 4, status: 'down' }), 'peers', 3).outcome).toBe('duplicate')
+    // Not a way to write anything else: another version, another status, an entry we do not hold.
+    expect(c.apply(rec({ seq: 5, status: 'down' }), 'peers', 4).outcome).toBe('rejected')
+    expect(c.apply(rec({ seq: 3, status: 'down' }), 'peers', 4).outcome).toBe('stale')
+    expect(c.apply(rec({ seq: 4, status: 'up' }), 'peers', 4).outcome).toBe('rejected')
+    expect(c.apply(rec({ peerId: B, seq: 4, status: 'down' }), 'peers', 4).outcome).toBe('rejected')
+  })
+
+  it('the owner\'s refutation (seq + 1) or a registry record of a higher version overrides it; one of the same version does not', () => {
+    const c = new Catalog()
+    c.apply(rec({ seq: 4 }), 'registry', 1)
+    c.apply(rec({ seq: 4, status: 'down' }), 'peers', 2)
+    expect(c.apply(rec({ seq: 4, status: 'up' }), 'registry', 3).outcome).toBe('duplicate')
+    expect(c.apply(rec({ seq: 4, status: 'up' }), 'owner', 3).outcome).toBe('duplicate')
+    expect(c.apply(rec({ seq: 5, status: 'up' }), 'owner', 4)).toMatchObject({ outcome: 'applied', change: { previous: 'down' } })
+  })
+
+  it('the registry\'s snapshot at the same version does not flip it back up (no down→up); a higher version does', () => {
+    const c = new Catalog()
+    c.apply(rec({ seq: 4 }), 'registry', 1)
+    c.apply(rec({ seq: 4, status: 'down' }), 'peers', 2)
+    expect(c.resync(['log'], [rec({ seq: 4, status: 'up' })], 3)).toEqual([])
+    expect(c.get('log', A)?.status).toBe('down')
+    // The registry probed it and agrees, a version later: no event-worthy change either.
+    expect(c.resync(['log'], [rec({ seq: 5, status: 'down' })], 4)).toMatchObject([{ previous: 'down', record: { status: 'down', seq: 5 } }])
+    // The owner re-registered (a restart): up again.
+    expect(c.resync(['log'], [rec({ incarnation: 101, seq: 0, status: 'up' })], 5)).toMatchObject([{ previous: 'down', record: { status: 'up' } }])
+  })
+})

@@ -95,3 +95,26 @@ describe('the fast message id (dedupe before the signature check)', () => {
     expect(fastMessageId({ from: peerIdFromString(R).toMultihash().bytes, seqno: new Uint8Array([0, 1]) })).not.toBe(id)
   })
 })
+
+describe('gossip validation: suspicions (kind `suspect`)', () => {
+  const members = new Set([A, B])
+  const judge = async (m: Message) => (await validateCatalogMessage(m, R, new GrantVerifier(), p => members.has(p))).verdict
+  const suspect = (from: string, about: string, over: Record<string, unknown> = {}) => msg(from, { kind: 'suspect', peerId: about, incarnation: 1, seq: 1, ...over })
+
+  it('accepts a suspicion by a member of another peer', async () => {
+    expect(await judge(suspect(A, B))).toBe(TopicValidatorResult.Accept)
+  })
+  it('rejects a self-accusation, a malformed or an oversized one; ignores one from a peer that is not a member', async () => {
+    expect(await judge(suspect(A, A))).toBe(TopicValidatorResult.Reject)
+    expect(await judge(suspect(A, B, { seq: -1 }))).toBe(TopicValidatorResult.Reject)
+    expect(await judge(suspect(A, B, { extra: 1 }))).toBe(TopicValidatorResult.Reject)
+    expect(await judge(suspect(A, 'not-a-peer-id'))).toBe(TopicValidatorResult.Reject)
+    expect(await judge(msg(A, { kind: 'suspect', peerId: B }))).toBe(TopicValidatorResult.Reject)
+    // Valid JSON padded past the suspicion's cap (whitespace, so it still parses).
+    const padded = { ...suspect(A, B), data: new TextEncoder().encode(JSON.stringify({ kind: 'suspect', peerId: B, incarnation: 1, seq: 1 }) + ' '.repeat(1_000)) } as Message
+    expect(await judge(padded)).toBe(TopicValidatorResult.Reject)
+    expect(await judge(suspect(R, B))).toBe(TopicValidatorResult.Ignore)
+    // Without a membership test (the default), no suspicion counts.
+    expect(await verdict(suspect(A, B))).toBe(TopicValidatorResult.Ignore)
+  })
+})

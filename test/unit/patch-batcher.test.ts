@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { MAX_GOSSIP_BYTES, type CatalogMessage } from '../../src/node/gossip.js'
+import { MAX_GOSSIP_BYTES, type RecordsMessage } from '../../src/node/gossip.js'
 import type { ProviderRecord } from '../../src/node/schemas.js'
 import { PATCH_BATCH, PATCH_DELAY_MS, PatchBatcher } from '../../src/services/registry/patch-batcher.js'
 
@@ -7,9 +7,9 @@ const r = (name: string, peerId: string, seq: number): ProviderRecord =>
   ({ name, peerId, addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq, status: 'up' })
 
 function batcher () {
-  const published: CatalogMessage[] = []
+  const published: RecordsMessage[] = []
   const floods: Array<boolean | undefined> = []
-  return { b: new PatchBatcher({ publish: async (m, opts) => { published.push(m); floods.push(opts?.flood) } }), published, floods }
+  return { b: new PatchBatcher({ publish: async (m, opts) => { published.push(m as RecordsMessage); floods.push(opts?.flood) } }), published, floods }
 }
 
 describe('the hub\'s patches on gossip', () => {

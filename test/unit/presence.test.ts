@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { CatalogMessage } from '../../src/node/gossip.js'
+import type { RecordsMessage } from '../../src/node/gossip.js'
 import { ANNOUNCE_COALESCE_MS, ANNOUNCE_INTERVAL_MS, ANNOUNCE_MIN_GAP_MS, Presence, type PresenceOptions } from '../../src/node/presence.js'
+import { PEER_VERDICTS } from '../../src/node/config.js'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
 import type { Grant } from '../../src/node/schemas.js'
 
@@ -10,14 +11,14 @@ const REGISTRY = '12D3KooWS1ChmmoudCK7GeiajzvdaE1MuuM7CVugRTJHvSDuZKqr'
 const grant = (name: string, over: Partial<Grant> = {}): Grant => ({ registry: REGISTRY, name, peerId: PEER, incarnation: 7, issuedAt: 1, sig: 'A'.repeat(86) + '==', ...over })
 
 function presence ({ granted = true, reregister = (): void => {} } = {}) {
-  const published: CatalogMessage[] = []
+  const published: RecordsMessage[] = []
   const pubsub = new EventTarget()
   const p = new Presence({
     services: [{ name: 'demo', requires: ['log'] }],
     peerId: PEER,
     incarnation: 7,
     addrs: () => ['/ip4/127.0.0.1/tcp/4002'],
-    gossip: { publish: async m => { published.push(m) } },
+    gossip: { publish: async m => { published.push(m as RecordsMessage) } },
     pubsub: pubsub as unknown as PresenceOptions['pubsub'],
     reregister,
     now: () => Date.now()
@@ -143,5 +144,39 @@ describe('presence: refuting a down', () => {
     p.onSelf({ name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, seq: 3, status: 'down' })
     await p.announce('leaving')
     expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'leaving', seq: 5 })], grants: [grant('demo')] }])
+  })
+})
+
+describe('presence: refuting a peers\' suspicion (no registry in their reach)', () => {
+  beforeEach(() => { vi.useFakeTimers() })
+  afterEach(() => { vi.useRealTimers() })
+
+  it('announces up on gossip above the suspected seq, and registers it; a flood of suspicions costs one announcement per gap', async () => {
+    let reregistered = 0
+    const { p, published } = presence({ reregister: () => { reregistered++ } })
+    expect(p.refute(7, 4)).toBe(true)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'up', seq: 5 })], grants: [grant('demo')] }])
+    expect(reregistered).toBe(1)
+    // Forged ones at the new seq, as fast as a flooder can: each bumps seq, announcements wait for the gap.
+    for (let i = 0; i < 50; i++) p.refute(7, p.registrations()[0].seq)
+    await vi.advanceTimersByTimeAsync(PEER_VERDICTS.refuteGapMs - 1)
+    expect(published).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(published).toHaveLength(2)
+    expect(published[1]).toMatchObject({ records: [{ seq: 55 }] })
+    expect(reregistered).toBe(2)
+    p.stop()
+  })
+
+  it('ignores a suspicion of another incarnation or an older seq, and stays quiet while the registry\'s own down stands', async () => {
+    const { p, published } = presence()
+    p.adopt([{ name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, seq: 9, status: 'up' }], [grant('demo')])
+    expect(p.refute(6, 9)).toBe(false)
+    expect(p.refute(7, 8)).toBe(false)
+    p.onSelf({ name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, seq: 9, status: 'down' })
+    expect(p.refute(7, 10)).toBe(false)
+    await vi.advanceTimersByTimeAsync(PEER_VERDICTS.refuteGapMs)
+    expect(published).toEqual([])
   })
 })

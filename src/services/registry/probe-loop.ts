@@ -1,4 +1,5 @@
 import { initialState, onProbeResult, onTrigger, probeTimeout, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
+import { ProbeFailure } from '../../node/heartbeat-link.js'
 import type { Logger } from '../../node/logger.js'
 import type { TimerWheel, WheelSlot } from '../../node/timer-wheel.js'
 
@@ -22,10 +23,6 @@ const BEAT_SPREAD = 0.1
 /** A down provider is still probed (it may only have been paused), but less often. */
 const SLOW_FACTOR = 3
 
-/** A failed round trip that knows its reason (anything else thrown counts as `unreachable`). */
-export class ProbeFailure extends Error {
-  constructor (readonly reason: FailureReason, message: string) { super(message) }
-}
 
 /**
  * The beat of one provider: when to probe, one probe at a time, and the results fed to the

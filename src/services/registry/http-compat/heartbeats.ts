@@ -2,8 +2,9 @@ import http from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Liveness } from '../../../node/heartbeat.js'
+import { ProbeFailure } from '../../../node/heartbeat-link.js'
 import { TimerWheel } from '../../../node/timer-wheel.js'
-import { ProbeFailure, ProbeLoop, type ProbeLoopOptions } from '../probe-loop.js'
+import { ProbeLoop, type ProbeLoopOptions } from '../probe-loop.js'
 
 export type HttpProberOptions = ProbeLoopOptions
 
