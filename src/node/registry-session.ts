@@ -3,6 +3,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { backoffDelay } from './backoff.js'
 import { describeDialError } from './client.js'
+import { fnv1a } from './fnv.js'
 import { isAvailable, type Catalog, type Change } from './catalog.js'
 import { RegistryUnreachableError, UnauthorizedError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type Via } from './events.js'
@@ -382,9 +383,7 @@ export class RegistrySession {
 
 /** The registry a peer starts with: a hash of its id, so services spread evenly over them. */
 export function homeIndex (peerId: string, count: number): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < peerId.length; i++) h = Math.imul(h ^ peerId.charCodeAt(i), 0x01000193) >>> 0
-  return h % count
+  return fnv1a(peerId) % count
 }
 
 /**
