@@ -139,7 +139,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
         r.argv = r.argv.map(a => a === `/ip4/${this.opts.host}/tcp/0` ? `/ip4/${this.opts.host}/tcp/${/\/tcp\/(\d+)/.exec(addr)?.[1]}` : a)
       }))
       const addr = this.registry!
-      const rest = this.members.filter(m => m.spec.role !== 'registry' && m.spec.role !== 'etcd')
+      const rest = this.services()
       await Promise.all(rest.map(async m => {
         m.supervised = this.opts.keepGoing === true
         await this.launch(m, ['--listen', `/ip4/${this.opts.host}/tcp/0`, '--registry', addr]).catch((err: unknown) => {
@@ -163,8 +163,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
         m.stopping = true
         clearTimeout(m.restartTimer)
       }
-      const rest = this.members.filter(m => m.spec.role !== 'registry' && m.spec.role !== 'etcd')
-      for (const group of [rest, this.role('registry'), this.role('etcd')]) await Promise.all(group.map(async m => this.stopMember(m)))
+      for (const group of [this.services(), this.role('registry'), this.role('etcd')]) await Promise.all(group.map(async m => this.stopMember(m)))
       await this.writing
       if (this.unlock !== undefined) {
         await removeClusterState(this.opts.dataDir)
@@ -216,6 +215,11 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
 
   private role (role: 'registry' | 'etcd'): Member[] {
     return this.members.filter(m => m.spec.role === role)
+  }
+
+  /** The members that are neither a registry nor etcd: they start after them and stop before them. */
+  private services (): Member[] {
+    return this.members.filter(m => m.spec.role !== 'registry' && m.spec.role !== 'etcd')
   }
 
   /** Refuses to start over a running cluster, a member dir in use, a port taken, or without etcd when it needs one: one line each. */
