@@ -2,7 +2,7 @@
 // from /proc over a steady-state window) as % of one core, and its RSS. The services are
 // lightweight peers in child processes that register one name each and answer every probe.
 import { setTimeout as delay } from 'node:timers/promises'
-import { procStats, startPeers, startRegistry } from './peer-pool.js'
+import { cpuOver, startPeers, startRegistry } from './peer-pool.js'
 
 export async function run ({ services = Number(process.env.SERVICES ?? 1000), processes = Number(process.env.PROCS ?? 4), windowS = Number(process.env.WINDOW_S ?? 20), settleS = Number(process.env.SETTLE_S ?? 5) } = {}) {
   const registry = await startRegistry(['--heartbeat-interval', '1000'])
@@ -14,24 +14,16 @@ export async function run ({ services = Number(process.env.SERVICES ?? 1000), pr
     if (registered.some(r => r.failed > 0)) throw new Error('some registrations failed')
     await delay(settleS * 1000)
     const acksBefore = (await pool.all('acks')).reduce((n, a) => n + a.acks, 0)
-    const before = procStats(registry.pid)
-    const started = performance.now()
-    await delay(windowS * 1000)
-    const after = procStats(registry.pid)
-    const secs = (performance.now() - started) / 1000
+    const [{ cpuPct, userPct, systemPct, rssMiB, secs }] = await cpuOver([registry.pid], windowS)
     const acks = (await pool.all('acks')).reduce((n, a) => n + a.acks, 0) - acksBefore
     const [{ entries, byStatus }] = [await pool.children[0].call('list')]
-    const pct = sec => Math.round(sec / secs * 1000) / 10
-    const userPct = pct(after.userSec - before.userSec)
-    const systemPct = pct(after.systemSec - before.systemSec)
-    const cpuPct = Math.round((userPct + systemPct) * 10) / 10
     return {
       name: 'heartbeat',
-      what: `${services} services heartbeating at 1 Hz (${processes} peer processes), registry process CPU over ${windowS} s of steady state: ${cpuPct} % of one core (user ${userPct} + system ${systemPct}), RSS ${Math.round(after.rssBytes / 2 ** 20)} MiB`,
+      what: `${services} services heartbeating at 1 Hz (${processes} peer processes), registry process CPU over ${windowS} s of steady state: ${cpuPct} % of one core (user ${userPct} + system ${systemPct}), RSS ${rssMiB} MiB`,
       cpuPct,
       userPct,
       systemPct,
-      rssMiB: Math.round(after.rssBytes / 2 ** 20),
+      rssMiB,
       probesPerSec: Math.round(acks / secs),
       catalogue: { entries, byStatus },
       target: '≤ 10 % of one core'

@@ -54,6 +54,24 @@ export async function startPeers (registryAddr, count, processes) {
   return pool
 }
 
+/**
+ * CPU of each process over a window of `windowS` seconds, as % of one core (user + system), and
+ * its RSS at the end: the steady-state cost of a registry.
+ */
+export async function cpuOver (pids, windowS) {
+  const before = pids.map(procStats)
+  const started = performance.now()
+  await new Promise(resolve => setTimeout(resolve, windowS * 1000))
+  const after = pids.map(procStats)
+  const secs = (performance.now() - started) / 1000
+  const pct = sec => Math.round(sec / secs * 1000) / 10
+  return pids.map((_, i) => {
+    const userPct = pct(after[i].userSec - before[i].userSec)
+    const systemPct = pct(after[i].systemSec - before[i].systemSec)
+    return { cpuPct: Math.round((userPct + systemPct) * 10) / 10, userPct, systemPct, rssMiB: Math.round(after[i].rssBytes / 2 ** 20), secs }
+  })
+}
+
 /** CPU seconds in user and kernel mode (utime, stime) and RSS of a process, from /proc. */
 export function procStats (pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cleanup } from './lib.js'
 import { GDS_BENCHES } from './vs.js'
 
-const ALL = ['kill9', 'sigstop', 'peer-verdicts', 'http-compat', 'fanout', 'rpc', 'register', 'heartbeat', 'cold', 'gossip-cost', 'gossip-flood', 'member', 'vs']
+const ALL = ['kill9', 'sigstop', 'peer-verdicts', 'http-compat', 'fanout', 'rpc', 'register', 'heartbeat', 'cold', 'gossip-cost', 'gossip-flood', 'member', 'registries', 'vs']
 const asked = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL
 const unknown = asked.filter(n => !ALL.includes(n))
 if (unknown.length > 0) { console.error(`unknown bench: ${unknown.join(', ')} (have: ${ALL.join(', ')})`); process.exit(1) }

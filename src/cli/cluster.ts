@@ -17,7 +17,7 @@ export function clusterLine (e: ClusterItem, defaults: { registry: boolean, data
   const who = (name: string): string => name.padEnd(10)
   switch (e.event) {
     case 'member-listening':
-      return `${who(e.name)} pid ${e.pid}  ${shortId(e.peerId)}  ${pickAddr(e.addrs)}${e.restarts > 0 ? `  (restart ${e.restarts})` : ''}`
+      return `${who(e.name)} pid ${e.pid}  ${e.peerId === undefined ? '' : `${shortId(e.peerId)}  `}${pickAddr(e.addrs)}${e.restarts > 0 ? `  (restart ${e.restarts})` : ''}`
     case 'member-exited': {
       if (e.expected) return undefined
       const exit = `${who(e.name)} exited (${e.signal ?? `code ${e.code}`})${e.lastError === undefined ? '' : `: ${e.lastError}`}`
@@ -28,13 +28,15 @@ export function clusterLine (e: ClusterItem, defaults: { registry: boolean, data
     case 'member-event':
       // A portal beyond loopback has a token: its sign-in link is for the person who started it.
       if (e.detail.event === 'serving' && e.detail.login !== undefined) return `${e.name.padEnd(10)} sign in (once per browser): ${e.detail.login}`
-      // The registry sees every status change; the members' own events would repeat them.
+      // Every registry says when it loses or regains etcd: the cluster's store is its health.
+      if (e.detail.event === 'store-state') return `${who(e.name)} ${formatEvent(e.detail).slice(13)}`
+      // The (first) registry sees every status change; the members' and the other registries' would repeat them.
       return e.name === 'registry' && e.detail.event.startsWith('provider-') ? `${who('registry')} ${formatEvent(e.detail).slice(13)}` : undefined
     case 'cluster-up': {
       const r = defaults.registry ? '' : ` --registry ${e.registry}`
       const d = defaults.dataDir ? '' : ` -d ${e.dataDir}`
       return [
-        `\ncluster up: registry ${e.registry}`,
+        `\ncluster up: ${e.registry.includes(',') ? 'registries' : 'registry'} ${e.registry}`,
         ...(e.failed.length > 0 ? [`  not running (--keep-going; retried with back-off): ${e.failed.join(', ')}`] : []),
         `  web UI:  ${e.web}  (grades)   ${e.web}cluster  (live cluster page)`,
         '  from another terminal:',

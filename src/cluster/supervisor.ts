@@ -3,11 +3,12 @@ import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { CLUSTER_RESTART, SUPERVISED_ENV } from '../node/config.js'
-import { ClusterStartError } from '../node/errors.js'
+import { CLUSTER_RESTART, SUPERVISED_ENV, clusterEtcdPorts } from '../node/config.js'
+import { ClusterStartError, EtcdMissingError } from '../node/errors.js'
 import type { TimedEvent } from '../node/events.js'
 import { lockDataDir } from '../node/identity.js'
 import { lockHolder } from '../node/pid.js'
+import { findEtcd, spawnLocalEtcd, type EtcdPorts } from './etcd.js'
 import { canListen, portHolder } from './port-holder.js'
 import { RestartBudget, type RestartPolicy } from './restart-budget.js'
 import { removeClusterState, writeClusterState, type ClusterState, type MemberStateName } from './state.js'
@@ -19,14 +20,22 @@ export interface MemberSpec {
   requires?: string[]
   /** Extra `node start` flags (e.g. --http-port for webui). */
   args?: string[]
-  /** A fixed port it listens on, checked before anything starts, and the flag that changes it. */
-  port?: { host: string, port: number, flag: string }
+  /** The fixed ports it listens on, checked before anything starts, and the flag that changes each. */
+  ports?: Array<{ host: string, port: number, flag: string }>
 }
 
 export interface SupervisorOptions {
   dataDir: string
   host: string
+  /** The first registry's port (0: any); the others take the next ones. */
   registryPort: number
+  /**
+   * Registries sharing one catalogue in a local etcd (started from PATH in dataDir/etcd,
+   * followed like a member). 1: one registry, its catalogue in its data dir. @default 1
+   */
+  registries?: number
+  /** The local etcd's client port (its peer port is the next). @default clusterEtcdPorts(dataDir) */
+  etcdPort?: number
   members: MemberSpec[]
   /** Extra flags for every member (timings, --swarm-key). */
   commonArgs?: string[]
@@ -42,7 +51,8 @@ export interface SupervisorOptions {
 }
 
 export type ClusterEvent =
-  | { event: 'member-listening', name: string, role: string, peerId: string, addrs: string[], pid: number, restarts: number }
+  /** `peerId` is absent for etcd, whose `addrs` are its client endpoint as --store takes it. */
+  | { event: 'member-listening', name: string, role: string, peerId?: string, addrs: string[], pid: number, restarts: number }
   | {
     event: 'member-exited', name: string, code: number | null, signal: string | null, expected: boolean, lastError?: string
     /** Set when it will be restarted: in how long, which restart of the window's maxRestarts. */
@@ -57,9 +67,11 @@ const START_TIMEOUT_MS = 30_000
 
 class Member {
   child?: ChildProcess
-  /** The `node start` flags it was launched with (kept for restarts and the by-hand hint). */
+  /** The `node start` flags it was launched with (kept for restarts and the by-hand hint); etcd's whole command. */
   argv: string[] = []
   peerId?: string
+  /** A registry's address (pinned by /p2p/), as the other members are given it. */
+  addr?: string
   lastError?: string
   stopping = false
   /** Restarted when it dies: once it has been ready (or from the start under keepGoing). */
@@ -82,7 +94,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
   private readonly members: Member[]
   private readonly policy: RestartPolicy
   private readonly now: () => number
-  private registryAddr?: string
+  private readonly etcdPorts: EtcdPorts
   private stopping?: Promise<void>
   private unlock?: () => Promise<void>
   private writing = Promise.resolve()
@@ -95,11 +107,15 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
     this.policy = opts.restart ?? CLUSTER_RESTART
     this.now = opts.now ?? Date.now
     this.startedAt = this.now()
-    this.members = [{ role: 'registry', name: 'registry', port: opts.registryPort === 0 ? undefined : { host: opts.host, port: opts.registryPort, flag: '--port' } }, ...opts.members]
-      .map(spec => new Member(spec, new RestartBudget(this.policy)))
+    this.etcdPorts = clusterEtcdPorts(opts.dataDir, opts.etcdPort)
+    this.members = [...this.storeSpecs(), ...opts.members].map(spec => new Member(spec, new RestartBudget(this.policy)))
   }
 
-  get registry (): string | undefined { return this.registryAddr }
+  /** Every registry's address, comma-separated (what --registry and GDS_REGISTRY take), once all listen. */
+  get registry (): string | undefined {
+    const addrs = this.role('registry').map(m => m.addr)
+    return addrs.every(a => a !== undefined) ? addrs.join(',') : undefined
+  }
   get stopped (): boolean { return this.stopping !== undefined }
 
   /** The members that are not running (failed to start under keepGoing, or given up on). */
@@ -114,12 +130,16 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
     this.unlock = await lockDataDir(this.opts.dataDir)
     process.on('exit', this.killAll)
     try {
-      const [registry, ...rest] = this.members
-      await this.launch(registry, ['--listen', `/ip4/${this.opts.host}/tcp/${this.opts.registryPort}`])
-      const addr = this.registryAddr
-      if (addr === undefined) throw new ClusterStartError('registry failed to start: it announced no address')
-      // A restarted registry must come back where its members look for it.
-      registry.argv = registry.argv.map(a => a === `/ip4/${this.opts.host}/tcp/0` ? `/ip4/${this.opts.host}/tcp/${/\/tcp\/(\d+)/.exec(addr)?.[1]}` : a)
+      for (const etcd of this.role('etcd')) await this.launch(etcd)
+      await Promise.all(this.role('registry').map(async r => {
+        await this.launch(r, ['--listen', `/ip4/${this.opts.host}/tcp/${r.spec.ports?.[0].port ?? 0}`])
+        const addr = r.addr
+        if (addr === undefined) throw new ClusterStartError(`${r.spec.name} failed to start: it announced no address`)
+        // A restarted registry must come back where its members look for it.
+        r.argv = r.argv.map(a => a === `/ip4/${this.opts.host}/tcp/0` ? `/ip4/${this.opts.host}/tcp/${/\/tcp\/(\d+)/.exec(addr)?.[1]}` : a)
+      }))
+      const addr = this.registry!
+      const rest = this.services()
       await Promise.all(rest.map(async m => {
         m.supervised = this.opts.keepGoing === true
         await this.launch(m, ['--listen', `/ip4/${this.opts.host}/tcp/0`, '--registry', addr]).catch((err: unknown) => {
@@ -135,7 +155,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
     }
   }
 
-  /** Stops the services first, the registry last, each gracefully (SIGINT), then by force. Idempotent. */
+  /** Stops the services first, then the registries, etcd last, each gracefully (SIGINT), then by force. Idempotent. */
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       // A terminal's Ctrl-C reaches the members too: their exits from now on are expected.
@@ -143,9 +163,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
         m.stopping = true
         clearTimeout(m.restartTimer)
       }
-      const [registry, ...rest] = this.members
-      await Promise.all(rest.map(async m => this.stopMember(m)))
-      await this.stopMember(registry)
+      for (const group of [this.services(), this.role('registry'), this.role('etcd')]) await Promise.all(group.map(async m => this.stopMember(m)))
       await this.writing
       if (this.unlock !== undefined) {
         await removeClusterState(this.opts.dataDir)
@@ -162,7 +180,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
       pid: process.pid,
       dataDir: this.opts.dataDir,
       startedAt: this.startedAt,
-      ...(this.registryAddr === undefined ? {} : { registry: this.registryAddr }),
+      ...(this.registry === undefined ? {} : { registry: this.registry }),
       ...(this.opts.web === undefined ? {} : { web: this.opts.web }),
       members: this.members.map(m => ({
         name: m.spec.name,
@@ -176,9 +194,38 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
     }
   }
 
-  /** Refuses to start over a running cluster, a member dir in use, or a port taken: one line each. */
+  /**
+   * The registries and, for more than one, the etcd they share: the first is named `registry`
+   * as in a one-registry cluster (same data dir, same peer id), the others registry-2, -3...
+   */
+  private storeSpecs (): MemberSpec[] {
+    const { host, registryPort } = this.opts
+    const n = this.opts.registries ?? 1
+    const shared = n > 1
+    const etcd: MemberSpec[] = shared
+      ? [{ role: 'etcd', name: 'etcd', ports: [this.etcdPorts.client, this.etcdPorts.peer].map(port => ({ host: '127.0.0.1', port, flag: '--etcd-port' })) }]
+      : []
+    return [...etcd, ...Array.from({ length: n }, (_, i) => ({
+      role: 'registry',
+      name: i === 0 ? 'registry' : `registry-${i + 1}`,
+      ...(shared ? { args: ['--store', `etcd://127.0.0.1:${this.etcdPorts.client}`] } : {}),
+      ...(registryPort === 0 ? {} : { ports: [{ host, port: registryPort + i, flag: '--port' }] })
+    }))]
+  }
+
+  private role (role: 'registry' | 'etcd'): Member[] {
+    return this.members.filter(m => m.spec.role === role)
+  }
+
+  /** The members that are neither a registry nor etcd: they start after them and stop before them. */
+  private services (): Member[] {
+    return this.members.filter(m => m.spec.role !== 'registry' && m.spec.role !== 'etcd')
+  }
+
+  /** Refuses to start over a running cluster, a member dir in use, a port taken, or without etcd when it needs one: one line each. */
   private async preflight (): Promise<void> {
     const { dataDir } = this.opts
+    if (this.role('etcd').length > 0 && findEtcd() === undefined) throw new EtcdMissingError('or run one registry (no --registries), which needs no etcd')
     const supervisor = await lockHolder(dataDir)
     if (supervisor !== undefined) {
       throw new ClusterStartError(`a cluster is already running from data dir ${dataDir} (process ${supervisor}): stop it with "gds cluster down -d ${dataDir}", or give this one another --data-dir`,
@@ -191,9 +238,10 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
         throw new ClusterStartError(`data dir ${dir} is in use by process ${pid}, which is not this cluster's: stop it, or give the cluster another --data-dir`,
           { dataDir: dir, pid, flag: '--data-dir' })
       }
-      // Under keepGoing a member's own failure is reported and retried instead (the registry's never is).
-      const p = this.opts.keepGoing === true && m.spec.role !== 'registry' ? undefined : m.spec.port
-      if (p !== undefined && !await canListen(p.host, p.port)) {
+      // Under keepGoing a member's own failure is reported and retried instead (the registries' and etcd's never is).
+      const ports = this.opts.keepGoing === true && m.spec.role !== 'registry' && m.spec.role !== 'etcd' ? [] : m.spec.ports ?? []
+      for (const p of ports) {
+        if (await canListen(p.host, p.port)) continue
         const holder = await portHolder(p.port)
         const by = holder === undefined ? 'another process' : `process ${holder.pid} (${holder.command})`
         throw new ClusterStartError(`port ${p.port} (${m.spec.name}) is in use by ${by}: change ${p.flag}, or stop that process`,
@@ -204,6 +252,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
 
   /** Starts a member (again, with the same flags, when `args` is omitted); resolves when it is ready. */
   private async launch (m: Member, args?: string[]): Promise<void> {
+    if (m.spec.role === 'etcd') return this.launchEtcd(m)
     const { role, name, requires = [] } = m.spec
     if (args !== undefined) {
       m.argv = ['node', 'start', '--role', role, '--data-dir', join(this.opts.dataDir, name), ...args,
@@ -234,7 +283,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
       const e = parsed as TimedEvent
       if (e.event === 'listening') {
         m.peerId = e.peerId
-        if (role === 'registry') this.registryAddr = e.addrs.find(a => a.includes(`/ip4/${this.opts.host}/`)) ?? e.addrs[0]
+        if (role === 'registry') m.addr = e.addrs.find(a => a.includes(`/ip4/${this.opts.host}/`)) ?? e.addrs[0]
         this.emit('event', { event: 'member-listening', name, role, peerId: e.peerId, addrs: e.addrs, pid: child.pid ?? 0, restarts: m.restarts })
       } else if (e.event === 'ready') {
         m.supervised = true
@@ -259,6 +308,28 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
     }
   }
 
+  /** The local etcd, on the same ports and data every time: ready when it answers /health. */
+  private async launchEtcd (m: Member): Promise<void> {
+    const dir = join(this.opts.dataDir, m.spec.name)
+    const etcd = spawnLocalEtcd(dir, this.etcdPorts)
+    const child = etcd.process
+    m.child = child
+    m.argv = etcd.argv
+    // etcd writes to its log, not to us: that is where the reason for an exit is.
+    m.lastError = `its log: ${etcd.log}`
+    this.setState(m, 'starting')
+    m.exited = new Promise(resolve => {
+      child.on('exit', (code, signal) => {
+        this.onExit(m, code, signal)
+        resolve()
+      })
+    })
+    await etcd.ready.catch((err: Error) => { throw new ClusterStartError(`etcd failed to start: ${err.message}`, { member: m.spec.name }) })
+    m.supervised = true
+    this.emit('event', { event: 'member-listening', name: m.spec.name, role: 'etcd', addrs: [`etcd://${etcd.endpoint}`], pid: child.pid ?? 0, restarts: m.restarts })
+    this.setState(m, 'running')
+  }
+
   /** Reports an exit and, for a supervised member that was not asked to stop, restarts it or gives up. */
   private onExit (m: Member, code: number | null, signal: string | null): void {
     const { name } = m.spec
@@ -278,7 +349,7 @@ export class Supervisor extends EventEmitter<{ event: [ClusterEvent] }> {
     } else {
       this.setState(m, expected ? 'stopped' : 'failed')
       if (!expected && m.supervised) {
-        this.emit('event', { event: 'member-gave-up', name, restarts: this.policy.maxRestarts, windowMs: this.policy.windowMs, command: handCommand(m.argv) })
+        this.emit('event', { event: 'member-gave-up', name, restarts: this.policy.maxRestarts, windowMs: this.policy.windowMs, command: handCommand(m.spec.role === 'etcd' ? m.argv : ['gds', ...m.argv]) })
       }
     }
   }
@@ -308,7 +379,7 @@ function exitText (code: number | null, signal: string | null): string {
 
 /** The member's command line as a user would type it: same data dir, same database, same registry. */
 function handCommand (argv: string[]): string {
-  return ['gds', ...argv].map(a => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`).join(' ')
+  return argv.map(a => /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`).join(' ')
 }
 
 function safeMsg (line: string): string | undefined {

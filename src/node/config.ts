@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { InvalidConfigError } from './errors.js'
+import { fnv1a } from './fnv.js'
 import { SERVICE_NAME_PATTERN } from './protocols.js'
 
 /**
@@ -136,6 +137,23 @@ export const CLUSTER_RESTART = {
   maxRestarts: 5,
   windowMs: 60_000
 } as const
+
+/** Registries `gds cluster up` runs at most (`--registries`): they share one local etcd. */
+export const MAX_CLUSTER_REGISTRIES = 9
+
+/**
+ * Where `gds cluster up --registries N` runs its etcd when --etcd-port is not given: a client
+ * port (even; the peer port is the next one) picked by a hash of the data dir, so two clusters
+ * with different data dirs get different ports and a restart gets the same ones. The range is
+ * below Linux's ephemeral ports (32768+), which the kernel hands to every other program.
+ */
+export const CLUSTER_ETCD_PORTS = { base: 20_000, span: 10_000 } as const
+
+/** The etcd client and peer ports of the cluster in `dataDir` (CLUSTER_ETCD_PORTS), or those from `client`. */
+export function clusterEtcdPorts (dataDir: string, client?: number): { client: number, peer: number } {
+  const c = client ?? CLUSTER_ETCD_PORTS.base + 2 * (fnv1a(resolve(dataDir)) % (CLUSTER_ETCD_PORTS.span / 2))
+  return { client: c, peer: c + 1 }
+}
 
 /** The file in a cluster's data dir that says who supervises it (read by `cluster status|down`). */
 export const CLUSTER_STATE_FILE = 'cluster.json'

@@ -247,10 +247,11 @@ export class ClusterNotRunningError extends GdsError {
   }
 }
 
-/** A local etcd was asked for (src/cluster/etcd.ts: tests, benches) and there is no `etcd` on PATH. */
+/** A local etcd was asked for (`cluster up --registries N`, tests, benches) and there is no `etcd` on PATH. */
 export class EtcdMissingError extends GdsError {
-  constructor () {
-    super('etcd is not on PATH: install it (Debian/Ubuntu: sudo apt-get install etcd-server; elsewhere https://etcd.io/docs/latest/install/) or run one yourself and pass its address with --store etcd://HOST:PORT', 'ETCD_MISSING')
+  /** `otherwise`: what the user can do instead, for the command at hand. */
+  constructor (otherwise = 'or run one yourself and pass its address with --store etcd://HOST:PORT') {
+    super(`etcd is not on PATH: install it (Debian/Ubuntu: sudo apt-get install etcd-server; elsewhere https://etcd.io/docs/latest/install/) ${otherwise}`, 'ETCD_MISSING')
     this.name = 'EtcdMissingError'
   }
 }

@@ -3,6 +3,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { backoffDelay } from './backoff.js'
 import { describeDialError } from './client.js'
+import { fnv1a } from './fnv.js'
 import { isAvailable, type Catalog, type Change } from './catalog.js'
 import { RegistryUnreachableError, UnauthorizedError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type Via } from './events.js'
@@ -206,7 +207,22 @@ export class RegistrySession {
     const { catalog, selfId } = this.opts
     const records = (whole.result()?.services ?? []).filter(r => r.peerId !== selfId)
     const names = [...new Set([...catalog.names(), ...records.map(r => r.name)])]
-    this.report(catalog.resync(names, records, this.opts.now()).filter(c => required.has(c.record.name)), 'register')
+    this.report(this.resync(names, records).filter(c => required.has(c.record.name)), 'register')
+  }
+
+  /**
+   * What a registry answered about `names`, into the table. One registry is the authority: its
+   * answer is current by construction (and, having lost its data, must not be out-voted by the
+   * seqs we remember), so it replaces ours. Registries sharing a catalogue each see the others'
+   * changes a little late: the one answering may be behind what another already told us (a
+   * live provider's `up` after the `suspect` it still holds), so there the newer version wins,
+   * and an entry missing from its answer is not removed (this node reaps on its own clock).
+   */
+  private resync (names: readonly string[], records: readonly ProviderRecord[]): Change[] {
+    const { catalog } = this.opts
+    const now = this.opts.now()
+    if (this.addrs.length === 1) return catalog.resync(names, records, now)
+    return records.flatMap(r => catalog.apply(r, 'registry', now).change ?? [])
   }
 
   private scheduleConnect (delayMs?: number): void {
@@ -234,7 +250,7 @@ export class RegistrySession {
       this.attempt = 0
       this.opts.onRegistered?.(result.records, result.peers, result.grants)
       const required = [...new Set(regs.flatMap(r => r.requires))]
-      this.report(this.opts.catalog.resync(required, providers, this.opts.now()), 'register')
+      this.report(this.resync(required, providers), 'register')
       const missing = required.filter(n => !this.opts.catalog.providersOf(n).some(isAvailable))
       this.opts.emit({
         event: 'registered',
@@ -382,9 +398,7 @@ export class RegistrySession {
 
 /** The registry a peer starts with: a hash of its id, so services spread evenly over them. */
 export function homeIndex (peerId: string, count: number): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < peerId.length; i++) h = Math.imul(h ^ peerId.charCodeAt(i), 0x01000193) >>> 0
-  return h % count
+  return fnv1a(peerId) % count
 }
 
 /**

@@ -1,9 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { Etcd3 } from 'etcd3'
 import { createConfig } from '../../src/node/config.js'
 import { createLogger } from '../../src/node/logger.js'
 import type { ProviderRecord } from '../../src/node/schemas.js'
 import { EtcdStore, etcdKey, ETCD_PREFIX } from '../../src/services/registry/store/etcd-store.js'
+import { OWNER_PREFIX } from '../../src/services/registry/store/etcd-owners.js'
 import { runCli } from '../helpers/cli.js'
 import { ETCD_BIN, TestEtcd } from '../helpers/etcd.js'
 import { pickAddr } from '../../src/cli/format.js'
@@ -198,5 +199,27 @@ describe.skipIf(ETCD_BIN === undefined)('several registries', () => {
     // Probed by rb for a while: still up, and demo was never told otherwise.
     await eventually(() => { expect(rb.registry!.list().services.find(s => s.name === 'log')?.status).toBe('up') })
     expect(cluster.events.get(demo)!.some(e => e.event === 'provider-down' || e.event === 'provider-suspect')).toBe(false)
+  }, 60_000)
+
+  it('a registry whose lease expires while etcd answers claims its services again, and the survivor that took them over lets go', async () => {
+    const [ra, rb] = [await cluster.registry({ store: etcd.url }), await cluster.registry({ store: etcd.url })]
+    const logSvc = await cluster.service(ra, 'log', [], { registry: pickAddr(ra.addrs) })
+    const claim = `${OWNER_PREFIX}${logSvc.peerId}`
+    const client = new Etcd3({ hosts: `http://${etcd.endpoint}` })
+    onTestFinished(() => { client.close() })
+    const claimed = async (): Promise<{ owner?: string, lease?: string }> => {
+      const kv = (await client.get(claim).exec()).kvs[0]
+      return { owner: kv?.value.toString(), lease: kv?.lease }
+    }
+    await eventually(async () => { expect((await claimed()).owner).toBe(ra.peerId) })
+    // What a keepalive late on a busy machine comes to: the lease ends, etcd stays up, the claim is gone.
+    await client.leaseClient.leaseRevoke({ ID: (await claimed()).lease! })
+    await eventually(async () => {
+      const now = await claimed()
+      expect(now.owner).toBe(ra.peerId)
+      expect(now.lease).not.toBe('0')
+    }, 15_000)
+    await eventually(() => { expect(rb.registry!.suspect(logSvc.peerId)).toBe(false) }, 15_000)
+    expect(ra.registry!.suspect(logSvc.peerId)).toBe(true)
   }, 60_000)
 })

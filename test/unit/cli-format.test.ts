@@ -112,6 +112,11 @@ describe('human lines', () => {
       .toBe('log        pid 7  12D3KooW…uvwxyz  /ip4/127.0.0.1/tcp/5')
     expect(clusterLine({ event: 'member-listening', name: 'log', role: 'log', peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/5'], pid: 8, restarts: 2, ts: NOW }, defaults))
       .toBe('log        pid 8  12D3KooW…uvwxyz  /ip4/127.0.0.1/tcp/5  (restart 2)')
+    expect(clusterLine({ event: 'member-listening', name: 'etcd', role: 'etcd', addrs: ['etcd://127.0.0.1:20002'], pid: 9, restarts: 0, ts: NOW }, defaults))
+      .toBe('etcd       pid 9  etcd://127.0.0.1:20002')
+    const lost = { event: 'store-state' as const, store: '127.0.0.1:20002', state: 'unreachable' as const, pending: 0, error: 'Connection dropped', ts: NOW }
+    expect(clusterLine({ event: 'member-event', name: 'registry-2', detail: lost, ts: NOW }, defaults))
+      .toBe('registry-2 catalogue store 127.0.0.1:20002 unreachable (Connection dropped); serving from memory')
     expect(clusterLine({ event: 'member-exited', name: 'webui', code: 1, signal: null, expected: false, lastError: 'port in use', ts: NOW }, defaults)).toBe('webui      exited (code 1): port in use')
     expect(clusterLine({ event: 'member-exited', name: 'webui', code: 0, signal: 'SIGINT', expected: true, ts: NOW }, defaults)).toBeUndefined()
     expect(clusterLine({ event: 'member-exited', name: 'grading', code: null, signal: 'SIGKILL', expected: false, restartInMs: 500, attempt: 2, maxRestarts: 5, ts: NOW }, defaults))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createConfig } from '../../src/node/config.js'
+import { CLUSTER_ETCD_PORTS, clusterEtcdPorts, createConfig } from '../../src/node/config.js'
 import { decodeFrame } from '../../src/node/framing.js'
 import { registryRequest } from '../../src/node/schemas.js'
 import { backoffDelay, jitter } from '../../src/node/backoff.js'
@@ -23,6 +23,22 @@ describe('config', () => {
     }
     expect(() => createConfig({ role: 'service', name: 'a', requires: ['a'] }, env)).toThrow(/cannot require itself/)
     for (const bad of [0, -1, 1.5, 100_001, Number.NaN]) expect(() => createConfig({ role: 'registry', maxEntries: bad }, env), String(bad)).toThrow(/--max-entries must be a whole number from 1 to 100000/)
+  })
+})
+
+describe('cluster etcd ports', () => {
+  it('are the same for a data dir every time, an even client port with the peer port next, in range, and differ between data dirs', () => {
+    const dirs = Array.from({ length: 50 }, (_, i) => `/tmp/cluster-${i}`)
+    const ports = dirs.map(d => clusterEtcdPorts(d))
+    expect(dirs.map(d => clusterEtcdPorts(d))).toEqual(ports)
+    for (const p of ports) {
+      expect(p.client % 2).toBe(0)
+      expect(p.peer).toBe(p.client + 1)
+      expect(p.client).toBeGreaterThanOrEqual(CLUSTER_ETCD_PORTS.base)
+      expect(p.peer).toBeLessThan(CLUSTER_ETCD_PORTS.base + CLUSTER_ETCD_PORTS.span)
+    }
+    expect(new Set(ports.map(p => p.client)).size).toBeGreaterThan(45)
+    expect(clusterEtcdPorts('/tmp/cluster-0', 4100)).toEqual({ client: 4100, peer: 4101 })
   })
 })
 

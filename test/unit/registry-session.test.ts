@@ -5,10 +5,27 @@ import type { NodeEvent } from '../../src/node/events.js'
 import { Channel } from '../../src/node/framing.js'
 import type { Logger } from '../../src/node/logger.js'
 import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
-import { RegistrySession } from '../../src/node/registry-session.js'
+import { RegistrySession, homeIndex, type SessionOptions } from '../../src/node/registry-session.js'
 import { heartbeatAck, type ProviderRecord } from '../../src/node/schemas.js'
 import { eventually } from '../helpers/nodes.js'
 import { StubLibp2p, newPeerId } from '../helpers/streams.js'
+
+/** What the sessions below share (a silent log, slow retries and reaping, no load); each test gives the rest. */
+function sessionOptions (own: Pick<SessionOptions, 'libp2p' | 'catalog' | 'registry' | 'registrations'> & Partial<SessionOptions>): SessionOptions {
+  return {
+    log: { warn: () => {}, debug: () => {}, info: () => {} } as unknown as Logger,
+    now: () => 5_000,
+    random: () => 0,
+    selfId: 'self',
+    reconnectMinMs: 60_000,
+    reconnectMaxMs: 120_000,
+    heartbeatIntervalMs: 60_000,
+    reapAfterMs: 60_000,
+    load: () => 0,
+    emit: () => {},
+    ...own
+  }
+}
 
 describe('a registry session, over in-memory streams', () => {
   let registry: PeerId
@@ -157,22 +174,15 @@ describe('a registry session whose registry falls silent (a partition: no FIN, n
     const aborted: string[] = []
     libp2p.getConnections = () => [{ abort: (err: Error) => { aborted.push(err.message) } }] as any
     const events: NodeEvent[] = []
-    const session = new RegistrySession({
+    const session = new RegistrySession(sessionOptions({
       libp2p,
-      log: { warn: () => {}, debug: () => {}, info: () => {} } as unknown as Logger,
       now: () => Date.now(),
-      random: () => 0,
       catalog: new Catalog(),
-      selfId: 'self',
       registry: `/ip4/127.0.0.1/tcp/4001/p2p/${registry.toString()}`,
       registrations: () => [{ name: 'grading', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }],
-      reconnectMinMs: 60_000,
-      reconnectMaxMs: 120_000,
       heartbeatIntervalMs: 20,
-      reapAfterMs: 60_000,
-      load: () => 0,
       emit: e => { events.push(e) }
-    })
+    }))
     try {
       await session.start()
       await session.registered()
@@ -195,6 +205,45 @@ describe('a registry session whose registry falls silent (a partition: no FIN, n
       expect(aborted).toEqual(['the registry does not answer'])
       expect(session.isConnected).toBe(false)
       expect(events.filter(e => e.event === 'registry-lost')).toHaveLength(1)
+    } finally {
+      await session.stop()
+    }
+  })
+})
+
+describe('a registry session with several registries sharing a catalogue', () => {
+  it('keeps what it knows when the registry it registers with is behind: a live provider is not made suspect again by a stale answer', async () => {
+    const registries = [await newPeerId(), await newPeerId()]
+    const home = registries[homeIndex('self', 2)]
+    const provider = (await newPeerId()).toString()
+    const libp2p = new StubLibp2p()
+    libp2p.dialsReach = home
+    const stale: ProviderRecord = { name: 'log', peerId: provider, addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 6, status: 'suspect', reason: 'heartbeat-timeout' }
+    libp2p.answer(REGISTRY_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_REGISTRY_FRAME)
+      for (;;) {
+        const { id, req } = await ch.readJson() as { id: number, req: { op: string } }
+        // This registry has not yet read, from the shared store, the `up` its peer wrote after the suspect.
+        if (req.op === 'register') await ch.write({ id, ok: true, result: { records: [], providers: [stale], peers: [] } })
+        else await ch.write({ id, ok: false, error: { name: 'GdsError', code: 'INTERNAL', message: 'not in this test', retryable: false } })
+      }
+    })
+    const catalog = new Catalog()
+    // What the provider's own registry already said (its patch, or gossip): up again, one seq later.
+    catalog.apply({ ...stale, seq: 7, status: 'up', reason: 'heartbeat-ok' }, 'registry', 5_000)
+    const events: NodeEvent[] = []
+    const session = new RegistrySession(sessionOptions({
+      libp2p,
+      catalog,
+      registry: registries.map((r, i) => `/ip4/127.0.0.1/tcp/${4001 + i}/p2p/${r.toString()}`).join(','),
+      registrations: () => [{ name: 'demo', addrs: [], requires: ['log'], version: '1', meta: {}, incarnation: 1, seq: 0 }],
+      emit: e => { events.push(e) }
+    }))
+    try {
+      await session.start()
+      await session.registered()
+      expect(catalog.providersOf('log')).toMatchObject([{ peerId: provider, seq: 7, status: 'up' }])
+      expect(events.filter(e => e.event === 'provider-suspect' || e.event === 'provider-down')).toEqual([])
     } finally {
       await session.stop()
     }

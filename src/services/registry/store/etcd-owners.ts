@@ -20,6 +20,9 @@ export class EtcdOwners {
   private lease?: Lease
   private leasing?: Promise<string>
   private readonly mine = new Set<string>()
+  /** Our claims that vanished (our lease ended), claimed again together. */
+  private readonly vanished = new Set<string>()
+  private reclaiming?: NodeJS.Immediate
   private stopped = false
 
   constructor (private readonly client: Etcd3, private readonly self: string, private readonly log: Logger,
@@ -53,11 +56,26 @@ export class EtcdOwners {
   onEvent (kind: 'put' | 'delete', key: string, value: string): void {
     const peerId = key.slice(OWNER_PREFIX.length)
     if (kind === 'put') {
-      if (value !== this.self && this.mine.delete(peerId)) this.on.disowned(peerId)
+      if (value !== this.self) {
+        if (this.mine.delete(peerId)) this.on.disowned(peerId)
+      } else if (!this.mine.has(peerId) && !this.stopped && this.on.isLive(peerId)) {
+        // What etcd holds last decides who probes: ours again (claimed back after a takeover).
+        this.mine.add(peerId)
+        this.on.takenOver(peerId)
+      }
       return
     }
-    // A claim vanished (its registry's lease expired, or it let go): a live entry needs a prober.
-    if (!this.stopped && this.on.isLive(peerId)) {
+    if (this.stopped) return
+    if (this.mine.has(peerId)) {
+      // Our own claim vanished, so our lease ended (a release takes the peer out of `mine` first):
+      // a keepalive late on a busy machine, etcd still answering. We hold the peer's stream and
+      // probe it: claim it again, or a survivor takes it over and probes it by a fresh dial.
+      this.vanished.add(peerId)
+      this.reclaiming ??= setImmediate(() => { void this.claimVanished() })
+      return
+    }
+    // Another registry's claim vanished (its lease expired, or it let go): a live entry needs a prober.
+    if (this.on.isLive(peerId)) {
       void this.tryTakeOver(peerId).then(won => { if (won) this.on.takenOver(peerId) })
     }
   }
@@ -69,8 +87,38 @@ export class EtcdOwners {
 
   async stop (): Promise<void> {
     this.stopped = true
+    clearImmediate(this.reclaiming)
     // Revoked, the claims vanish at once: survivors take over without waiting for the TTL.
     await this.lease?.revoke().catch(() => {})
+  }
+
+  /** On a fresh lease unless ours still lives (the claims vanished together: one check for all). */
+  private async claimVanished (): Promise<void> {
+    this.reclaiming = undefined
+    const peers = [...this.vanished]
+    this.vanished.clear()
+    if (!await this.leaseAlive()) {
+      this.lease?.release()
+      this.lease = undefined
+      this.leasing = undefined
+    }
+    for (const p of peers) {
+      if (!this.on.isLive(p)) continue
+      // A survivor's takeover may have made us let go meanwhile: probe it again.
+      const disowned = !this.mine.has(p)
+      this.claim(p)
+      if (disowned) this.on.takenOver(p)
+    }
+  }
+
+  private async leaseAlive (): Promise<boolean> {
+    try {
+      const id = await this.leasing
+      if (id === undefined) return false
+      return Number((await this.client.leaseClient.leaseTimeToLive({ ID: id })).TTL) > 0
+    } catch {
+      return false
+    }
   }
 
   private async tryTakeOver (peerId: string): Promise<boolean> {

@@ -182,7 +182,8 @@ export class EtcdStore implements CatalogStore {
   }
 
   private setReachable (ok: boolean, err?: any): void {
-    if (ok === this.reachable) return
+    // Our own close drops the connection: that is not etcd going away.
+    if (ok === this.reachable || this.stopped) return
     this.reachable = ok
     if (ok) {
       this.retryMs = RETRY_MIN_MS
