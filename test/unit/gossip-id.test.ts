@@ -3,10 +3,12 @@ import fc from 'fast-check'
 import type { Message } from '@libp2p/gossipsub'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { encodeFrame } from '../../src/node/framing.js'
+import { InvalidMessageError } from '../../src/node/errors.js'
+import { decodeFrame, encodeFrame } from '../../src/node/framing.js'
 import { batchOf, fastMessageId, messageId, messageIdString, newBatchId, seenKeys } from '../../src/node/gossip-id.js'
 import { catalogMessage } from '../../src/node/gossip.js'
 import { BATCH_ID_PATTERN, CATALOG_TOPIC } from '../../src/node/protocols.js'
+import { MAX_NOTIFY_BATCHES, notifyPatch } from '../../src/node/schemas.js'
 
 const registry = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
@@ -67,5 +69,15 @@ describe('batchOf (read before any decoding)', () => {
       if (batch !== undefined) expect(batch).toMatch(BATCH_ID_PATTERN)
       expect(typeof fastMessageId({ from: R, seqno: seqno(1), data })).toBe('string')
     }), { numRuns: 500 })
+  })
+})
+
+describe('the batches a notify frame names', () => {
+  it('are at most MAX_NOTIFY_BATCHES well-formed ids, or the frame is refused', () => {
+    const ids = Array.from({ length: MAX_NOTIFY_BATCHES + 1 }, () => newBatchId())
+    expect(() => decodeFrame(encodeFrame({ type: 'patch', records: [], delivered: ids.slice(1) }), notifyPatch)).not.toThrow()
+    expect(() => decodeFrame(encodeFrame({ type: 'patch', records: [], delivered: ids }), notifyPatch)).toThrow(InvalidMessageError)
+    expect(() => decodeFrame(encodeFrame({ type: 'patch', records: [], delivered: ['not-a-batch'] }), notifyPatch)).toThrow(InvalidMessageError)
+    expect(() => decodeFrame(encodeFrame({ type: 'patch', records: [], delivered: [`${ids[0]}"`] }), notifyPatch)).toThrow(InvalidMessageError)
   })
 })
