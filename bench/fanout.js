@@ -35,10 +35,10 @@ export async function run ({
     for (const d of deps) await d.proc.waitFor(e => e.dep === d.dep && e.event === 'registered', `dependent ${d.dep} registered`, 120_000)
 
     /** Every dependent's first event matching `match` after `marks`: its ts and its path. */
-    const told = async (marks, match, label) => {
+    const told = async (marks, match, label, timeoutMs = 30_000) => {
       const out = []
       for (const d of deps) {
-        out.push(await d.proc.waitFor(e => e.dep === d.dep && match(e), `${label} at dependent ${d.dep}`, 30_000, marks.get(d.proc)).catch(err => {
+        out.push(await d.proc.waitFor(e => e.dep === d.dep && match(e), `${label} at dependent ${d.dep}`, timeoutMs, marks.get(d.proc)).catch(err => {
           const seen = d.proc.events.slice(marks.get(d.proc)).filter(e => e.dep === d.dep).map(e => [e.event, e.via, e.reason, e.peerId?.slice(-4)])
           throw new Error(`${err.message}; it saw ${JSON.stringify(seen.slice(-5))}`)
         }))
@@ -93,7 +93,8 @@ export async function run ({
       const marks = markAll()
       const prov = startNode(['--role', 'service', '--name', 'log', '--registry', regAddr, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir()]); procs.push(prov)
       const id = (await prov.waitFor(e => e.event === 'listening', 'provider')).peerId
-      await told(marks, e => e.event === 'provider-up' && e.peerId === id, 'provider-up before the registry goes')
+      // Set-up, not a measure: the deadline of the dependents' own registrations.
+      await told(marks, e => e.event === 'provider-up' && e.peerId === id, 'provider-up before the registry goes', 120_000)
       provs.push({ prov, id })
     }
     // A profiled registry must exit on its own to write its profile.
