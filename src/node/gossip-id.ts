@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Message } from '@libp2p/gossipsub'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { BATCH_ID_PATTERN } from './protocols.js'
 
 /**
@@ -52,12 +53,18 @@ export function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array, dat
 
 const encoder = new TextEncoder()
 
-/** gossipsub's message id (what IHAVE/IWANT carry): the fast id's bytes, so both name one message. */
+/**
+ * gossipsub's message id (what IHAVE, IWANT and IDONTWANT carry): the fast id's bytes for a batch;
+ * for anything else gossipsub's own (msgIdFnStrictSign: the author's key and the seqno), so nodes
+ * of an older gds still agree on the id of every message but the batches they do not send.
+ */
 export function messageId (msg: Message): Uint8Array {
   if (msg.type !== 'signed') throw new Error('expected a signed message')
+  const batch = batchOf(msg.data)
+  if (batch !== undefined) return encoder.encode(batchKey(msg.from.toMultihash().bytes, batch))
   const seqno = Buffer.alloc(8)
   seqno.writeBigUInt64BE(BigInt.asUintN(64, msg.sequenceNumber))
-  return encoder.encode(fastMessageId({ from: msg.from.toMultihash().bytes, seqno, data: msg.data }))
+  return Buffer.concat([publicKeyToProtobuf(msg.from.publicKey ?? msg.key), seqno])
 }
 
 /** A message id as gossipsub's caches key it. */
