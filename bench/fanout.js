@@ -39,7 +39,7 @@ export async function run ({
       const out = []
       for (const d of deps) {
         out.push(await d.proc.waitFor(e => e.dep === d.dep && match(e), `${label} at dependent ${d.dep}`, timeoutMs, marks.get(d.proc)).catch(err => {
-          const seen = d.proc.events.slice(marks.get(d.proc)).filter(e => e.dep === d.dep).map(e => [e.event, e.via, e.reason, e.peerId?.slice(-4)])
+          const seen = d.proc.events.slice(marks.get(d.proc)).filter(e => e.dep === d.dep && e.event !== 'registry-retry').map(e => [e.event, e.via, e.reason, e.peerId?.slice(-4)])
           throw new Error(`${err.message}; it saw ${JSON.stringify(seen.slice(-5))}`)
         }))
       }
@@ -84,6 +84,7 @@ export async function run ({
     const after = await counters()
     const redundant = after.map((c, i) => (c.redundant ?? c.duplicates) - (before[i].redundant ?? before[i].duplicates))
     const copies = { patches: redundant.reduce((a, b) => a + b, 0), dependents: redundant.filter(n => n > 0).length, verified: after.reduce((a, c, i) => a + c.accepted - before[i].accepted, 0) }
+    if (process.env.FANOUT_DEBUG) console.error('hub', JSON.stringify({ ...stats([...hub.join, ...hub.leave, ...hub.kill]), vias, copies }))
 
     // Gossip alone: providers join while the registry is up (an `up` announcement needs its
     // grant), then the registry is gone for good and each provider leaves in turn.
@@ -100,19 +101,24 @@ export async function run ({
     // A profiled registry must exit on its own to write its profile.
     reg.child.kill(process.env.PROFILE ? 'SIGINT' : 'SIGKILL'); await reg.exited
     const gossip = { leave: [] }
-    for (const [t, { prov, id }] of provs.entries()) {
-      const keep = t > 0 ? xs => xs : () => []
-      const marks = markAll()
-      prov.child.kill('SIGINT')
-      const stopping = await prov.waitFor(e => e.event === 'stopping', 'provider stopping')
-      const downs = await told(marks, e => e.event === 'provider-down' && e.peerId === id, 'provider-down over gossip')
-      gossip.leave.push(...keep(downs).map(e => e.ts - stopping.ts)); if (process.env.FANOUT_DEBUG) console.error('gossip-leave', downs.map(e => `${e.ts - stopping.ts}${e.via[0]}${e.dep}`).join(' '))
-      await prov.stop()
+    // A leave that does not reach everyone within the deadline is reported with the figures so far.
+    try {
+      for (const [t, { prov, id }] of provs.entries()) {
+        const keep = t > 0 ? xs => xs : () => []
+        const marks = markAll()
+        prov.child.kill('SIGINT')
+        const stopping = await prov.waitFor(e => e.event === 'stopping', 'provider stopping')
+        const downs = await told(marks, e => e.event === 'provider-down' && e.peerId === id, 'provider-down over gossip')
+        gossip.leave.push(...keep(downs).map(e => e.ts - stopping.ts)); if (process.env.FANOUT_DEBUG) console.error('gossip-leave', downs.map(e => `${e.ts - stopping.ts}${e.via[0]}${e.dep}`).join(' '))
+        await prov.stop()
+      }
+    } catch (err) {
+      gossip.error = err.message
     }
     const layout = `${workers} processes × ${perWorker} dependents`
     return [
       { name: 'fanout-hub', what: `one change → ${dependents} dependents (${layout}), registry's verdict → each told (ms; registry ${beats.join(' ')}), joins, graceful leaves and kill -9; first arrival ${JSON.stringify(vias)}; gossip copies of a delivered patch decoded and verified: ${copies.patches} by ${copies.dependents} of ${dependents} dependents (${copies.verified} gossip messages verified in all)`, trials, gossipCopies: copies, ...stats([...hub.join, ...hub.leave, ...hub.kill]), join: stats(hub.join), leave: stats(hub.leave), kill: stats(hub.kill), killToTold: stats(killToTold), target: 'p99 ≤ 20 ms' },
-      { name: 'fanout-gossip', what: `one change → ${dependents} dependents (${layout}) over gossip alone (registry killed): graceful leave (provider's stopping event) → each told (ms)`, trials, ...stats(gossip.leave), target: 'p99 ≤ 60 ms' }
+      { name: 'fanout-gossip', what: `one change → ${dependents} dependents (${layout}) over gossip alone (registry killed): graceful leave (provider's stopping event) → each told (ms)`, trials, ...stats(gossip.leave), ...(gossip.error === undefined ? {} : { error: gossip.error }), target: 'p99 ≤ 60 ms' }
     ]
   } finally {
     await Promise.all(procs.map(p => p.stop()))
