@@ -99,6 +99,18 @@ describe('the hub\'s patches on gossip', () => {
     expect(published.map(idOf)).toEqual(['batch00000000000', 'batch00000000001'])
   })
 
+  it('changes are grouped by who gets them: interleaved changes of two names are two messages', async () => {
+    const { b, published } = batcher()
+    for (let seq = 1; seq <= 3; seq++) {
+      const log = [r('log', 'A', seq)]
+      const db = [r('db', 'B', seq)]
+      expect(b.push(log, toAll(log, 'D1')).get('D1')).toBe('batch00000000000')
+      expect(b.push(db, toAll(db, 'D2')).get('D2')).toBe('batch00000000001')
+    }
+    await vi.advanceTimersByTimeAsync(PATCH_DELAY_MS)
+    expect(published.map(m => [idOf(m), m.records.map(x => `${x.peerId}${x.seq}`)])).toEqual([['batch00000000000', ['A3']], ['batch00000000001', ['B3']]])
+  })
+
   it('a named batch is never a message holding a record one of its told dependents did not get', async () => {
     const peers = ['A', 'B', 'C', 'D']
     const change = fc.record({ name: fc.constantFrom('log', 'db'), peerId: fc.constantFrom(...peers), deps: fc.subarray(peers) })

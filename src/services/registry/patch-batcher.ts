@@ -16,9 +16,9 @@ export const PATCH_BATCH = 500
 /** Bytes of records per gossip patch: the validator rejects a message over MAX_GOSSIP_BYTES. */
 export const PATCH_BYTES = MAX_GOSSIP_BYTES - 16 * 1024
 /**
- * Gossip messages one delay may hold. A change whose dependents differ from the open batch's
- * starts a new batch (see `push`); past this many, the rest share one batch no dependent is told
- * of, so a burst of unrelated changes is still a few messages, each verified by every node.
+ * Gossip messages one delay may hold: one per set of dependents (see `push`); past this many,
+ * the rest share one batch no dependent is told of, so a burst of unrelated changes is still a
+ * few messages, each verified by every node.
  */
 export const MAX_BATCHES = 8
 
@@ -51,10 +51,12 @@ export class PatchBatcher {
     const subjects = new Set(records.map(r => r.peerId))
     // Lists the hub builds from these very records: as long as them means all of them.
     const whole = [...sentTo].filter(([dep, sent]) => sent.length === records.length && !subjects.has(dep)).map(([dep]) => dep)
-    let batch = this.batches.at(-1)
-    // The open batch serves these records only if its told dependents are exactly theirs: one
-    // told of it who does not get them would drop news it never had; one not told cannot be now.
-    if (batch === undefined || (batch.told !== undefined && !sameMembers(batch.told, whole))) {
+    // A batch takes these records only if its told dependents are exactly theirs: one told of it
+    // who does not get them would drop news it never had; one not told cannot be now. So the
+    // batches of one delay are the changes grouped by who gets all of them (order does not
+    // matter: versions decide).
+    let batch = this.batches.find(b => b.told !== undefined && sameMembers(b.told, whole)) ?? this.batches.find(b => b.told === undefined)
+    if (batch === undefined) {
       batch = { id: this.newId(), records: [], ...(this.batches.length + 1 < MAX_BATCHES ? { told: new Set(whole) } : {}) }
       this.batches.push(batch)
     }
