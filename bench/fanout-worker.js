@@ -1,12 +1,15 @@
 // A child process of bench/fanout.js: COUNT dependent nodes (each requires `log`) in this one
 // process. Prints one JSON line per node event, tagged with the node's index; each event has `ts`
-// (Date.now() of this machine, comparable across processes). SIGINT stops the nodes and exits.
+// (Date.now() of this machine, comparable across processes). SIGUSR2 prints gossip counters;
+// SIGINT stops the nodes and exits.
 import { serviceNode } from './inproc.js'
 import { cleanup } from './lib.js'
 
 const [registry, first, count] = [process.env.REGISTRY, Number(process.env.FIRST), Number(process.env.COUNT)]
 const out = (dep, e) => { process.stdout.write(JSON.stringify({ dep, ...e }) + '\n') }
 const nodes = []
+// SIGUSR2: each node's gossip counters (what it verified, applied, already had).
+process.on('SIGUSR2', () => { for (const [k, n] of nodes.entries()) out(first + k, { event: 'gossip-counters', ...n.gossipCounters, ts: Date.now() }) })
 for (let i = first; i < first + count; i++) {
   const n = await serviceNode({ addrs: [registry] }, `dep${i}`, ['log'])
   n.on('event', e => out(i, e))

@@ -2,8 +2,10 @@
 // PER_WORKER dependent nodes each (bench/fanout-worker.js), and a `log` provider process per trial.
 // Hub path: each trial a provider joins, then leaves (even trials: SIGINT, a graceful leave) or
 // is killed (odd: kill -9); latency = the registry's verdict → each dependent's event (ts of one
-// machine clock). Gossip path: the registry is killed first; a provider joins through a dependent
-// (--bootstrap) and leaves gracefully; latency = its `stopping` event → each dependent's event.
+// machine clock). Gossip path: providers join while the registry is up (an `up` announcement needs
+// the registry's grant), the registry is killed, then each provider leaves gracefully; latency =
+// its `stopping` event → each dependent's event. PROFILE=dir writes CPU profiles of the registry
+// and of the first worker into dir.
 import { fileURLToPath } from 'node:url'
 import { loopback, startNode, startProcess, stats, tempDir } from './lib.js'
 
@@ -20,11 +22,11 @@ export async function run ({
     // Slower beats keep the membership still, so what is measured is the fan-out (crash detection
     // does not use them).
     const beats = (process.env.REGISTRY_BEATS ?? '--heartbeat-interval 2000 --heartbeat-timeout 1500 --failure-threshold 3').split(' ').filter(Boolean)
-    // PROFILE=dir writes a CPU profile of the registry (on exit) into dir.
+    // Profiles are written on exit.
     const nodeArgs = process.env.PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE}`] : []
     const reg = startNode(['--role', 'registry', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir(), ...beats], nodeArgs); procs.push(reg)
     const regAddr = loopback(await reg.waitFor(e => e.event === 'listening', 'registry'))
-    const pool = Array.from({ length: workers }, (_, w) => startProcess([WORKER], { REGISTRY: regAddr, FIRST: String(w * perWorker), COUNT: String(perWorker) }))
+    const pool = Array.from({ length: workers }, (_, w) => startProcess([...(w === 0 ? nodeArgs : []), WORKER], { REGISTRY: regAddr, FIRST: String(w * perWorker), COUNT: String(perWorker) }))
     procs.push(...pool)
     // Each dependent: its worker and index, for "did every dependent see this?".
     const deps = pool.flatMap((p, w) => Array.from({ length: perWorker }, (_, i) => ({ proc: p, dep: w * perWorker + i })))
@@ -33,11 +35,11 @@ export async function run ({
     for (const d of deps) await d.proc.waitFor(e => e.dep === d.dep && e.event === 'registered', `dependent ${d.dep} registered`, 120_000)
 
     /** Every dependent's first event matching `match` after `marks`: its ts and its path. */
-    const told = async (marks, match, label) => {
+    const told = async (marks, match, label, timeoutMs = 30_000) => {
       const out = []
       for (const d of deps) {
-        out.push(await d.proc.waitFor(e => e.dep === d.dep && match(e), `${label} at dependent ${d.dep}`, 30_000, marks.get(d.proc)).catch(err => {
-          const seen = d.proc.events.slice(marks.get(d.proc)).filter(e => e.dep === d.dep).map(e => [e.event, e.via, e.reason, e.peerId?.slice(-4)])
+        out.push(await d.proc.waitFor(e => e.dep === d.dep && match(e), `${label} at dependent ${d.dep}`, timeoutMs, marks.get(d.proc)).catch(err => {
+          const seen = d.proc.events.slice(marks.get(d.proc)).filter(e => e.dep === d.dep && e.event !== 'registry-retry').map(e => [e.event, e.via, e.reason, e.peerId?.slice(-4)])
           throw new Error(`${err.message}; it saw ${JSON.stringify(seen.slice(-5))}`)
         }))
       }
@@ -47,11 +49,19 @@ export async function run ({
     const vias = {}
     const count = es => { for (const e of es) vias[e.via] = (vias[e.via] ?? 0) + 1 }
 
+    /** Every dependent's gossip counters now (the workers print them on SIGUSR2). */
+    const counters = async () => {
+      const marks = markAll()
+      for (const p of pool) p.child.kill('SIGUSR2')
+      return Promise.all(deps.map(d => d.proc.waitFor(e => e.dep === d.dep && e.event === 'gossip-counters', `counters of dependent ${d.dep}`, 30_000, marks.get(d.proc))))
+    }
     const hub = { join: [], leave: [], kill: [] }
+    let before
     const killToTold = []
     // Trial 0 warms up (JIT, first links) and is not counted.
     for (let t = 0; t <= trials; t++) {
       const keep = t > 0 ? xs => xs : () => []
+      if (t === 1) before = await counters()
       let marks = markAll()
       let regMark = reg.mark()
       const prov = startNode(['--role', 'service', '--name', 'log', '--registry', regAddr, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir()]); procs.push(prov)
@@ -70,29 +80,47 @@ export async function run ({
       await prov.stop()
     }
 
-    // Gossip alone: the registry is gone for good; providers join through a dependent's address.
+    // How many dependents decoded and verified a gossip copy of a patch the hub had delivered.
+    const after = await counters()
+    const redundant = after.map((c, i) => (c.redundant ?? c.duplicates) - (before[i].redundant ?? before[i].duplicates))
+    const sum = key => after.reduce((a, c, i) => a + c[key] - before[i][key], 0)
+    // heldRecords: records of any gossip message (patch or announcement) a dependent already had.
+    const copies = { patches: redundant.reduce((a, b) => a + b, 0), dependents: redundant.filter(n => n > 0).length, verified: sum('accepted'), heldRecords: sum('duplicates') + sum('stale') }
+    if (process.env.FANOUT_DEBUG) console.error('hub', JSON.stringify({ ...stats([...hub.join, ...hub.leave, ...hub.kill]), vias, copies }))
+
+    // Gossip alone: providers join while the registry is up (an `up` announcement needs its
+    // grant), then the registry is gone for good and each provider leaves in turn.
+    // One at a time, as in the hub trials: a burst of joins on a loaded machine stalls the registry.
+    const provs = []
+    for (let t = 0; t <= trials; t++) {
+      const marks = markAll()
+      const prov = startNode(['--role', 'service', '--name', 'log', '--registry', regAddr, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir()]); procs.push(prov)
+      const id = (await prov.waitFor(e => e.event === 'listening', 'provider')).peerId
+      // Set-up, not a measure: the deadline of the dependents' own registrations.
+      await told(marks, e => e.event === 'provider-up' && e.peerId === id, 'provider-up before the registry goes', 120_000)
+      provs.push({ prov, id })
+    }
     // A profiled registry must exit on its own to write its profile.
     reg.child.kill(process.env.PROFILE ? 'SIGINT' : 'SIGKILL'); await reg.exited
-    const gossip = { join: [], leave: [] }
-    for (let t = 0; t <= trials; t++) {
-      const keep = t > 0 ? xs => xs : () => []
-      let marks = markAll()
-      const via = loopback(readies[(t * 7) % dependents])
-      const prov = startNode(['--role', 'service', '--name', 'log', '--registry', regAddr, '--bootstrap', via, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', tempDir()]); procs.push(prov)
-      const listening = await prov.waitFor(e => e.event === 'listening', 'provider')
-      const ups = await told(marks, e => e.event === 'provider-up' && e.peerId === listening.peerId, 'provider-up over gossip')
-      gossip.join.push(...keep(ups).map(e => e.ts - listening.ts))
-      marks = markAll()
-      prov.child.kill('SIGINT')
-      const stopping = await prov.waitFor(e => e.event === 'stopping', 'provider stopping')
-      const downs = await told(marks, e => e.event === 'provider-down' && e.peerId === listening.peerId, 'provider-down over gossip')
-      gossip.leave.push(...keep(downs).map(e => e.ts - stopping.ts)); if (process.env.FANOUT_DEBUG) console.error('gossip-leave', downs.map(e => `${e.ts - stopping.ts}${e.via[0]}${e.dep}`).join(' '))
-      await prov.stop()
+    const gossip = { leave: [] }
+    // A leave that does not reach everyone within the deadline is reported with the figures so far.
+    try {
+      for (const [t, { prov, id }] of provs.entries()) {
+        const keep = t > 0 ? xs => xs : () => []
+        const marks = markAll()
+        prov.child.kill('SIGINT')
+        const stopping = await prov.waitFor(e => e.event === 'stopping', 'provider stopping')
+        const downs = await told(marks, e => e.event === 'provider-down' && e.peerId === id, 'provider-down over gossip')
+        gossip.leave.push(...keep(downs).map(e => e.ts - stopping.ts)); if (process.env.FANOUT_DEBUG) console.error('gossip-leave', downs.map(e => `${e.ts - stopping.ts}${e.via[0]}${e.dep}`).join(' '))
+        await prov.stop()
+      }
+    } catch (err) {
+      gossip.error = err.message
     }
     const layout = `${workers} processes × ${perWorker} dependents`
     return [
-      { name: 'fanout-hub', what: `one change → ${dependents} dependents (${layout}), registry's verdict → each told (ms; registry ${beats.join(' ')}), joins, graceful leaves and kill -9; first arrival ${JSON.stringify(vias)}`, trials, ...stats([...hub.join, ...hub.leave, ...hub.kill]), join: stats(hub.join), leave: stats(hub.leave), kill: stats(hub.kill), killToTold: stats(killToTold), target: 'p99 ≤ 20 ms' },
-      { name: 'fanout-gossip', what: `one change → ${dependents} dependents (${layout}) over gossip alone (registry killed): graceful leave (provider's stopping event) → each told (ms)`, trials, ...stats(gossip.leave), join: stats(gossip.join), target: 'p99 ≤ 150 ms' }
+      { name: 'fanout-hub', what: `one change → ${dependents} dependents (${layout}), registry's verdict → each told (ms; registry ${beats.join(' ')}), joins, graceful leaves and kill -9; first arrival ${JSON.stringify(vias)}; gossip copies of a delivered patch decoded and verified: ${copies.patches} by ${copies.dependents} of ${dependents} dependents (${copies.verified} gossip messages verified in all, holding ${copies.heldRecords} records already had)`, trials, gossipCopies: copies, ...stats([...hub.join, ...hub.leave, ...hub.kill]), join: stats(hub.join), leave: stats(hub.leave), kill: stats(hub.kill), killToTold: stats(killToTold), target: 'p99 ≤ 20 ms' },
+      { name: 'fanout-gossip', what: `one change → ${dependents} dependents (${layout}) over gossip alone (registry killed): graceful leave (provider's stopping event) → each told (ms)`, trials, ...stats(gossip.leave), ...(gossip.error === undefined ? {} : { error: gossip.error }), target: 'p99 ≤ 60 ms' }
     ]
   } finally {
     await Promise.all(procs.map(p => p.stop()))

@@ -5,10 +5,11 @@ import { isAvailable, type Catalog, type Change } from './catalog.js'
 import { GOSSIP_BUDGET } from './config.js'
 import { grantMismatch, GrantVerifier } from './grant.js'
 import type { Logger } from './logger.js'
-import { CATALOG_TOPIC, MAX_NAMES_PER_PEER } from './protocols.js'
+import { BATCH_ID_PATTERN, CATALOG_TOPIC, MAX_NAMES_PER_PEER } from './protocols.js'
 import { TokenBuckets } from './token-buckets.js'
 import { grant, providerRecord, suspicion, type ProviderRecord } from './schemas.js'
 import { encodeFrame } from './framing.js'
+import { seenKeys } from './gossip-id.js'
 
 /** A gossip message is small: an announcement, or a patch of a few records. */
 export const MAX_GOSSIP_BYTES = 256 * 1024
@@ -27,7 +28,8 @@ export const catalogMessage = z.discriminatedUnion('kind', [
     records: z.array(providerRecord).min(1).max(MAX_NAMES_PER_PEER),
     grants: z.array(grant).max(MAX_NAMES_PER_PEER).default([])
   }),
-  z.strictObject({ kind: z.literal('patch'), records: z.array(providerRecord).min(1).max(1_000) }),
+  // `batch` (gossip-id.ts) comes right after `kind` on the wire: gossipsub reads it there for the message id.
+  z.strictObject({ kind: z.literal('patch'), batch: z.string().regex(BATCH_ID_PATTERN).optional(), records: z.array(providerRecord).min(1).max(1_000) }),
   suspicion.extend({ kind: z.literal('suspect') })
 ])
 export type CatalogMessage = z.input<typeof catalogMessage>
@@ -44,6 +46,8 @@ export interface GossipCounters {
   applied: number
   duplicates: number
   stale: number
+  /** Registry patches decoded and verified that changed nothing here (every record already held). */
+  redundant: number
 }
 
 export interface GossipOptions {
@@ -146,7 +150,7 @@ export async function validateCatalogMessage (msg: Message, registryId: Registri
  * forwarded what it had room for is not at fault, and is not punished).
  */
 export class CatalogGossip {
-  readonly counters: GossipCounters = { accepted: 0, rejected: 0, ignored: 0, limited: 0, applied: 0, duplicates: 0, stale: 0 }
+  readonly counters: GossipCounters = { accepted: 0, rejected: 0, ignored: 0, limited: 0, applied: 0, duplicates: 0, stale: 0, redundant: 0 }
   private readonly onMessage = (e: CustomEvent<Message>): void => { this.apply(e.detail) }
   /** What the validator parsed, so an accepted message is decoded once. */
   private readonly parsed = new WeakMap<Message, ParsedMessage>()
@@ -218,6 +222,23 @@ export class CatalogGossip {
     }
   }
 
+  /**
+   * The registry's patches of these batches reached this node over the hub (their author is the
+   * registry the notify stream came from, checked there): gossipsub now drops their gossip copies
+   * before decoding or verifying them, and does not forward them. Only ids of that one author are
+   * marked, so no one else's message can be suppressed this way.
+   */
+  markDelivered (registry: PeerId, batches: readonly string[]): void {
+    // gossipsub's seen caches are not on its exported interface.
+    const caches = this.opts.pubsub as unknown as SeenCaches
+    const author = registry.toMultihash().bytes
+    for (const batch of batches) {
+      const { fast, id } = seenKeys(author, batch)
+      caches.fastMsgIdCache?.put(fast, id)
+      caches.seenCache.put(id)
+    }
+  }
+
   private apply (msg: Message): void {
     if (msg.topic !== CATALOG_TOPIC) return
     // Delivered only after the validator accepted it, which kept what it parsed.
@@ -232,6 +253,7 @@ export class CatalogGossip {
     const granted = new Set(parsed.kind === 'announce' ? parsed.grants.map(g => g.name) : [])
     const now = this.opts.now()
     const changes: Change[] = []
+    let held = 0
     for (const record of parsed.records) {
       this.opts.onPeerSeen?.(record.peerId, record.addrs)
       if (record.peerId === this.opts.selfId) {
@@ -243,9 +265,13 @@ export class CatalogGossip {
       if (authority === 'owner' && !granted.has(record.name) && this.opts.catalog.get(record.name, record.peerId) === undefined) continue
       const { outcome, change } = this.opts.catalog.apply(record, authority, now, this.opts.selfId)
       if (outcome === 'applied' && change !== undefined) { this.counters.applied++; changes.push(change) }
-      else if (outcome === 'duplicate') this.counters.duplicates++
-      else if (outcome === 'stale') this.counters.stale++
+      else if (outcome === 'duplicate') { this.counters.duplicates++; held++ }
+      else if (outcome === 'stale') { this.counters.stale++; held++ }
     }
     if (changes.length > 0) this.opts.onChanges(changes)
+    else if (parsed.kind === 'patch' && held > 0) this.counters.redundant++
   }
 }
+
+interface TimeCache { put: (key: string, value?: string) => boolean }
+interface SeenCaches { seenCache: TimeCache, fastMsgIdCache?: TimeCache }

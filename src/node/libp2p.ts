@@ -13,6 +13,7 @@ import { CATALOG_TOPIC } from './protocols.js'
 import { Admission, hostOf } from './admission.js'
 import { DEFAULT_ADMISSION } from './config.js'
 import { tuneWire } from './wire-tuning.js'
+import { fastMessageId, messageId, messageIdString } from './gossip-id.js'
 
 /**
  * Bytes a stream's sender may have in flight unread (yamux's window, 16 MiB by default). A
@@ -28,18 +29,6 @@ function muxer (): ReturnType<typeof yamux> {
 }
 
 export type GdsLibp2p = Libp2p<{ identify: Identify, ping: Ping, pubsub: GossipSub }>
-
-/**
- * gossipsub checks a message's signature before it looks in its seen-cache, so without this
- * every copy of a message (one from each mesh peer, plus the publisher's flood) costs an Ed25519
- * verify and a key import: with 50 peers that was most of an idle node's CPU. The id is what
- * StrictSign's message id is made of (author + seqno), and gossipsub caches it only after the
- * first copy verified, so a forged copy of a seen id is dropped, never delivered.
- */
-export function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array }): string {
-  if (msg.from === undefined || msg.seqno === undefined) return ''
-  return Buffer.from(msg.from).toString('base64') + Buffer.from(msg.seqno).toString('base64')
-}
 
 export type AdmissionLimits = { -readonly [K in keyof typeof DEFAULT_ADMISSION]: number }
 
@@ -159,7 +148,10 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
+        // Catalogue message ids (gossip-id.ts): a registry patch a dependent already has from the hub is dropped unverified.
         fastMsgIdFn: fastMessageId,
+        msgIdFn: messageId,
+        msgIdToStrFn: messageIdString,
         // gossipsub graylists the 11th and later peers sharing an IP (a sybil defence for open
         // networks). A gds cluster often runs many peers per host (cluster up, containers,
         // tests), and its trust comes from noise, the swarm key and the catalog validator.

@@ -57,6 +57,8 @@ export const MAX_INBOUND_SESSION_STREAMS = 4
 export const MAX_OUTBOUND_SESSION_STREAMS = 4
 
 /** Names of services: what a DNS label allows, so they are safe in logs, tables and URLs. */
+/** A registry gossip batch's id (gossip-id.ts): 12 random bytes in base64url. */
+export const BATCH_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/
 export const SERVICE_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 /** How many names one peer may register, and how many it may require. */
 export const MAX_NAMES_PER_PEER = 16

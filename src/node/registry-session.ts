@@ -39,6 +39,8 @@ export interface SessionOptions {
   registrations: () => Registration[]
   /** Our entries as the registry holds them, its grants for them (for gossip), after each registration. */
   onRegistered?: (records: ProviderRecord[], peers: Array<{ peerId: string, addrs: string[] }>, grants: Grant[]) => void
+  /** The registry `from` says this node now holds every record of these gossip batches (gossip-id.ts). */
+  onDelivered?: (from: PeerId, batches: readonly string[]) => void
   reconnectMinMs: number
   reconnectMaxMs: number
   /** How often the registry probes us (the cluster's heartbeat interval): its silence is how a cut shows. */
@@ -382,6 +384,7 @@ export class RegistrySession {
           if (change !== undefined) changes.push(change)
         }
         this.report(changes, 'hub')
+        if (patch.delivered !== undefined) this.opts.onDelivered?.(from, patch.delivered)
       }
     } catch (err: any) {
       if (err?.name === 'InvalidMessageError' || err?.name === 'FrameTooLargeError') {

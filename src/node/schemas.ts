@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
-import { DESCRIBE_METHOD, MAX_ADDRS, MAX_NAMES_PER_PEER, MAX_REQUIRES, METHOD_NAME_PATTERN, SERVICE_NAME_PATTERN } from './protocols.js'
+import { BATCH_ID_PATTERN, DESCRIBE_METHOD, MAX_ADDRS, MAX_NAMES_PER_PEER, MAX_REQUIRES, METHOD_NAME_PATTERN, SERVICE_NAME_PATTERN } from './protocols.js'
 
 /**
  * Every message on every gds protocol, as a zod schema. Inbound bytes are parsed here and
@@ -209,9 +209,14 @@ export const heartbeatAck = z.strictObject({
   load: counter
 })
 
+/** Gossip batches one patch frame may name (more are left out: their gossip copies are just verified). */
+export const MAX_NOTIFY_BATCHES = 64
+
 export const notifyPatch = z.strictObject({
   type: z.literal('patch'),
-  records: z.array(providerRecord).max(10_000)
+  records: z.array(providerRecord).max(10_000),
+  /** The registry's gossip batches whose every record this node has once it applied this frame (gossip-id.ts). */
+  delivered: z.array(z.string().regex(BATCH_ID_PATTERN)).max(MAX_NOTIFY_BATCHES).optional()
 })
 export type NotifyPatch = z.infer<typeof notifyPatch>
 

@@ -20,7 +20,7 @@ export interface ServiceHostComponents extends Omit<ServiceContextParts, 'peerId
   libp2p: GdsLibp2p
   services: ServiceDefinition[]
   incarnation: number
-  gossip: Pick<CatalogGossip, 'publish'>
+  gossip: Pick<CatalogGossip, 'publish' | 'markDelivered'>
   mesh: Pick<MeshKeeper, 'learn' | 'bootstrap'>
   now: () => number
   /** In [0, 1): the reconnect back-off's jitter. */
@@ -73,6 +73,7 @@ export class ServiceHost {
         presence.adopt(records, grants)
         void presence.announce('up')
       },
+      onDelivered: (from, batches) => { c.gossip.markDelivered(from, batches) },
       reconnectMinMs: config.reconnectMinMs,
       reconnectMaxMs: config.reconnectMaxMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import type { Message } from '@libp2p/gossipsub'
 import { z } from 'zod'
 import { MuxClient } from '../../src/node/mux.js'
-import { CATALOG_TOPIC, MAX_REGISTRY_FRAME, MAX_REQUEST_FRAME, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
-import { encodeFrame } from '../../src/node/framing.js'
+import { CATALOG_TOPIC, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REQUEST_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
+import { Channel, encodeFrame } from '../../src/node/framing.js'
+import { batchOf, newBatchId } from '../../src/node/gossip-id.js'
 import type { GdsNode } from '../../src/node/node.js'
 import { RegistryClient } from '../../src/node/client.js'
 import { pickAddr } from '../../src/cli/format.js'
@@ -10,6 +12,19 @@ import { TestCluster, eventually } from '../helpers/nodes.js'
 
 async function publish (from: GdsNode, message: unknown): Promise<void> {
   await from.p2p.services.pubsub.publish(CATALOG_TOPIC, encodeFrame(message))
+}
+
+/** The batches of the registry patches that reached `node`'s validator (decoded and verified). */
+function verifiedBatches (node: GdsNode): string[] {
+  const seen: string[] = []
+  const { topicValidators } = node.p2p.services.pubsub
+  const validate = topicValidators.get(CATALOG_TOPIC)!
+  topicValidators.set(CATALOG_TOPIC, async (peer, msg: Message) => {
+    const batch = batchOf(msg.data)
+    if (batch !== undefined) seen.push(batch)
+    return validate(peer, msg)
+  })
+  return seen
 }
 
 describe('the gossip path (gds/catalog/1)', () => {
@@ -29,6 +44,49 @@ describe('the gossip path (gds/catalog/1)', () => {
     return { registry, log, demo, rogue }
   }
 
+  it('a dependent drops unread the gossip copy of a patch the registry said it delivered; a node it did not tell verifies and applies it', async () => {
+    const { registry, log, demo, rogue: bystander } = await setup()
+    await eventually(() => { expect(registry.p2p.services.pubsub.getSubscribers(CATALOG_TOPIC).map(String)).toEqual(expect.arrayContaining([demo.peerId, bystander.peerId])) })
+    const atDemo = verifiedBatches(demo)
+    const atBystander = verifiedBatches(bystander)
+    const redundant = demo.gossipCounters!.redundant
+    const record = demo.catalog.get('log', log.peerId)!
+    const change = { ...record, seq: record.seq + 1, status: 'suspect' as const }
+    // The hub's frame first (the registry's notifier does this, ahead of the gossip copy by
+    // PATCH_DELAY_MS; a loaded machine can reverse them, so the test does not rely on the delay).
+    const batch = newBatchId()
+    const stream = await registry.p2p.dialProtocol(demo.p2p.peerId, NOTIFY_PROTOCOL)
+    await new Channel(stream, MAX_NOTIFY_FRAME).write({ type: 'patch', records: [change], delivered: [batch] })
+    await eventually(() => { expect(demo.catalog.get('log', log.peerId)?.seq).toBe(change.seq) })
+    await publish(registry, { kind: 'patch', batch, records: [change] })
+    // Then a patch of no batch behind it: once demo has that, it had its chance to verify the first.
+    const later = { ...change, seq: change.seq + 1 }
+    await publish(registry, { kind: 'patch', records: [later] })
+    await eventually(() => {
+      expect(demo.catalog.get('log', log.peerId)?.seq).toBe(later.seq)
+      expect(bystander.catalog.get('log', log.peerId)?.seq).toBe(later.seq)
+    })
+    expect(atBystander).toContain(batch)
+    expect(atDemo).not.toContain(batch)
+    expect(demo.gossipCounters!.redundant).toBe(redundant)
+  })
+
+  it('a forged claim that a patch was delivered (a notify stream from another peer, a patch of the same batch by someone else) suppresses nothing', async () => {
+    const { registry, log, demo, rogue } = await setup()
+    const record = demo.catalog.get('log', log.peerId)!
+    const batch = newBatchId()
+    // The rogue poses as the registry on demo's notify protocol: refused before any record or batch is read.
+    const stream = await rogue.p2p.dialProtocol(demo.p2p.getMultiaddrs()[0], NOTIFY_PROTOCOL)
+    await new Channel(stream, MAX_NOTIFY_FRAME).write({ type: 'patch', records: [], delivered: [batch] }).catch(() => {})
+    await eventually(() => { expect(stream.status).not.toBe('open') })
+    // ... and publishes a patch of that batch itself: rejected (not the registry's), and filed under its own id.
+    const rejected = demo.gossipCounters!.rejected
+    await rogue.p2p.services.pubsub.publish(CATALOG_TOPIC, encodeFrame({ kind: 'patch', batch, records: [{ ...record, seq: record.seq + 1, status: 'suspect' }] }))
+    await eventually(() => { expect(demo.gossipCounters!.rejected).toBeGreaterThan(rejected) })
+    // The registry's own patch of that batch is still verified and applied.
+    await registry.p2p.services.pubsub.publish(CATALOG_TOPIC, encodeFrame({ kind: 'patch', batch, records: [{ ...record, seq: record.seq + 2, status: 'suspect' }] }))
+    await eventually(() => { expect(demo.catalog.get('log', log.peerId)).toMatchObject({ seq: record.seq + 2, status: 'suspect' }) })
+  })
   it('ignores a forged "down" about another peer, and counts it', async () => {
     const { log, demo, rogue } = await setup()
     const record = demo.catalog.get('log', log.peerId)!

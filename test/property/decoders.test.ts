@@ -54,7 +54,11 @@ const decoders: Array<{ name: string, schema: z.ZodType, valid: fc.Arbitrary<unk
   { name: 'lookup answer', schema: lookupResult, valid: fc.record({ providers: fc.array(arb.providerRecord, { maxLength: 3 }) }) },
   { name: 'heartbeat probe', schema: heartbeatProbe, valid: fc.record({ type: fc.constant('probe'), id: fc.nat() }) },
   { name: 'heartbeat ack', schema: heartbeatAck, valid: fc.record({ type: fc.constant('ack'), id: fc.nat(), health: fc.constantFrom('ok', 'degraded'), load: fc.nat() }) },
-  { name: 'notify patch', schema: notifyPatch, valid: fc.record({ type: fc.constant('patch'), records: fc.array(arb.providerRecord, { maxLength: 4 }) }) },
+  {
+    name: 'notify patch',
+    schema: notifyPatch,
+    valid: fc.record({ type: fc.constant('patch'), records: fc.array(arb.providerRecord, { maxLength: 4 }), delivered: fc.array(fc.uint8Array({ minLength: 12, maxLength: 12 }).map(b => Buffer.from(b).toString('base64url')), { maxLength: 3 }) }, { requiredKeys: ['type', 'records'] })
+  },
   {
     name: 'rpc request',
     schema: rpcRequest,

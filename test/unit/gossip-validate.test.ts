@@ -6,7 +6,6 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { validateCatalogMessage } from '../../src/node/gossip.js'
 import { GrantVerifier, signGrant } from '../../src/node/grant.js'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
-import { fastMessageId } from '../../src/node/libp2p.js'
 
 const registryKey = await generateKeyPair('Ed25519')
 const R = peerIdFromPrivateKey(registryKey).toString()
@@ -83,16 +82,6 @@ describe('gossip validation (the rules of DESIGN.md §4 and §8)', () => {
         if (r.status === 'up') expect(r).toMatchObject({ name: grantA.name, peerId: A, incarnation: grantA.incarnation })
       }
     }), { numRuns: 300 })
-  })
-})
-
-describe('the fast message id (dedupe before the signature check)', () => {
-  const from = peerIdFromString(A).toMultihash().bytes
-  it('is the same for copies of one message and differs by author or seqno', () => {
-    const id = fastMessageId({ from, seqno: new Uint8Array([0, 1]) })
-    expect(fastMessageId({ from: from.slice(), seqno: new Uint8Array([0, 1]) })).toBe(id)
-    expect(fastMessageId({ from, seqno: new Uint8Array([0, 2]) })).not.toBe(id)
-    expect(fastMessageId({ from: peerIdFromString(R).toMultihash().bytes, seqno: new Uint8Array([0, 1]) })).not.toBe(id)
   })
 })
 

@@ -23,6 +23,8 @@ describe('the notifier, over in-memory streams', () => {
   /** The patch frames each notify stream carried, by dial number (from 1). */
   let received: Map<number, ProviderRecord[][]>
   let streams: Map<number, Stream>
+  /** The gossip batches each frame named, in order (undefined: none). */
+  let delivered: Array<string[] | undefined>
   const snapshot = [record('log', 40), record('grading', 41)]
 
   beforeEach(async () => {
@@ -31,12 +33,17 @@ describe('the notifier, over in-memory streams', () => {
     warnings = []
     received = new Map()
     streams = new Map()
+    delivered = []
     libp2p.answer(NOTIFY_PROTOCOL, async (remote, dial) => {
       streams.set(dial, remote)
       const frames: ProviderRecord[][] = []
       received.set(dial, frames)
       const ch = new Channel(remote, MAX_NOTIFY_FRAME)
-      for (;;) frames.push((await ch.read(notifyPatch)).records)
+      for (;;) {
+        const frame = await ch.read(notifyPatch)
+        frames.push(frame.records)
+        delivered.push(frame.delivered)
+      }
     })
     const log = { warn: (_: unknown, msg: string) => { warnings.push(msg) }, debug: () => {} }
     notifier = new Notifier(libp2p, log as unknown as Logger, peerId => peerId === dependent.toString() ? snapshot : [], { resyncDelayMs: 10 })
@@ -58,6 +65,18 @@ describe('the notifier, over in-memory streams', () => {
       [record('log', 3)]
     ])
     expect(libp2p.dials).toHaveLength(1)
+  })
+
+  it('names the gossip batches of what it sends once, on the frame that completes them', async () => {
+    const peer = dependent.toString()
+    notifier.send(peer, [record('log', 1)], 'batch00000000000')
+    notifier.send(peer, [record('log', 2)], 'batch00000000000')
+    notifier.send(peer, [record('log', 3)])
+    notifier.send(peer, [record('log', 4)], 'batch00000000001')
+    await eventually(() => { expect(received.get(1)).toHaveLength(1) })
+    notifier.send(peer, [record('log', 5)])
+    await eventually(() => { expect(received.get(1)).toHaveLength(2) })
+    expect(delivered).toEqual([['batch00000000000', 'batch00000000001'], undefined])
   })
 
   it('a dependent that does not keep up is resynced with the snapshot on a new stream', async () => {

@@ -301,9 +301,9 @@ export class RegistryHub implements Hub {
         list.push(change.record)
       }
     }
-    for (const [dep, records] of perDependent) this.notifier.send(dep, records)
-    const patch = changes.filter(c => c.removed !== true).map(c => c.record)
-    if (patch.length > 0) this.patches.push(patch)
+    // Queued for gossip first: each dependent learns which gossip copy it need not verify.
+    const batches = this.patches.push(changes.filter(c => c.removed !== true).map(c => c.record), perDependent)
+    for (const [dep, records] of perDependent) this.notifier.send(dep, records, batches.get(dep))
     if (opts.save !== false) this.store.save(changes)
   }
 

@@ -5,7 +5,7 @@ import { streamOnNewest } from '../../node/newest-connection.js'
 import { Outbox } from '../../node/outbox.js'
 import { pageRecords } from '../../node/pages.js'
 import { MAX_NOTIFY_FRAME, NOTIFY_PROTOCOL, REQUEST_TIMEOUT_MS } from '../../node/protocols.js'
-import type { ProviderRecord } from '../../node/schemas.js'
+import { MAX_NOTIFY_BATCHES, type NotifyPatch, type ProviderRecord } from '../../node/schemas.js'
 import type { Logger } from '../../node/logger.js'
 
 /** Patches waiting for one slow dependent before we give up on its stream and resync it. */
@@ -39,7 +39,8 @@ export class Notifier {
     this.resyncDelayMs = init.resyncDelayMs ?? RESYNC_DELAY_MS
   }
 
-  send (peerId: string, records: ProviderRecord[]): void {
+  /** `batch`: the registry's gossip message holding nothing but what this sends (patch-batcher.ts). */
+  send (peerId: string, records: ProviderRecord[], batch?: string): void {
     if (records.length === 0) return
     if (this.stopped) return
     let link = this.links.get(peerId)
@@ -52,7 +53,7 @@ export class Notifier {
       link = created
       this.links.set(peerId, link)
     }
-    link.enqueue(records)
+    link.enqueue({ records, ...(batch === undefined ? {} : { batch }) })
   }
 
   private resyncLater (peerId: string): void {
@@ -82,9 +83,11 @@ export class Notifier {
   }
 }
 
+interface Queued { records: ProviderRecord[], batch?: string }
+
 class Link {
   private channel?: Channel
-  private readonly outbox: Outbox<ProviderRecord[]>
+  private readonly outbox: Outbox<Queued>
 
   /** `onDead(failed)`: failed = the stream broke (not closed on purpose) with news undelivered. */
   constructor (private readonly libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections'>, private readonly peerId: string, private readonly log: Logger, private readonly onDead: (failed: boolean) => void) {
@@ -93,8 +96,12 @@ class Link {
       write: async take => {
         const ch = this.channel ?? await this.open()
         // One write for everything queued: a burst of churn costs one write per dependent; in
-        // pages, so a resync of many big entries stays within the frame limit.
-        const frames = [...pageRecords(take().flat())].map(records => ({ type: 'patch', records }))
+        // pages, so a resync of many big entries stays within the frame limit. The batches go
+        // with the last page: the dependent marks them seen once it holds all their records.
+        const queued = take()
+        const frames: NotifyPatch[] = [...pageRecords(queued.flatMap(q => q.records))].map(records => ({ type: 'patch', records }))
+        const batches = [...new Set(queued.flatMap(q => q.batch ?? []))].slice(-MAX_NOTIFY_BATCHES)
+        if (batches.length > 0) frames[frames.length - 1].delivered = batches
         await ch.writeAll(frames, AbortSignal.timeout(REQUEST_TIMEOUT_MS))
       },
       onOverflow: () => {
@@ -108,8 +115,8 @@ class Link {
     })
   }
 
-  enqueue (records: ProviderRecord[]): void {
-    this.outbox.push(records)
+  enqueue (queued: Queued): void {
+    this.outbox.push(queued)
   }
 
   close (failed = false): void {
