@@ -25,16 +25,26 @@ function status (addr) {
   return { ms: performance.now() - t, stdout: r.stdout }
 }
 
+/** `workers` processes of `perWorker` dependents (each requires `log`), registered. */
+async function startDependents (registry, { workers, perWorker }) {
+  const procs = Array.from({ length: workers }, (_, w) => startProcess([FANOUT_WORKER], { REGISTRY: registry.addr, FIRST: String(w * perWorker), COUNT: String(perWorker) }))
+  const deps = procs.flatMap((proc, w) => Array.from({ length: perWorker }, (_, i) => ({ proc, dep: w * perWorker + i })))
+  try {
+    for (const d of deps) await d.proc.waitFor(e => e.dep === d.dep && e.event === 'registered', `dependent ${d.dep} registered`, 300_000)
+  } catch (err) {
+    await Promise.all(procs.map(p => p.stop()))
+    throw err
+  }
+  return { procs, deps, stop: () => Promise.all(procs.map(p => p.stop())) }
+}
+
 /**
  * One change → the dependents: a `log` provider process joins, then leaves gracefully; the
  * latency is the registry's verdict (provider-up, provider-down) → each dependent's own event.
  */
-async function fanout (registry, { workers, perWorker, trials }) {
-  const procs = Array.from({ length: workers }, (_, w) => startProcess([FANOUT_WORKER], { REGISTRY: registry.addr, FIRST: String(w * perWorker), COUNT: String(perWorker) }))
+async function fanout (registry, { procs, deps }, trials) {
   const providers = []
   try {
-    const deps = procs.flatMap((proc, w) => Array.from({ length: perWorker }, (_, i) => ({ proc, dep: w * perWorker + i })))
-    for (const d of deps) await d.proc.waitFor(e => e.dep === d.dep && e.event === 'registered', `dependent ${d.dep} registered`, 120_000)
     const latencies = []
     // Trial 0 warms up (JIT, first links) and is not counted.
     for (let t = 0; t <= trials; t++) {
@@ -62,12 +72,12 @@ async function fanout (registry, { workers, perWorker, trials }) {
     }
     return stats(latencies)
   } finally {
-    await Promise.all([...providers, ...procs].map(p => p.stop()))
+    await Promise.all(providers.map(p => p.stop()))
   }
 }
 
 /** What the registry costs with `services` entries, everyone heartbeating. */
-async function measure (registry, pool, services, { windowS, statusRuns, fanoutOpts }) {
+async function measure (registry, pool, dependents, services, { windowS, statusRuns, trials }) {
   await sleep(3_000) // the last band's patches and first probes settle
   const acks = async () => sum((await pool.all('acks')).map(a => a.acks))
   const acks0 = await acks(); const before = procStats(registry.pid); const t0 = performance.now()
@@ -88,7 +98,7 @@ async function measure (registry, pool, services, { windowS, statusRuns, fanoutO
     statusMs: stats(runs.slice(1).map(r => r.ms)).median,
     statusJsonKiB: Math.round(Buffer.byteLength(runs.at(-1).stdout) / 1024),
     catalogue: { entries: listed.length, byStatus },
-    fanout: await fanout(registry, fanoutOpts)
+    fanout: await fanout(registry, dependents, trials)
   }
 }
 
@@ -131,7 +141,10 @@ export async function run ({
   // stalled event loops into false verdicts, and their refutations into load (as in fanout.js).
   const registry = await startRegistry(beats.split(' ').filter(Boolean))
   let pool
+  let dependents
   try {
+    // The dependents are there from the start, as in a cluster: every registration reaches them.
+    dependents = await startDependents(registry, { workers: 5, perWorker: 10 })
     pool = await startPeers(registry.addr, 0, processes)
     const bands = []
     const out = []
@@ -151,7 +164,7 @@ export async function run ({
       }
       const peers = sum((await pool.all('room', () => ({ names: 0, fill: namesPerPeer }))).map(r => r.peers))
       process.stderr.write(`scale: ${step} services on ${peers} peers registered, measuring\n`)
-      out.push({ peers, bandPerSec: bands.at(-1).perSec, ...await measure(registry, pool, step, { windowS, statusRuns, fanoutOpts: { workers: 5, perWorker: 10, trials } }) })
+      out.push({ peers, bandPerSec: bands.at(-1).perSec, ...await measure(registry, pool, dependents, step, { windowS, statusRuns, trials }) })
     }
     writePlot(out, namesPerPeer)
     for (const line of growthTable(out)) console.log(line)
@@ -165,6 +178,7 @@ export async function run ({
     }
   } finally {
     await pool?.stop()
+    await dependents?.stop()
     await registry.stop()
   }
 }

@@ -6,6 +6,13 @@ import { table } from './lib.js'
 
 const show = (v, digits = 2) => Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: digits }) : String(v)
 
+/** A figure's target as text, and whether a value meets it. */
+function target ({ target: t, unit }) {
+  if (t.max !== undefined) return { text: `≤ ${show(t.max)} ${unit}`, met: v => v <= t.max }
+  if (t.min !== undefined) return { text: `≥ ${show(t.min)} ${unit}`, met: v => v >= t.min }
+  return t
+}
+
 /** One line per figure: { figure, measured, target, verdict, vs, note }; `verdict` is met, missed or not run. */
 export function summarize (rows, figures = FIGURES) {
   const byName = new Map(rows.map(r => [r.name, r]))
@@ -18,11 +25,12 @@ export function summarize (rows, figures = FIGURES) {
       const ratio = r === undefined ? undefined : v.read(r)
       return typeof ratio === 'number' ? [`${show(ratio, 3)} × ${v.anchor}`] : []
     })
+    const { text, met } = target(f)
     return {
       figure: f.figure,
       measured: ran ? `${show(value)} ${f.unit}` : 'not run',
-      target: `${f.target.text} ${f.unit}`,
-      verdict: ran ? (f.target.met(value, row) ? 'met' : 'missed') : 'not run',
+      target: text,
+      verdict: ran ? (met(value, row) ? 'met' : 'missed') : 'not run',
       vs: ratios.join('; '),
       note: ran && f.note !== undefined ? f.note(row) : ''
     }
