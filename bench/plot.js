@@ -1,7 +1,7 @@
 // Line charts as plain SVG text (no dependency): one small panel per cost, all against the same
 // x values, laid out in a grid. Missing values (null) leave a gap in the line.
 
-const PANEL = { w: 380, h: 250, left: 64, right: 16, top: 34, bottom: 44 }
+const PANEL = { w: 380, h: 250, left: 64, right: 34, top: 34, bottom: 44 }
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd']
 
 const esc = s => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
