@@ -33,7 +33,8 @@ async function startDependents (registry, { workers, perWorker }) {
     for (const d of deps) await d.proc.waitFor(e => e.dep === d.dep && e.event === 'registered', `dependent ${d.dep} registered`, 300_000)
   } catch (err) {
     await Promise.all(procs.map(p => p.stop()))
-    throw err
+    const seen = deps.map(d => d.proc.events.filter(e => e.dep === d.dep).length)
+    throw new Error(`${err.message}; events per dependent: ${seen.join(' ')}`)
   }
   return { procs, deps, stop: () => Promise.all(procs.map(p => p.stop())) }
 }
