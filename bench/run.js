@@ -7,13 +7,20 @@
 // `vs` (Serf and etcd beside gds) also runs, before it, the gds benches it compares with
 // (VS_GDS=kill9,cold narrows them; VS_GDS= none), so both sides come from the same run.
 // Each bench's size has env defaults (TRIALS, ENTRIES, SCALE_STEPS...: see its run()).
+// `quick` (npm run bench -- quick [name ...]) sets the defaults of QUICK below where the env does
+// not: fewer trials and shorter windows, for a loaded machine; every figure is still measured,
+// with fewer samples (a p99 of 25 samples is their max).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cleanup, table } from './lib.js'
 import { summaryLines } from './summary.js'
 import { GDS_BENCHES } from './vs.js'
 
+const QUICK = { TRIALS: '5', HUNG_TRIALS: '2', CALLS: '10000', WINDOW_S: '10', SIZES: '1,10000', SCALE_TRIALS: '2' }
 const ALL = ['kill9', 'sigstop', 'http-compat', 'fanout', 'rpc', 'register', 'heartbeat', 'cold', 'gossip-cost', 'gossip-flood', 'member', 'scale', 'vs']
-const asked = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL
+const args = process.argv.slice(2)
+if (args.includes('quick')) for (const [k, v] of Object.entries(QUICK)) process.env[k] ??= v
+const named = args.filter(a => a !== 'quick')
+const asked = named.length > 0 ? named : ALL
 const unknown = asked.filter(n => !ALL.includes(n))
 if (unknown.length > 0) { console.error(`unknown bench: ${unknown.join(', ')} (have: ${ALL.join(', ')})`); process.exit(1) }
 const vsGds = process.env.VS_GDS !== undefined ? process.env.VS_GDS.split(',').filter(Boolean) : GDS_BENCHES
