@@ -24,7 +24,7 @@ async function startPeer () {
       await p2p.dial(registry, { signal: AbortSignal.timeout(20_000) })
       break
     } catch (err) {
-      if (attempt === 3) { await p2p.stop(); throw err }
+      if (attempt === 5) { await p2p.stop(); throw err }
     }
   }
   return { p2p, requests: new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs: 20_000 }) }
@@ -69,9 +69,9 @@ function fillShares (names, fill) {
   return shares
 }
 
-/** Starts `count` peers, a few at a time: hundreds of noise handshakes at once would time out on 2 cores. */
-async function startPeers (count) {
-  for (let i = 0; i < count; i += 25) peers.push(...await Promise.all(Array.from({ length: Math.min(25, count - i) }, startPeer)))
+/** Starts `count` peers, `batch` at a time: hundreds of noise handshakes at once would time out on 2 cores. */
+async function startPeers (count, batch = 25) {
+  for (let i = 0; i < count; i += batch) peers.push(...await Promise.all(Array.from({ length: Math.min(batch, count - i) }, startPeer)))
 }
 
 const ops = {
@@ -80,9 +80,9 @@ const ops = {
     return { peers: peers.length }
   },
   /** Starts peers until those here can take `names` more names at `fill` each. */
-  async room ({ names, fill }) {
+  async room ({ names, fill, batch }) {
     const free = peers.reduce((n, _, i) => n + fill - (held[i] ?? 0), 0)
-    await startPeers(Math.ceil(Math.max(0, names - free) / fill))
+    await startPeers(Math.ceil(Math.max(0, names - free) / fill), batch)
     return { peers: peers.length }
   },
   register: ({ names, concurrency, perPeer, fill }) => register(names, concurrency, perPeer, fill),

@@ -133,6 +133,8 @@ export async function run ({
   namesPerPeer = Number(process.env.SCALE_NAMES_PER_PEER ?? 4),
   // 2 processes × 25 handshakes at a time stay under the registry's 64 pending upgrades per host.
   processes = Number(process.env.SCALE_PROCS ?? 2),
+  // Fewer handshakes at a time than register.js: this registry is busy probing the peers already there.
+  batch = Number(process.env.SCALE_BATCH ?? 10),
   concurrency = Number(process.env.CONCURRENCY ?? 8),
   windowS = Number(process.env.SCALE_WINDOW_S ?? 10),
   statusRuns = Number(process.env.SCALE_STATUS_RUNS ?? 3),
@@ -158,7 +160,7 @@ export async function run ({
       while (registered < step) {
         const names = Array.from({ length: Math.min(1000, step - registered) }, (_, i) => `svc-${registered + i}`)
         const share = c => names.filter((_, j) => j % processes === c)
-        peers = sum((await pool.all('room', c => ({ names: share(c).length, fill: namesPerPeer }))).map(r => r.peers))
+        peers = sum((await pool.all('room', c => ({ names: share(c).length, fill: namesPerPeer, batch }))).map(r => r.peers))
         const t0 = performance.now()
         const res = await pool.all('register', c => ({ names: share(c), concurrency, fill: namesPerPeer }))
         bands.push({ from: registered, to: registered + names.length, perSec: Math.round(names.length / ((performance.now() - t0) / 1000)) })
