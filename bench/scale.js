@@ -17,11 +17,11 @@ const RESULTS = new URL('./results/', import.meta.url)
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 const sum = xs => xs.reduce((a, b) => a + b, 0)
 
-/** `gds status --json` in a cold process: wall time (ms) and what it printed. */
+/** `gds status --json` in a cold process: wall time (ms) and what it printed, or its error (under --json, on stdout). */
 function status (addr) {
   const t = performance.now()
   const r = spawnSync(process.execPath, [BIN, 'status', '--json', '--timeout', '20000', '--registry', addr], { env: ENV, encoding: 'utf8', maxBuffer: 256 * 2 ** 20 })
-  if (r.status !== 0) throw new Error(`gds status failed: ${r.stderr.slice(-300)}`)
+  if (r.status !== 0) return { error: `exit ${r.status}: ${(r.stdout + r.stderr).slice(-300).trim()}` }
   return { ms: performance.now() - t, stdout: r.stdout }
 }
 
@@ -87,8 +87,10 @@ async function measure (registry, pool, dependents, services, { windowS, statusR
   const probesPerSec = Math.round((await acks() - acks0) / secs)
   const cpuPct = Math.round((after.userSec + after.systemSec - before.userSec - before.systemSec) / secs * 1000) / 10
   // The first run warms the disk cache, as cold.js does; each run is still a new process.
-  const runs = Array.from({ length: statusRuns + 1 }, () => status(registry.addr))
-  const listed = JSON.parse(runs.at(-1).stdout).services
+  const all = Array.from({ length: statusRuns + 1 }, () => status(registry.addr)).slice(1)
+  // A failed run is reported, not timed; with none left the figures are absent, never guessed.
+  const runs = all.filter(r => r.error === undefined)
+  const listed = runs.length > 0 ? JSON.parse(runs.at(-1).stdout).services : []
   const byStatus = {}
   for (const s of listed) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1
   return {
@@ -96,8 +98,9 @@ async function measure (registry, pool, dependents, services, { windowS, statusR
     cpuPct,
     rssMiB: Math.round(after.rssBytes / 2 ** 20),
     probesPerSec,
-    statusMs: stats(runs.slice(1).map(r => r.ms)).median,
-    statusJsonKiB: Math.round(Buffer.byteLength(runs.at(-1).stdout) / 1024),
+    statusMs: runs.length > 0 ? stats(runs.map(r => r.ms)).median : null,
+    statusJsonKiB: runs.length > 0 ? Math.round(Buffer.byteLength(runs.at(-1).stdout) / 1024) : null,
+    statusErrors: all.filter(r => r.error !== undefined).map(r => r.error),
     catalogue: { entries: listed.length, byStatus },
     fanout: await fanout(registry, dependents, trials)
   }
@@ -108,7 +111,7 @@ const COSTS = [
   { title: 'registrations/s, last band', unit: '/s', read: s => s.bandPerSec },
   { title: 'registry CPU, all at 1 Hz', unit: '% of a core', read: s => s.cpuPct },
   { title: 'registry RSS', unit: 'MiB', read: s => s.rssMiB },
-  { title: 'gds status, cold', unit: 'ms', read: s => Math.round(s.statusMs) },
+  { title: 'gds status, cold', unit: 'ms', read: s => s.statusMs === null ? null : Math.round(s.statusMs) },
   { title: 'gds status --json', unit: 'KiB', read: s => s.statusJsonKiB },
   { title: 'one change → 50 dependents', unit: 'ms', lines: { p50: s => s.fanout.median, p99: s => s.fanout.p99 } }
 ]
