@@ -149,7 +149,8 @@ export async function run ({
 } = {}) {
   // Beats at 1 Hz; the default 500 ms timeout and threshold 2 would, on 2 shared cores, turn
   // stalled event loops into false verdicts, and their refutations into load (as in fanout.js).
-  const registry = await startRegistry(beats.split(' ').filter(Boolean))
+  // The default --max-entries is 10,000: room above the largest step for the dependents and providers.
+  const registry = await startRegistry([...beats.split(' ').filter(Boolean), '--max-entries', String(Math.max(...steps) + 100)])
   let pool
   let dependents
   try {
