@@ -47,6 +47,8 @@ async function fanout (registry, { procs, deps }, trials) {
   const providers = []
   try {
     const latencies = []
+    // Dependents not told within 30 s of a change: counted and described, not waited for longer.
+    const notTold = []
     // Trial 0 warms up (JIT, first links) and is not counted.
     for (let t = 0; t <= trials; t++) {
       const change = async (event, act) => {
@@ -57,13 +59,14 @@ async function fanout (registry, { procs, deps }, trials) {
         // A dependent that lost the registry under load and came back learns of a leave from its
         // new snapshot: no provider-down then, but `degraded` (log, its one provider, is gone).
         const isTold = e => (e.event === event && e.peerId === id) || (event === 'provider-down' && e.event === 'degraded')
+        const deadline = Date.now() + 30_000
         for (const d of deps) {
           const from = marks[procs.indexOf(d.proc)]
-          const told = await d.proc.waitFor(e => e.dep === d.dep && isTold(e), `${event} at dependent ${d.dep}`, 30_000, from).catch(err => {
-            const seen = d.proc.events.slice(from).filter(e => e.dep === d.dep).map(e => [e.event, e.via, e.peerId?.slice(-4)])
-            throw new Error(`${err.message} (of ${id.slice(-4)}); it saw ${JSON.stringify(seen.slice(-6))}`)
+          const told = await d.proc.waitFor(e => e.dep === d.dep && isTold(e), `${event} at dependent ${d.dep}`, Math.max(0, deadline - Date.now()), from).catch(() => {
+            const seen = d.proc.events.slice(from).filter(e => e.dep === d.dep).map(e => e.event)
+            notTold.push(`${event} at dependent ${d.dep}, trial ${t}; it saw ${JSON.stringify(seen.slice(-4))}`)
           })
-          if (t > 0) latencies.push(told.ts - verdict.ts)
+          if (told !== undefined && t > 0) latencies.push(told.ts - verdict.ts)
         }
         return id
       }
@@ -74,7 +77,7 @@ async function fanout (registry, { procs, deps }, trials) {
       await change('provider-down', async () => { providers.at(-1).child.kill('SIGINT'); return id })
       await providers.at(-1).stop()
     }
-    return stats(latencies)
+    return { ...stats(latencies), notTold: notTold.length, notToldFirst: notTold.slice(0, 3) }
   } finally {
     await Promise.all(providers.map(p => p.stop()))
   }
@@ -179,6 +182,7 @@ export async function run ({
     }
     writePlot(out, namesPerPeer)
     for (const line of growthTable(out)) console.log(line)
+    for (const s of out.filter(s => s.fanout.notTold > 0)) console.log(`at ${s.services}: ${s.fanout.notTold} dependents not told within 30 s, e.g. ${s.fanout.notToldFirst[0]}`)
     return {
       name: 'scale',
       what: `one registry process, ${steps.join(' / ')} services (${namesPerPeer} names per lightweight peer, ${processes} peer processes, every peer answering probes at 1 Hz; 50 dependents besides, from the start): registrations/s per band (≤ 1,000 entries, ${concurrency} in flight per peer), registry CPU (% of one core, ${windowS} s window) and RSS, gds status --json from a cold process (median of ${statusRuns}) and its size, one change → 50 dependents (registry's verdict → each told, joins and graceful leaves, ${trials} trials, ms); plot in bench/results/scale.svg`,
