@@ -67,3 +67,13 @@ export function stats (xs) {
 export function loopback (e) {
   return e.addrs.find(a => a.startsWith('/ip4/127.0.0.1/'))
 }
+
+/** Rows of cells (the first the header) as aligned text lines; numbers are right-aligned. */
+export function table (rows) {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map(r => String(r[c] ?? '').length)))
+  const cell = (v, c) => typeof v === 'number' ? String(v).padStart(widths[c]) : String(v ?? '').padEnd(widths[c])
+  return rows.map((r, i) => {
+    const line = r.map(cell).join('  ').trimEnd()
+    return i === 0 ? `${line}\n${widths.map(w => '-'.repeat(w)).join('  ')}` : line
+  })
+}

@@ -39,7 +39,8 @@ export async function startPeers (registryAddr, count, processes) {
       await Promise.all(children.map(async c => {
         if (c.child.exitCode !== null) return
         const exited = new Promise(resolve => c.child.once('exit', resolve))
-        await c.call('stop').catch(() => {})
+        // Bounded: a child stopping thousands of peers may not answer; it is killed then.
+        await Promise.race([c.call('stop').catch(() => {}), new Promise(resolve => setTimeout(resolve, 20_000))])
         const t = setTimeout(() => c.child.kill('SIGKILL'), 5000)
         await exited; clearTimeout(t)
       }))

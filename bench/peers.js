@@ -25,20 +25,24 @@ async function startPeer () {
       await p2p.dial(registry, { signal: AbortSignal.timeout(20_000) })
       break
     } catch (err) {
-      if (attempt === DIAL_ATTEMPTS) throw err
+      if (attempt === DIAL_ATTEMPTS) { await p2p.stop(); throw err }
     }
   }
   return { p2p, requests: new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs: 20_000 }) }
 }
 
 /**
- * Each peer registers its share of `names`, `concurrency` requests in flight at a time; with
- * `perPeer`, each peer registers one name of its own (`<perPeer>-<index>`) instead.
+ * Each peer registers its share of `names` (every n-th), `concurrency` requests in flight at a
+ * time; with `perPeer`, each peer registers one name of its own (`<perPeer>-<index>`) instead;
+ * with `fill`, the names go to the first peers holding fewer than `fill` (see `room`).
  */
-async function register (names, concurrency, perPeer) {
+async function register (names, concurrency, perPeer, fill) {
   let failed = 0
+  const shares = perPeer !== undefined
+    ? peers.map((_, i) => [`${perPeer}-${i}`])
+    : fill !== undefined ? fillShares(names, fill) : peers.map((_, i) => names.filter((_, j) => j % peers.length === i))
   await Promise.all(peers.map(async (peer, i) => {
-    const mine = perPeer === undefined ? names.filter((_, j) => j % peers.length === i) : [`${perPeer}-${i}`]
+    const mine = shares[i]
     let next = 0
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < mine.length) {
@@ -51,13 +55,38 @@ async function register (names, concurrency, perPeer) {
   return { failed }
 }
 
+/** Names each peer holds (registered with `fill`). */
+const held = []
+
+function fillShares (names, fill) {
+  let next = 0
+  const shares = peers.map((_, i) => {
+    const take = Math.max(0, Math.min(fill - (held[i] ?? 0), names.length - next))
+    held[i] = (held[i] ?? 0) + take
+    next += take
+    return names.slice(next - take, next)
+  })
+  if (next < names.length) throw new Error(`${names.length - next} names left over: start peers with room for them first (room)`)
+  return shares
+}
+
+/** Starts `count` peers, `batch` at a time: hundreds of noise handshakes at once would time out on 2 cores. */
+async function startPeers (count, batch = 25) {
+  for (let i = 0; i < count; i += batch) peers.push(...await Promise.all(Array.from({ length: Math.min(batch, count - i) }, startPeer)))
+}
+
 const ops = {
   async start ({ count }) {
-    // A few at a time: hundreds of noise handshakes at once would time out on 2 cores.
-    for (let i = 0; i < count; i += 25) peers.push(...await Promise.all(Array.from({ length: Math.min(25, count - i) }, startPeer)))
+    await startPeers(count)
     return { peers: peers.length }
   },
-  register: ({ names, concurrency, perPeer }) => register(names, concurrency, perPeer),
+  /** Starts peers until those here can take `names` more names at `fill` each. */
+  async room ({ names, fill, batch }) {
+    const free = peers.reduce((n, _, i) => n + fill - (held[i] ?? 0), 0)
+    await startPeers(Math.ceil(Math.max(0, names - free) / fill), batch)
+    return { peers: peers.length }
+  },
+  register: ({ names, concurrency, perPeer, fill }) => register(names, concurrency, perPeer, fill),
   async list () {
     const list = await peers[0].requests.request(registry, { op: 'list' }, listResult)
     const byStatus = {}

@@ -5,7 +5,7 @@ import { MAX_NAMES_PER_PEER } from '../dist/node/protocols.js'
 import { procStats, startPeers, startRegistry } from './peer-pool.js'
 
 // One peer holds at most MAX_NAMES_PER_PEER names, so the default is enough peers for the total.
-export async function run ({ total = Number(process.env.ENTRIES ?? 5000), peers = Number(process.env.PEERS ?? Math.ceil(total / MAX_NAMES_PER_PEER)), processes = Number(process.env.PROCS ?? 2), concurrency = Number(process.env.CONCURRENCY ?? 8) } = {}) {
+export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), peers = Number(process.env.PEERS ?? Math.ceil(total / MAX_NAMES_PER_PEER)), processes = Number(process.env.PROCS ?? 2), concurrency = Number(process.env.CONCURRENCY ?? 8) } = {}) {
   const registry = await startRegistry()
   let pool
   try {

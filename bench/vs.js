@@ -22,7 +22,8 @@ const INSTALL = {
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 const has = bin => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0
 const rssMB = pid => Math.round(procStats(pid).rssBytes / 2 ** 20 * 10) / 10
-const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0) ? Math.round(a / b * 100) / 100 : null
+// Two significant digits: gds beside Serf's seconds is a few thousandths, not 0.
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0) ? Number((a / b).toPrecision(2)) : null
 
 /** A free loopback port (the anchors take no port 0); the tiny race with other users is accepted. */
 async function freePort () {
