@@ -193,8 +193,8 @@ export class RegistrySession {
   /**
    * The registry's whole catalogue, after each registration, so this node can show the whole
    * cluster while the registry is away (DESIGN.md §4); gossip keeps it current from then on.
-   * In pages, after the registration: it never delays one. Only changes of `required` names
-   * are events (the register answer already reported them; news since then is news).
+   * In pages, after the registration: it never delays one. It brings no events: those are
+   * about the names this node requires, which it leaves alone (below).
    */
   private async syncAll (registry: PeerId, required: ReadonlySet<string>): Promise<void> {
     const whole = new ListAssembler()
@@ -207,9 +207,12 @@ export class RegistrySession {
     }
     if (this.stopped || !registry.equals(this.registryId)) return
     const { catalog, selfId } = this.opts
-    const records = (whole.result()?.services ?? []).filter(r => r.peerId !== selfId)
-    const names = [...new Set([...catalog.names(), ...records.map(r => r.name)])]
-    this.report(this.resync(names, records).filter(c => required.has(c.record.name)), 'register')
+    // The names we require are left out: the register answer made them current and the hub's
+    // patches keep them so. The pages may have been read before a patch that came since (two
+    // streams), and must not undo it (a provider that left, back `up` for a moment).
+    const records = (whole.result()?.services ?? []).filter(r => r.peerId !== selfId && !required.has(r.name))
+    const names = [...new Set([...catalog.names(), ...records.map(r => r.name)])].filter(n => !required.has(n))
+    this.resync(names, records)
   }
 
   /**
