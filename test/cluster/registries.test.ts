@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { etcdKey } from '../../src/services/registry/store/etcd-store.js'
 import { ProcessCluster, runCli, type NodeProcess } from '../helpers/cli.js'
 import { ETCD_BIN, TestEtcd } from '../helpers/etcd.js'
+import { eventually } from '../helpers/nodes.js'
 
 /**
  * Three registries on one real etcd, services spread over them, as real processes: a registry
@@ -157,12 +158,15 @@ describe.skipIf(ETCD_BIN === undefined)('three registries on etcd (real processe
     } finally {
       client.close()
     }
+    // The others hear of it through their etcd watch, a moment after it is stored.
     for (const addr of regs.addrs) {
-      const status = await runCli(['status', '--json', '--registry', addr])
-      expect(status.code, status.stderr).toBe(0)
-      const json = JSON.parse(status.stdout)
-      expect(json.store).toMatchObject({ state: 'ok', pending: 0 })
-      expect(json.services.map((s: any) => `${s.name}:${s.status}`).sort()).toEqual(['dep:up', 'late:up', 'log:up'])
+      await eventually(async () => {
+        const status = await runCli(['status', '--json', '--registry', addr])
+        expect(status.code, status.stderr).toBe(0)
+        const json = JSON.parse(status.stdout)
+        expect(json.store).toMatchObject({ state: 'ok', pending: 0 })
+        expect(json.services.map((s: any) => `${s.name}:${s.status}`).sort()).toEqual(['dep:up', 'late:up', 'log:up'])
+      }, START_MS, 200)
     }
     expect(falseAlarms(dep, depMark), 'no false down at the dependent').toEqual([])
   }, 120_000)
