@@ -11,9 +11,12 @@ import { preSharedKey } from '@libp2p/pnet'
 import type { ConnectionGater, MultiaddrConnection, PrivateKey } from '@libp2p/interface'
 import { CATALOG_TOPIC } from './protocols.js'
 import { Admission, hostOf } from './admission.js'
-import { DEFAULT_ADMISSION } from './config.js'
+import { DEFAULT_ADMISSION, type GdsConfig } from './config.js'
 import { tuneWire } from './wire-tuning.js'
 import { fastMessageId, messageId, messageIdString } from './gossip-id.js'
+import { ListenError } from './errors.js'
+import { loadOrCreateKey } from './identity.js'
+import { readSwarmKey } from './swarm-key.js'
 
 /**
  * Bytes a stream's sender may have in flight unread (yamux's window, 16 MiB by default). A
@@ -160,4 +163,15 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
       })
     }
   })
+}
+
+/** A node process's libp2p: its key from the data dir, the swarm key, its listen addresses. */
+export async function createNodeLibp2p (config: GdsConfig, hub: boolean): Promise<{ libp2p: GdsLibp2p, privateKey: PrivateKey }> {
+  const privateKey = await loadOrCreateKey(config.dataDir)
+  const swarmKey = await readSwarmKey(config.swarmKeyFile)
+  try {
+    return { libp2p: await createGdsLibp2p({ privateKey, listen: config.listen, swarmKey, hub }), privateKey }
+  } catch (err: any) {
+    throw new ListenError(config.listen.join(', '), err, 'choose another with --listen')
+  }
 }

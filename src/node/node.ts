@@ -1,24 +1,22 @@
 import '../polyfills.js'
-import type { PrivateKey } from '@libp2p/interface'
 import { EventEmitter } from 'node:events'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache, catalogSource } from './caller.js'
 import { Catalog } from './catalog.js'
 import type { GdsConfig } from './config.js'
-import { InvalidConfigError, ListenError, NotStartedError } from './errors.js'
+import { InvalidConfigError, NotStartedError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type TimedEvent } from './events.js'
 import { following, type Following } from './follow.js'
 import { CatalogGossip, type Registries } from './gossip.js'
 import { hubSettings, type Hub, type HubFactory } from './hub.js'
-import { loadOrCreateKey, lockDataDir } from './identity.js'
-import { createGdsLibp2p, type GdsLibp2p } from './libp2p.js'
+import { lockDataDir } from './identity.js'
+import { createNodeLibp2p, type GdsLibp2p } from './libp2p.js'
 import { shipNodeLog, type LogShipper } from './log-shipper.js'
 import { silentLogger, type Logger, type LogTap } from './logger.js'
 import { MeshKeeper } from './mesh.js'
 import type { RegistrySession } from './registry-session.js'
 import type { ServiceDefinition } from './service.js'
 import { ServiceHost } from './service-host.js'
-import { readSwarmKey } from './swarm-key.js'
 
 /** How often the mesh is topped up to `meshDegree` connections. */
 const MESH_INTERVAL_MS = 5_000
@@ -112,7 +110,7 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     this.started = true
     this.unlock = await lockDataDir(this.config.dataDir)
     try {
-      const { libp2p, privateKey } = await this.createLibp2p()
+      const { libp2p, privateKey } = await createNodeLibp2p(this.config, this.isRegistry)
       this.libp2p = libp2p
       this.emitEvent({ event: 'listening', peerId: this.peerId, addrs: this.addrs, role: this.config.role, name: this.config.name, dataDir: this.config.dataDir })
       const { gossip, mesh } = this.startGossip(libp2p)
@@ -164,16 +162,6 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     return this.requireCaller().stream<T>(service, method, params, opts)
   }
 
-  private async createLibp2p (): Promise<{ libp2p: GdsLibp2p, privateKey: PrivateKey }> {
-    const privateKey = await loadOrCreateKey(this.config.dataDir)
-    const swarmKey = await readSwarmKey(this.config.swarmKeyFile)
-    try {
-      return { libp2p: await createGdsLibp2p({ privateKey, listen: this.config.listen, swarmKey, hub: this.isRegistry }), privateKey }
-    } catch (err: any) {
-      throw new ListenError(this.config.listen.join(', '), err, 'choose another with --listen')
-    }
-  }
-
   /** The gossip path of the catalogue (DESIGN.md §4): every node subscribes, validates, forwards. */
   private startGossip (libp2p: GdsLibp2p): { gossip: CatalogGossip, mesh: MeshKeeper } {
     // Patches and grants count from any of the registries sharing the catalogue.
@@ -200,18 +188,10 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
 
   /** Calls go to this very process when it is the provider, else through the balancer. */
   private startCaller (libp2p: GdsLibp2p): void {
-    const session = this.host?.session
     this.caller = new Caller({
       libp2p,
       source: catalogSource(this.catalog, this.following.keeps, new LookupCache(async s => this.host?.lookup(s) ?? [], this.now)),
-      reportSuspect: peerId => {
-        if (this.hub !== undefined) this.hub.suspect(peerId)
-        else {
-          void session?.suspect(peerId)
-          // With no registry in reach, this node checks the peer itself.
-          this.host?.watch.suspect(peerId)
-        }
-      },
+      reportSuspect: peerId => { this.hub !== undefined ? this.hub.suspect(peerId) : this.host?.suspect(peerId) },
       local: this.host?.local,
       now: this.now,
       random: this.random

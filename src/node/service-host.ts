@@ -42,7 +42,7 @@ export class ServiceHost {
   private readonly presence: Presence
   private readonly peerView: PeerView
   /** Failure verdicts among peers while the registry is out of reach. */
-  readonly watch: PeerWatch
+  private readonly watch: PeerWatch
 
   constructor (private readonly c: ServiceHostComponents) {
     const { libp2p, config, log } = c
@@ -147,6 +147,15 @@ export class ServiceHost {
       if (known.length > 0) return known
       throw new RegistryUnreachableError(`no provider of "${name}" is known: the registry ${this.session.registryPeer?.toString() ?? this.c.config.registry} did not answer (${err?.message ?? err}) and this node's catalogue lists none`, { cause: err })
     }
+  }
+
+  /**
+   * A call to `peerId` failed (caller.ts): the registry is told; with no registry in reach, this
+   * node checks the peer itself.
+   */
+  suspect (peerId: string): void {
+    void this.session.suspect(peerId)
+    this.watch.suspect(peerId)
   }
 
   /** A member's suspicion on gossip: of us, refuted; of another, evidence for our own verdict. */
