@@ -133,12 +133,14 @@ export class Presence {
    * is SWIM's: `up` on gossip at a seq above the one suspected. At most one announcement per
    * PEER_VERDICTS.refuteGapMs (later suspicions within the gap share the next one), so forged
    * suspicions cannot make us storm the topic. Ignored while the registry's own `down` stands
-   * (see `accused`), and when about another incarnation or a seq we have already gone past.
+   * (see `accused`), and when about another incarnation. A suspicion of a seq we have already
+   * gone past is answered too, at the seq we have: its author (and whoever else holds that old
+   * version) missed our last word, and nobody else would correct them.
    * Returns whether it was refuted.
    */
   refute (incarnation: number, seq: number): boolean {
-    if (incarnation !== this.opts.incarnation || this.accused || seq < this.seq) return false
-    this.seq = bump(seq)
+    if (incarnation !== this.opts.incarnation || this.accused) return false
+    if (seq >= this.seq) this.seq = bump(seq)
     if (this.refuteTimer !== undefined) return true
     const wait = this.lastRefuted + PEER_VERDICTS.refuteGapMs - this.opts.now()
     const send = (): void => {

@@ -169,11 +169,19 @@ describe('presence: refuting a peers\' suspicion (no registry in their reach)', 
     p.stop()
   })
 
-  it('ignores a suspicion of another incarnation or an older seq, and stays quiet while the registry\'s own down stands', async () => {
+  it('answers a suspicion of an older seq with the seq it has, without bumping it', async () => {
+    const { p, published } = presence()
+    p.adopt([{ name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, seq: 9, status: 'up' }], [grant('demo')])
+    expect(p.refute(7, 3)).toBe(true)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(published).toEqual([{ kind: 'announce', records: [expect.objectContaining({ status: 'up', seq: 9 })], grants: [grant('demo')] }])
+    p.stop()
+  })
+
+  it('ignores a suspicion of another incarnation, and stays quiet while the registry\'s own down stands', async () => {
     const { p, published } = presence()
     p.adopt([{ name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, seq: 9, status: 'up' }], [grant('demo')])
     expect(p.refute(6, 9)).toBe(false)
-    expect(p.refute(7, 8)).toBe(false)
     p.onSelf({ name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, seq: 9, status: 'down' })
     expect(p.refute(7, 10)).toBe(false)
     await vi.advanceTimersByTimeAsync(PEER_VERDICTS.refuteGapMs)
