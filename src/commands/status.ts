@@ -41,9 +41,9 @@ export default class Status extends GdsCommand<Listed | Feed<WatchMessage>> {
       // Loaded only here: the watch view brings the wire schemas (zod, multiaddr) unbundled, about
       // a third of a one-shot `gds status`'s start-up; the list itself decodes in the bundled client.
       const { watchFeed } = await import('../cli/watch.js')
-      return watchFeed({ ...flags, timeoutMs: flags.timeout }, this.jsonEnabled())
+      return watchFeed({ ...flags, timeoutMs: flags.timeout, askRemembered: false }, this.jsonEnabled())
     }
-    const list = await withClient({ ...flags, peer: flags.peer === undefined ? undefined : [flags.peer], timeoutMs: flags.timeout }, async client => client.list())
+    const list = await withClient({ ...flags, peer: flags.peer === undefined ? undefined : [flags.peer], timeoutMs: flags.timeout, askRemembered: false }, async client => client.list())
     return { list, filter }
   }
 

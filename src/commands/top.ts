@@ -16,6 +16,6 @@ export default class Top extends GdsCommand<Feed<WatchMessage>> {
 
   async run (): Promise<Feed<WatchMessage>> {
     const { flags } = await this.parse(Top)
-    return watchFeed({ ...flags, timeoutMs: flags.timeout }, this.jsonEnabled())
+    return watchFeed({ ...flags, timeoutMs: flags.timeout, askRemembered: false }, this.jsonEnabled())
   }
 }

@@ -13,6 +13,7 @@ import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache } from './caller.js'
 import { checkPinned, parseRegistryAddr, parseRegistryList } from './registry-pin.js'
 import { readSwarmKey } from './swarm-key.js'
+import { peerAddr, readKnownPeers, recall, remember, writeKnownPeers } from './known-peers.js'
 
 export interface RegistryClientOptions {
   /** Multiaddr of the registry. @default GDS_REGISTRY or /ip4/127.0.0.1/tcp/4001 */
@@ -26,10 +27,24 @@ export interface RegistryClientOptions {
   /** Path of the swarm key of a private network. */
   swarmKeyFile?: string
   timeoutMs?: number
+  /**
+   * Remember the peers the registry's answers name in this file (src/node/known-peers.ts), and
+   * when no registry answers, ask them instead (no `peers` given). The CLI keeps it in
+   * `<stateDir>/known-peers.json`.
+   */
+  knownPeersFile?: string
+  /**
+   * Whether to ask remembered peers when no registry answers. False: the error only names one
+   * (`gds status` is the registry's view unless --peer says otherwise). @default true
+   */
+  askRemembered?: boolean
 }
 
 /** What a client talks to: the registry, or a peer standing in for it. */
 type Counterpart = 'the registry' | 'the peer'
+
+/** A registry that did not answer, and the remembered peer that did instead. */
+export interface Fallback { registryError: string, peer: string }
 
 /**
  * A short-lived connection to the registry for one-shot questions (`gds status`, scripts).
@@ -42,6 +57,12 @@ export class RegistryClient {
    * stream per request did (one stream, one round trip); a script asking more reuses it.
    */
   private readonly requests: MuxClient
+  /** Peers the registry's answers named (peer id → address), to remember at close. */
+  private readonly learnt = new Map<string, string>()
+  /** Where to remember them (set when talking to a registry). */
+  private remembering?: { file: string | undefined, registry: string }
+  /** Set when no registry answered and a remembered peer does instead. */
+  fallback?: Fallback
 
   private constructor (private readonly p2p: ClientLibp2p, private readonly addr: Multiaddr, private readonly timeoutMs: number, private readonly hasSwarmKey: boolean, private readonly counterpart: Counterpart) {
     this.requests = new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs })
@@ -56,21 +77,36 @@ export class RegistryClient {
   }
 
   static async connect (opts: RegistryClientOptions = {}): Promise<RegistryClient> {
-    const peers = opts.peers ?? []
-    if (peers.length === 0) {
-      // Several registries share one catalogue: any that answers will do, in the order given.
-      let failure: any
-      for (const addr of parseRegistryList(opts.registry ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR)) {
-        try {
-          return await RegistryClient.open(addr, 'the registry', opts)
-        } catch (err: any) {
-          if (err?.name !== 'RegistryUnreachableError') throw err
-          failure = err
-        }
+    if ((opts.peers ?? []).length > 0) return RegistryClient.openPeers(opts.peers!, opts)
+    // Several registries share one catalogue: any that answers will do, in the order given.
+    const registry = opts.registry ?? process.env.GDS_REGISTRY ?? DEFAULT_REGISTRY_ADDR
+    let failure: any
+    for (const addr of parseRegistryList(registry)) {
+      try {
+        const client = await RegistryClient.open(addr, 'the registry', opts)
+        client.remembering = { file: opts.knownPeersFile, registry }
+        return client
+      } catch (err: any) {
+        if (err?.name !== 'RegistryUnreachableError') throw err
+        failure = err
       }
-      throw new RegistryUnreachableError(`${failure.message as string}; while the registry is down, any node of the cluster can answer: pass its address with --peer (or GDS_PEER)`, { cause: failure })
     }
-    // Each peer in turn: the error names every one tried and why it did not answer.
+    const hint = 'while the registry is down, any node of the cluster can answer: pass its address with --peer (or GDS_PEER)'
+    const remembered = opts.knownPeersFile === undefined ? [] : recall(await readKnownPeers(opts.knownPeersFile), registry).filter(isMultiaddr)
+    if (remembered.length === 0) throw new RegistryUnreachableError(`${failure.message as string}; ${hint}`, { cause: failure })
+    if (opts.askRemembered === false) throw new RegistryUnreachableError(`${failure.message as string}; ${hint}, such as one the registry named earlier: ${remembered[0]}`, { cause: failure })
+    try {
+      const client = await RegistryClient.openPeers(remembered, opts)
+      client.fallback = { registryError: failure.message, peer: client.addr.toString() }
+      return client
+    } catch (err: any) {
+      if (err?.name !== 'RegistryUnreachableError') throw err
+      throw new RegistryUnreachableError(`${failure.message as string}; nor did the peers remembered from its earlier answers (${opts.knownPeersFile!}): ${err.message as string}; ${hint}`, { cause: failure })
+    }
+  }
+
+  /** Each peer in turn: the error names every one tried and why it did not answer. */
+  private static async openPeers (peers: readonly string[], opts: RegistryClientOptions): Promise<RegistryClient> {
     const tried: string[] = []
     for (const peer of peers) {
       try {
@@ -108,11 +144,22 @@ export class RegistryClient {
     }
     const result = whole.result()
     if (result === undefined) throw new InvalidMessageError('the registry\'s list answer named no registry')
+    this.learn(result.services)
     return result
   }
 
   async lookup (name: string): Promise<ProviderRecord[]> {
-    return (await this.ask({ op: 'lookup', name }, lookupResult)).providers
+    const { providers } = await this.ask({ op: 'lookup', name }, lookupResult)
+    this.learn(providers)
+    return providers
+  }
+
+  private learn (records: readonly ProviderRecord[]): void {
+    if (this.remembering?.file === undefined) return
+    for (const r of records) {
+      const addr = peerAddr(r)
+      if (addr !== undefined) this.learnt.set(r.peerId, addr)
+    }
   }
 
   /** Calls a service method through the balancer, among the providers the registry lists now. */
@@ -177,6 +224,10 @@ export class RegistryClient {
     this.caller.close()
     this.requests.close()
     try { await this.p2p.stop() } catch { /* closing anyway */ }
+    const { file, registry } = this.remembering ?? {}
+    if (file === undefined || registry === undefined || this.learnt.size === 0) return
+    // A cache: a home that cannot be written costs the next command its fallback, not this one its answer.
+    try { await writeKnownPeers(file, remember(await readKnownPeers(file), registry, [...this.learnt.values()].reverse(), Date.now())) } catch {}
   }
 
 
@@ -203,6 +254,15 @@ type SnapshotFrame = Extract<WatchFrame, { type: 'snapshot' }>
 
 function withoutMore ({ more: _, ...snapshot }: SnapshotFrame): Omit<SnapshotFrame, 'more'> {
   return snapshot
+}
+
+function isMultiaddr (text: string): boolean {
+  try {
+    parseRegistryAddr(text, '--peer')
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** A lost link or a missed deadline means the registry is unreachable (exit code 2); others stay. */

@@ -244,6 +244,23 @@ export const HTTP_TOKEN_PATTERN = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1
 /** Set by `gds cluster up` on each member it starts, which it holds by the stdin pipe (src/cli/signals.ts). */
 export const SUPERVISED_ENV = 'GDS_SUPERVISED'
 
+/**
+ * Peers a command learnt from the registry's answers, remembered in `<stateDir>/known-peers.json`
+ * so that a later `gds call`, `grades` or `logs` reaches the cluster through them while no registry
+ * answers (src/node/known-peers.ts).
+ */
+export const KNOWN_PEERS = {
+  file: 'known-peers.json',
+  // Per registry list (each cluster its own entry): newest first, enough that one is still alive.
+  perRegistry: 8,
+  // Clusters remembered; the least recently used goes first.
+  registries: 16,
+  // Tried in turn before giving up: a dead local peer refuses at once, a gone host costs a timeout.
+  tried: 4,
+  // A file larger than this is not ours (16 × 8 addresses of at most 1 KiB fit well within it).
+  maxFileBytes: 256 * 1024
+} as const
+
 /** Where `gds cluster up` keeps its members' data (and cluster.json) by default. */
 export function clusterDir (env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'cluster')

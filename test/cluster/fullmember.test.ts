@@ -78,15 +78,27 @@ describe('cluster: every node holds the whole catalogue', () => {
     const idle = await cluster.service('idle')
     const idleAddr = await addrOf(idle)
     await peerViewUntil(idleAddr, j => ['log', 'grading'].every(n => j.services.some((s: any) => s.name === n && s.status === 'up')), 'the idle node never heard of log and grading')
+    // Asked while the registry is there, the CLI remembers the peers its answer named.
+    const home = await cluster.dir()
+    expect((await runCli(['status', '--json', '--registry', cluster.registryAddr], 20_000, { GDS_HOME: home })).code).toBe(0)
 
     cluster.procs[0].signal('SIGKILL')
     await cluster.procs[0].exited
     await idle.waitFor(e => e.event === 'registry-lost', 'registry-lost', 15_000)
 
-    // Without a peer: exit 2, naming the registry tried and what to do.
-    const alone = await runCli(['grades', 'list', '--registry', cluster.registryAddr])
+    // Without a peer, and none remembered: exit 2, naming the registry tried and what to do.
+    const alone = await runCli(['grades', 'list', '--registry', cluster.registryAddr], 20_000, { GDS_HOME: await cluster.dir() })
     expect(alone.code).toBe(2)
     expect(alone.stderr).toMatch(/cannot reach the registry at \/ip4\/127\.0\.0\.1\/tcp\/\d+.*--peer \(or GDS_PEER\)/s)
+    // With the peers remembered: the calls go through one of them, saying so on stderr; status stays
+    // the registry's view (exit 2) and names a remembered peer to pass.
+    const remembered = await runCli(['grades', 'list', '--json', '--registry', cluster.registryAddr], 20_000, { GDS_HOME: home })
+    expect(remembered.code, remembered.stderr).toBe(0)
+    expect(JSON.parse(remembered.stdout).length).toBeGreaterThan(0)
+    expect(remembered.stderr).toMatch(/warning: cannot reach the registry at .*; asked \/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\w+ instead/)
+    const status = await runCli(['status', '--registry', cluster.registryAddr], 20_000, { GDS_HOME: home })
+    expect(status.code).toBe(2)
+    expect(status.stderr).toMatch(/such as one the registry named earlier: \/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
 
     const list = await runCli(['grades', 'list', '--json', '--peer', idleAddr])
     expect(list.code, list.stderr).toBe(0)

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,8 +8,11 @@ import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'run.js')
+/** The CLI's state (remembered peers, default data dirs) for this test process only, not the developer's. */
+const HOME = mkdtempSync(join(tmpdir(), 'gds-home-'))
+process.on('exit', () => { rmSync(HOME, { recursive: true, force: true }) })
 /** vitest sets NODE_ENV=test, which would make oclif look for TypeScript sources. */
-export const CLI_ENV = { ...process.env, NODE_ENV: 'production', OCLIF_SKIP_NEW_VERSION_CHECK: 'true' }
+export const CLI_ENV = { ...process.env, NODE_ENV: 'production', OCLIF_SKIP_NEW_VERSION_CHECK: 'true', GDS_HOME: HOME }
 /** Timings for cluster tests: fast detection, still far above loopback RTTs on a busy 2-core box. */
 export const FAST = ['--heartbeat-interval', '200', '--heartbeat-timeout', '150', '--failure-threshold', '2']
 
