@@ -286,6 +286,7 @@ export function isDialRefused (err: any): boolean {
 export function describeDialError (err: any, swarmKey?: boolean, counterpart: Counterpart = 'the registry'): string {
   const text = `${err?.name ?? ''} ${err?.message ?? err} ${err?.errors?.map((e: any) => e?.message).join(' ') ?? ''}`
   if (/does not match expected remote identity/i.test(text)) return `the peer there is not the pinned ${counterpart === 'the registry' ? 'registry' : 'peer'} (it has another peer id; check the /p2p/ part of the address)`
+  if (/no valid addresses/i.test(text)) return 'nothing there this node can dial (gds speaks TCP: /ip4/HOST/tcp/PORT, /ip6/... or /dns4/..., optionally ending in /p2p/<peer id>)'
   if (/ECONNREFUSED/.test(text)) {
     return counterpart === 'the registry'
       ? 'connection refused (is a registry running there? start one with "gds node start --role registry")'

@@ -16,7 +16,10 @@ export function parseRegistryAddr (text: string, label = '--registry'): Multiadd
   } catch (err: any) {
     throw new InvalidConfigError(`${label} "${text}" is not a multiaddr ${EXAMPLE}: ${err?.message ?? err}`)
   }
-  const id = addr.getComponents().find(c => c.name === 'p2p')?.value
+  const ids = addr.getComponents().filter(c => c.name === 'p2p')
+  // A `listening` address already ends with /p2p/<id>: pasted with one more, libp2p finds nothing to dial.
+  if (ids.length > 1) throw new InvalidConfigError(`${label} "${text}" names /p2p/ ${ids.length} times: keep one, at the end ${EXAMPLE}`)
+  const id = ids[0]?.value
   if (id !== undefined) {
     try {
       peerIdFromString(id)
