@@ -57,4 +57,19 @@ describe.skipIf(!hasTmux)('gds top in a real terminal (tmux)', () => {
     }
     expect(code).toBe('0')
   })
+
+  it('with the registry killed, shows the whole cluster as a peer holds it, saying whose view and how fresh', async () => {
+    await cluster.registry()
+    await cluster.service('log')
+    await cluster.service('demo', ['log'])
+    await cluster.service('idle')
+    const cmd = `cd ${ROOT} && NODE_ENV=production OCLIF_SKIP_NEW_VERSION_CHECK=true node bin/run.js top --registry ${cluster.registryAddr}`
+    execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '30', cmd])
+    const all = (s: string): boolean => ['log', 'demo', 'idle'].every(n => new RegExp(`^${n}\\s.*\\sup\\s`, 'm').test(s))
+    await until(all, 'all three services up')
+    cluster.procs[0].signal('SIGKILL')
+    // ink wraps the header itself: read it as one line.
+    const s = await until(s => /registry unreachable: showing the view of peer \S+: the whole catalogue it holds \(3 entries; registry NOT reachable from it; last heard from the registry \d/.test(s.replace(/\s+/g, ' ')) && all(s), 'the peer\'s whole view', 30_000)
+    expect(s).toMatch(/3 up · 0 degraded · 0 suspect · 0 down/)
+  })
 })
