@@ -148,4 +148,17 @@ describe.skipIf(executablePath === undefined)('the web UI in headless Chromium',
     await graders[1].p2p.stop()
     await expect.poll(async () => page.locator('svg g[data-service=grading]').getAttribute('data-health'), { timeout: 10_000 }).toBe('down')
   })
+
+  it('live page: with the registry gone, it shows the whole cluster as a peer holds it, whose view and how fresh', async () => {
+    const { url, registry } = await webuiCluster(cluster)
+    page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
+    await page.goto(`${url}cluster`)
+    await expect.poll(async () => page.locator('tr:has(td:text-is("grading")) .pill').allInnerTexts(), { timeout: 10_000 }).toEqual(['up', 'up'])
+    await registry.p2p.stop()
+    await expect.poll(async () => page.locator('#status').innerText(), { timeout: 20_000 })
+      .toMatch(/registry unreachable showing the view of peer \S+: the whole catalogue it holds \(4 entries; registry NOT reachable from it; last heard from the registry [\d.]+m?s ago/)
+    // Every instance still there and up: log, both grading, webui.
+    expect(await page.locator('tr[data-peer] .pill').allInnerTexts()).toEqual(['up', 'up', 'up', 'up'])
+    await page.screenshot({ path: join(SHOTS, 'cluster-peer-view.png'), fullPage: true })
+  })
 })
