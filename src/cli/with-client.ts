@@ -1,5 +1,5 @@
 import { loadClient } from './client-loader.js'
-import { registryText, splitList } from './flags.js'
+import { registryText, splitList } from './common-flags.js'
 import type { RegistryClient } from '../node/client.js'
 
 /** What a registry connection is made from: the registry flags, and how long to wait for it. */

@@ -1,6 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import { GdsCommand } from '../cli/base.js'
-import { registryFlags, splitList } from '../cli/flags.js'
+import { splitList } from '../cli/common-flags.js'
+import { registryFlags } from '../cli/flags.js'
 import { UsageError } from '../node/errors.js'
 import type { Feed } from '../cli/output.js'
 import { statusView, toStatusJson, type StatusFilter, type StatusJson } from '../cli/status.js'
