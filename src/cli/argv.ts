@@ -8,6 +8,8 @@ interface CommonSpec {
   readonly description: string
   /** One letter, for `-x VALUE`. */
   readonly char?: string
+  /** Flags that may not be given with this one. */
+  readonly exclusive?: readonly string[]
 }
 
 export interface BooleanSpec extends CommonSpec {
@@ -23,7 +25,7 @@ export interface OptionSpec extends CommonSpec {
   readonly multiple?: boolean
   readonly required?: boolean
   readonly options?: readonly string[]
-  readonly default?: string
+  readonly default?: string | number
   /** integer only: the range, both ends included. */
   readonly min?: number
   readonly max?: number
@@ -35,7 +37,7 @@ export type FlagSpecs = Readonly<Record<string, FlagSpec>>
 /** The parsed value of a flag, typed as oclif types it. */
 export type FlagValue<S extends FlagSpec> = S extends OptionSpec
   ? (S['multiple'] extends true ? string[] : S['type'] extends 'integer' ? number : string) |
-    (S['required'] extends true ? never : S['default'] extends string ? never : undefined)
+    (S['required'] extends true ? never : S['default'] extends string | number ? never : undefined)
   : boolean
 
 export type FlagValues<S extends FlagSpecs> = { [K in keyof S]: FlagValue<S[K]> }
@@ -44,7 +46,8 @@ export type FlagValues<S extends FlagSpecs> = { [K in keyof S]: FlagValue<S[K]> 
  * What oclif's parser would make of `argv` for these flags, or undefined whenever this reading is
  * not sure to agree: anything but `--flag VALUE`, `--flag=VALUE`, `-x VALUE` and booleans
  * (`--help`, unknown flags, arguments, `--`, values beginning with "-"), and any input oclif
- * would refuse (a missing required flag, a repeated single flag, a bad integer or option). The
+ * would refuse (a missing required flag, a repeated single flag, a bad integer or option,
+ * exclusive flags together). The
  * caller then hands argv to oclif, whose answer (help, or the error a user reads) is the one
  * every command gives. Pure.
  */
@@ -70,6 +73,8 @@ export function readArgv<S extends FlagSpecs> (specs: S, argv: readonly string[]
     given.set(name, [...values, value])
   }
   const out: Record<string, unknown> = {}
+  /** Flags given, on argv or by env (not by default): the ones exclusive flags exclude. */
+  const set = new Set(given.keys())
   for (const [name, spec] of Object.entries(specs)) {
     const tokens = given.get(name)
     if (spec.type === 'boolean') {
@@ -82,6 +87,7 @@ export function readArgv<S extends FlagSpecs> (specs: S, argv: readonly string[]
       const value = optionValue(spec, fromEnv)
       if (value === undefined) return undefined
       out[name] = value
+      set.add(name)
     } else if (tokens !== undefined) {
       const values = tokens.map(t => optionValue(spec, t))
       if (values.includes(undefined)) return undefined
@@ -91,6 +97,9 @@ export function readArgv<S extends FlagSpecs> (specs: S, argv: readonly string[]
     } else if (spec.required === true) {
       return undefined
     }
+  }
+  for (const name of set) {
+    if (specs[name].exclusive?.some(other => other !== name && set.has(other)) === true) return undefined
   }
   return out as FlagValues<S>
 }

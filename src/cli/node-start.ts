@@ -2,6 +2,7 @@ import type { FlagSpecs, FlagValues } from './argv.js'
 import { loadRuntime } from './client-loader.js'
 import { REGISTRY_FLAGS, registryText, splitList } from './common-flags.js'
 import { formatEvent } from './format.js'
+import type { LeanCommand } from './lean.js'
 import { Feed } from './output.js'
 import { stopOnSignal, stopWithSupervisor } from './signals.js'
 import { createConfig, DEFAULT_HTTP_HOST, DEFAULT_MAX_ENTRIES, DEFAULT_TIMINGS, MAX_MAX_ENTRIES } from '../node/config.js'
@@ -10,7 +11,7 @@ import { BUILT_IN_ROLES } from '../services/roles.js'
 
 /**
  * `gds node start`'s flags, once: the command declares oclif's flags from them (its `--help`
- * and errors), and a long-running node reads its argv with them without oclif (lean-start.ts).
+ * and errors), and a long-running node reads its argv with them without oclif (lean.ts).
  */
 export const NODE_START_FLAGS = {
   ...REGISTRY_FLAGS,
@@ -82,3 +83,6 @@ export async function nodeStartFeed (flags: NodeStartFlags, json: boolean): Prom
     }
   }, formatEvent)
 }
+
+/** `gds node start` as bin/run.js runs it without oclif. */
+export const NODE_START: LeanCommand<typeof NODE_START_FLAGS> = { flags: NODE_START_FLAGS, run: nodeStartFeed }

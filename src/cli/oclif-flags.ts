@@ -6,12 +6,13 @@ export type OclifFlag<S extends FlagSpec> = S extends BooleanSpec ? BooleanFlag<
 
 /** oclif's flag for a spec: what commands declare, `--help` shows and oclif parses. */
 function oclifFlag (spec: FlagSpec): BooleanFlag<boolean> | OptionFlag<any> {
-  const { type, char, ...rest } = spec
-  // oclif types a char as a letter; the spec holds one (test/unit/argv.test.ts reads every spec through both).
-  const letter = char as 'a' | undefined
-  if (type === 'boolean') return Flags.boolean<boolean>({ ...rest as Omit<BooleanSpec, 'type' | 'char'>, char: letter })
-  const options = { ...rest, char: letter, options: spec.options === undefined ? undefined : [...spec.options] } as any
-  return type === 'integer' ? Flags.integer(options) : Flags.string(options)
+  const { type, ...rest } = spec
+  // oclif types a char as a letter (the spec holds one: test/unit/argv.test.ts reads every spec
+  // through both), and its lists as mutable.
+  const props: any = { ...rest, exclusive: spec.exclusive === undefined ? undefined : [...spec.exclusive] }
+  if (type === 'boolean') return Flags.boolean<boolean>(props)
+  props.options = spec.options === undefined ? undefined : [...spec.options]
+  return type === 'integer' ? Flags.integer(props) : Flags.string(props)
 }
 
 /** oclif's flags for specs, typed as the values readArgv gives. */

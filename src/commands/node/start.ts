@@ -22,7 +22,7 @@ Human output is one line per event; with --json, stdout carries one JSON event p
     { description: 'Your own service module', command: '<%= config.bin %> <%= command.id %> --role ./my-service.js' }
   ]
 
-  // The flags are NODE_START_FLAGS: bin/run.js reads them without oclif for a node that runs on (lean-start.ts).
+  // The flags are NODE_START_FLAGS: bin/run.js reads them without oclif for a node that runs on (src/cli/lean.ts).
   static override flags = oclifFlags(NODE_START_FLAGS)
 
   async run (): Promise<Feed<TimedEvent>> {
