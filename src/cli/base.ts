@@ -1,13 +1,12 @@
 import { format } from 'node:util'
 import { Command } from '@oclif/core/command'
-import * as Flags from '@oclif/core/flags'
 import { isGdsError, UsageError } from '../node/errors.js'
-import { safeLines, safeText } from '../node/safe-text.js'
+import { safeLines } from '../node/safe-text.js'
+import { JSON_FLAGS } from './common-flags.js'
+import { reportFailure } from './failure.js'
 import { LineBatcher } from './line-batcher.js'
-import { Feed, jsonLine } from './output.js'
-
-/** Exit codes of every gds command (DESIGN.md §10). */
-export const EXIT = { ok: 0, failed: 1, unreachable: 2 } as const
+import { Feed, jsonLine, outputLine, printFeed } from './output.js'
+import { oclifFlags } from './oclif-flags.js'
 
 /** A result printed once (anything but a Feed, whose items are printed as they come). */
 export type Answer<T> = Exclude<T, Feed<any>>
@@ -20,10 +19,7 @@ export type Answer<T> = Exclude<T, Feed<any>>
  */
 export abstract class GdsCommand<T = void> extends Command {
   static override enableJsonFlag = true
-  static override baseFlags = {
-    // oclif's --json (enableJsonFlag), described as gds means it.
-    json: Flags.boolean({ description: 'Print machine-readable JSON on stdout (logs stay on stderr).', default: false })
-  }
+  static override baseFlags = oclifFlags(JSON_FLAGS)
 
   /** stdout, one write per turn of the event loop (see LineBatcher). */
   private readonly out = new LineBatcher(chunk => { process.stdout.write(chunk) })
@@ -77,32 +73,19 @@ export abstract class GdsCommand<T = void> extends Command {
   }
 
   protected override async catch (err: Error & { exitCode?: number, oclif?: { exit?: number } }): Promise<never> {
-    // `name` is the discriminator, as in libp2p; the bundled client's classes are copies.
-    const gds = isGdsError(err)
     // oclif's own errors (bad flags, --help, exit) keep oclif's handling and exit codes.
-    if (!gds) {
-      if (err.oclif !== undefined || err.exitCode !== undefined) throw err
-      if (process.env.GDS_DEBUG !== undefined) process.stderr.write(`${err.stack ?? String(err)}\n`)
-    }
-    const code = err.name === 'RegistryUnreachableError' ? EXIT.unreachable : EXIT.failed
-    const wire = gds ? err.toWire() : { name: err.name, code: 'INTERNAL', message: err.message }
-    if (this.jsonEnabled()) this.out.push(jsonLine({ error: wire }))
-    else this.logToStderr(`Error: ${safeText(err.message)}`)
+    if (!isGdsError(err) && (err.oclif !== undefined || err.exitCode !== undefined)) throw err
+    const code = reportFailure(err, this.jsonEnabled(), line => { this.out.push(line) }, line => { this.logToStderr(line) })
     this.out.flush()
     this.exit(code)
   }
 
   private async print (result: T): Promise<void> {
     const json = this.jsonEnabled()
-    // Human text is neutralised here, once for every command: names and messages come from peers.
-    const line = (text: string | undefined): void => { if (text !== undefined) this.out.push(json ? text : safeLines(text)) }
-    if (result instanceof Feed) {
-      const render = json ? jsonLine : result.render
-      await result.produce(item => { line(render(item)) })
-    } else {
-      const answer = result as Answer<T>
-      line(json ? jsonLine(this.toJson(answer)) : this.render(answer))
-    }
+    if (result instanceof Feed) return printFeed(result, json, line => { this.out.push(line) })
+    const answer = result as Answer<T>
+    const line = outputLine(json ? jsonLine(this.toJson(answer)) : this.render(answer), json)
+    if (line !== undefined) this.out.push(line)
   }
 }
 

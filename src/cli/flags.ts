@@ -1,21 +1,10 @@
 import * as Flags from '@oclif/core/flags'
 import { InvalidParamsError } from '../node/errors.js'
+import { REGISTRY_FLAGS } from './common-flags.js'
+import { oclifFlags } from './oclif-flags.js'
 
 /** Flags of commands that talk to a registry. */
-export const registryFlags = {
-  registry: Flags.string({
-    char: 'r',
-    env: 'GDS_REGISTRY',
-    description: 'Multiaddr of the registry; add /p2p/<peer id> to pin its identity (the only safe form across machines). Repeat it (or comma-separate GDS_REGISTRY) for registries sharing one catalogue, each pinned. [default: /ip4/127.0.0.1/tcp/4001]',
-    helpValue: 'MULTIADDR',
-    multiple: true
-  }),
-  'swarm-key': Flags.string({
-    env: 'GDS_SWARM_KEY',
-    description: 'Path of a private-network key (see "gds swarm-key generate"); peers without the same key cannot connect.',
-    helpValue: 'FILE'
-  })
-}
+export const registryFlags = oclifFlags(REGISTRY_FLAGS)
 
 /** Flags of commands that call services: reach them through a peer while the registry is down. */
 export const peerFlags = {
@@ -30,17 +19,6 @@ export const peerFlags = {
 
 /** The data dir of a `gds cluster` (up, status, down): the same flag on each. */
 export const clusterDirFlag = Flags.string({ char: 'd', description: 'Folder of the cluster: every member\'s data and its cluster.json. [default: $XDG_STATE_HOME/gds/cluster]', helpValue: 'DIR' })
-
-/** Repeated --registry flags (or one GDS_REGISTRY of several, comma-separated) as the one list the node and client take. */
-export function registryText (values: string | string[] | undefined): string | undefined {
-  const list = splitList(values)
-  return list.length === 0 ? undefined : list.join(',')
-}
-
-/** Accepts "a,b" and repeated flags alike (and one string: oclif gives a multiple flag's env value so). */
-export function splitList (values: string[] | string | undefined): string[] {
-  return [values ?? []].flat().flatMap(v => v.split(',')).map(v => v.trim()).filter(v => v !== '')
-}
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 

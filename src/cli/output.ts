@@ -1,4 +1,4 @@
-import { safeJson } from '../node/safe-text.js'
+import { safeJson, safeLines } from '../node/safe-text.js'
 
 /** How a person reads a value: its text for stdout, or undefined for nothing. Pure. */
 export type Render<T> = (value: T) => string | undefined
@@ -28,4 +28,21 @@ export class Feed<I> {
  */
 export function jsonLine (value: unknown): string {
   return safeJson(String(JSON.stringify(value)))
+}
+
+/**
+ * A line for stdout: JSON as it is, human text neutralised (names and messages come from peers),
+ * or nothing for undefined.
+ */
+export function outputLine (text: string | undefined, json: boolean): string | undefined {
+  return text === undefined || json ? text : safeLines(text)
+}
+
+/** Pushes each item of a feed as it comes: its JSON line under --json, else its rendering. */
+export async function printFeed<I> (feed: Feed<I>, json: boolean, push: (line: string) => void): Promise<void> {
+  const render = json ? jsonLine : feed.render
+  await feed.produce(item => {
+    const line = outputLine(render(item), json)
+    if (line !== undefined) push(line)
+  })
 }

@@ -4,7 +4,7 @@ import { changeEvent } from '../node/watch-view.js'
 import { formatEvent, statusTable } from './format.js'
 import { Feed } from './output.js'
 import { abortOn } from './signals.js'
-import { registryText } from './flags.js'
+import { registryText } from './common-flags.js'
 import { itemsWithClient, type ClientFlags } from './with-client.js'
 
 /** One human line (or table) for a watch message: the snapshot's table, a change's event; figures are not news. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { loadClient } from './client-loader.js'
-import { registryText, splitList } from './flags.js'
+import { registryText, splitList } from './common-flags.js'
 import type { RegistryClient } from '../node/client.js'
 import { KNOWN_PEERS, stateDir } from '../node/config.js'
 import { safeText } from '../node/safe-text.js'

@@ -239,6 +239,13 @@ export function stateDir (env: NodeJS.ProcessEnv = process.env): string {
   return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.local', 'state'), 'gds')
 }
 
+/** The per-user cache directory (XDG): what makes the CLI start faster (the client's compiled code), safe to delete. */
+export function cacheDir (env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GDS_HOME !== undefined && env.GDS_HOME !== '') return join(resolve(env.GDS_HOME), 'cache')
+  const xdg = env.XDG_CACHE_HOME
+  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'gds')
+}
+
 /** A token that is also a valid cookie value (RFC 6265 cookie-octet), long enough not to be guessed. */
 export const HTTP_TOKEN_PATTERN = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{16,256}$/
 /** Set by `gds cluster up` on each member it starts, which it holds by the stdin pipe (src/cli/signals.ts). */

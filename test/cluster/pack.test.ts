@@ -18,7 +18,7 @@ describe('gds as an installable package', () => {
     // --ignore-scripts: the suite built dist already; prepack would rebuild it under other tests.
     const [packed] = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', out], ROOT))
     const files: string[] = packed.files.map((f: { path: string }) => f.path)
-    for (const f of ['bin/run.js', 'dist/index.js', 'dist/index.d.ts', 'dist/bundle/client.js', 'dist/commands/node/start.js', 'oclif.manifest.json', 'README.md', 'package.json']) {
+    for (const f of ['bin/run.js', 'dist/index.js', 'dist/index.d.ts', 'dist/bundle/cli-client.cjs', 'dist/commands/node/start.js', 'oclif.manifest.json', 'README.md', 'package.json']) {
       expect(files, f).toContain(f)
     }
     expect(files.filter(f => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('bench/'))).toEqual([])

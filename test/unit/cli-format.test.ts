@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { clusterLine, clusterStatusView } from '../../src/cli/cluster.js'
-import { parseSince, splitList } from '../../src/cli/flags.js'
+import { splitList } from '../../src/cli/common-flags.js'
+import { parseSince } from '../../src/cli/flags.js'
 import { formatEntry, peerViewText } from '../../src/cli/format.js'
 import { statusView, toStatusJson } from '../../src/cli/status.js'
 import { watchLine } from '../../src/cli/watch.js'
