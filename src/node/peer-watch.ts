@@ -294,7 +294,7 @@ export class PeerWatch {
     }))
     const now = this.o.now()
     this.health.indirect(asked.length, answering, now)
-    this.o.log.info({ peer: peerId, asked: asked.length, unreachable: unreachable.length, alive }, 'indirect check (no registry in reach)')
+    this.o.log.info({ peer: peerId, asked: asked.length, unreachable: unreachable.length, alive }, 'indirect check answered')
     if (!this.active || alive) return
     if (!refused) {
       // Every answer is in and none reached it.
@@ -302,9 +302,11 @@ export class PeerWatch {
       for (const h of unreachable) if (this.verdicts.accused(peerId, held, held, h, now) === 'down') down = true
       if (down) this.declare(peerId, held)
     }
-    // Others may not have noticed (no connection to it, a SIGSTOP): say so, unless enough have,
-    // or we are the slow one (Lifeguard: our failed checks may be our own stalls).
-    if (this.health.healthy(now) && this.verdicts.gossipedAccusers(peerId, held, now) < PEER_VERDICTS.enoughGossiped) this.publish(peerId, held)
+    // Others may not have noticed (no connection to it, a SIGSTOP): say so, unless enough have.
+    // While we are the slow one (Lifeguard), our timeouts may be our own stalls: we say so only
+    // with another member's confirmation. A refused dial is no matter of timing.
+    const credible = refused || unreachable.length > 0 || this.health.healthy(now)
+    if (credible && this.verdicts.gossipedAccusers(peerId, held, now) < PEER_VERDICTS.enoughGossiped) this.publish(peerId, held)
   }
 
   /** Our check reached it: our failure no longer counts; declared down here, it is told so (it refutes). */
@@ -317,7 +319,9 @@ export class PeerWatch {
   /** Asks the helpers whether they reach `target`: one answer each (undefined: none in time). */
   private askHelpers (target: string): Array<Promise<{ helper: string, reachable: boolean | undefined }>> {
     const timeoutMs = 2 * this.timeoutMs()
-    return this.helpers(target).map(async helper => ({ helper, reachable: await askToCheck(this.o.libp2p, helper, target, timeoutMs) }))
+    const helpers = this.helpers(target)
+    this.o.log.info({ peer: target, asking: helpers.length }, 'indirect check (no registry in reach)')
+    return helpers.map(async helper => ({ helper, reachable: await askToCheck(this.o.libp2p, helper, target, timeoutMs) }))
   }
 
   /** Up to `indirectCheckers` members we are connected to, at random, the accused aside. */
