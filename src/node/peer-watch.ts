@@ -44,8 +44,8 @@ function onePer (gapMs: number): TokenBuckets {
 
 /**
  * Failure detection among peers while this node has no registry session (DESIGN.md §4), at
- * SWIM's cost: each beat it checks ONE member (src/node/probe-order.ts), so the cluster sends N
- * probes a beat whatever it requires. It checks a peer at once when there is a sign that costs
+ * SWIM's cost: each beat it checks ONE member it is connected to (src/node/probe-order.ts), so
+ * the cluster sends N probes a beat whatever it requires. It checks a peer at once when there is a sign that costs
  * nothing per beat: a closed connection, a refused dial, a failed call, or another member's
  * suspicion of a provider it requires. It asks a few members to check a peer its own check
  * failed (SWIM's ping-req), hears other members' suspicions on gossip, and lets
@@ -163,18 +163,21 @@ export class PeerWatch {
   }
 
   /**
-   * Each beat: one member in SWIM's order, and the providers we require that we declared down
-   * (one that answers again is told, so it refutes). Our event loop's longest stall of the beat
-   * goes to our health.
+   * Each beat: one member in SWIM's order, among the members we are connected to, and the
+   * providers we require that we declared down (one that answers again is told, so it refutes).
+   * Connected ones only: over libp2p a probe of any other costs a dial (a handshake at both ends,
+   * and an announcement to each new topic peer), where SWIM's UDP costs nothing; every member
+   * keeps --mesh-degree connections, so each is probed by its neighbours, and a connection that
+   * closes is checked at once. Our event loop's longest stall of the beat goes to our health.
    */
   private beat (): void {
     const active = this.active
     if (this.sampling && active) this.health.loopDelay(this.loop.max / 1e6, this.o.now())
     this.sample(active)
     if (!active) return
-    const members = new Set(this.o.catalog.peers().filter(p => this.isMember(p)))
+    const members = new Set(this.o.libp2p.getPeers().map(String).filter(p => this.isMember(p)))
     const declared = this.verdicts.declaredPeers().filter(p => this.requires(p))
-    this.closeLinks(p => members.has(p) || declared.includes(p))
+    this.closeLinks(p => this.isMember(p) || declared.includes(p))
     const target = this.order.next(members)
     if (target !== undefined) void this.judge(target)
     for (const p of declared) void this.judge(p)
