@@ -183,12 +183,17 @@ export const GOSSIP_BUDGET = { burst: 30, ratePerSec: 5, maxPeers: 4_096 } as co
 /**
  * Failure verdicts among peers while a node has no registry session (DESIGN.md §4; the rule is
  * src/node/peer-verdicts.ts, the checks src/node/peer-watch.ts). Each beat (heartbeatIntervalMs)
- * a node checks ONE member, round-robin over the members shuffled (SWIM's probe order,
- * src/node/probe-order.ts), each check bounded by heartbeatTimeoutMs stretched by the node's own
+ * a node checks ONE member it is connected to, round-robin over them shuffled (SWIM's probe
+ * order, src/node/probe-order.ts), and its dependents together check each provider
+ * `dependentChecks` times; each check bounded by heartbeatTimeoutMs stretched by the node's own
  * health (src/node/local-health.ts); a closed connection, a failed call or a suspicion of a
  * provider it requires makes it check that peer at once.
  */
 export const PEER_VERDICTS = {
+  // Checks of a provider by its dependents, all together, each beat (on top of SWIM's one
+  // member a beat per node): a hang of what a node requires is found within ~2 beats, at a
+  // cost per provider, not per dependent.
+  dependentChecks: 2,
   // SWIM's k (memberlist's IndirectChecks): members asked to check a peer our own check failed.
   indirectCheckers: 3,
   // Other members whose failure must confirm our own: two nodes' word at least, never one's.

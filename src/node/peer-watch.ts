@@ -163,8 +163,9 @@ export class PeerWatch {
   }
 
   /**
-   * Each beat: one member in SWIM's order, among the members we are connected to, and the
-   * providers we require that we declared down (one that answers again is told, so it refutes).
+   * Each beat: one member in SWIM's order, among the members we are connected to, a few of the
+   * providers we require (providersToCheck), and those we declared down (one that answers again
+   * is told, so it refutes).
    * Connected ones only: over libp2p a probe of any other costs a dial (a handshake at both ends,
    * and an announcement to each new topic peer), where SWIM's UDP costs nothing; every member
    * keeps --mesh-degree connections, so each is probed by its neighbours, and a connection that
@@ -178,9 +179,26 @@ export class PeerWatch {
     const members = new Set(this.o.libp2p.getPeers().map(String).filter(p => this.isMember(p)))
     const declared = this.verdicts.declaredPeers().filter(p => this.requires(p))
     this.closeLinks(p => this.isMember(p) || declared.includes(p))
-    const target = this.order.next(members)
-    if (target !== undefined) void this.judge(target)
-    for (const p of declared) void this.judge(p)
+    const targets = new Set([...declared, ...this.providersToCheck()])
+    const next = this.order.next(members)
+    if (next !== undefined) targets.add(next)
+    for (const t of targets) void this.judge(t)
+  }
+
+  /**
+   * The providers of what we require that we check this beat besides SWIM's one: each with
+   * probability dependentChecks / (its dependents), so all its dependents together check it
+   * about dependentChecks times a beat, whatever their number. One member a beat alone finds a
+   * hang a round later at worst (9 beats at 10 nodes: beyond the SIGSTOP target); a probe per
+   * dependent each beat cost O(N × providers).
+   */
+  private providersToCheck (): string[] {
+    const out: string[] = []
+    for (const name of this.o.required) {
+      const share = PEER_VERDICTS.dependentChecks / Math.max(1, this.o.catalog.dependentsOf(name).size)
+      for (const r of this.o.catalog.providersOf(name)) if (this.isMember(r.peerId) && this.o.random() < share) out.push(r.peerId)
+    }
+    return out
   }
 
   /** Samples the event loop's stalls from now on (a fresh window), or stops. */
