@@ -14,7 +14,7 @@ import { ProbeFailure, HeartbeatLink } from './heartbeat-link.js'
 import { LocalHealth } from './local-health.js'
 import { askToCheck, serveChecks, type CheckResult } from './peer-check.js'
 import { PeerVerdicts, type Version } from './peer-verdicts.js'
-import { ProbeOrder } from './probe-order.js'
+import { ProbeOrder, providersToCheck } from './probe-order.js'
 import { CHECK_PROTOCOL } from './protocols.js'
 import { TimerWheel } from './timer-wheel.js'
 import { TokenBuckets } from './token-buckets.js'
@@ -164,7 +164,7 @@ export class PeerWatch {
 
   /**
    * Each beat: one member in SWIM's order, among the members we are connected to, a few of the
-   * providers we require (providersToCheck), and those we declared down (one that answers again
+   * providers we require (probe-order.ts's providersToCheck), and those we declared down (one that answers again
    * is told, so it refutes).
    * Connected ones only: over libp2p a probe of any other costs a dial (a handshake at both ends,
    * and an announcement to each new topic peer), where SWIM's UDP costs nothing; every member
@@ -179,26 +179,10 @@ export class PeerWatch {
     const members = new Set(this.o.libp2p.getPeers().map(String).filter(p => this.isMember(p)))
     const declared = this.verdicts.declaredPeers().filter(p => this.requires(p))
     this.closeLinks(p => this.isMember(p) || declared.includes(p))
-    const targets = new Set([...declared, ...this.providersToCheck()])
+    const targets = new Set([...declared, ...providersToCheck(this.o.required, this.o.catalog, p => this.isMember(p), PEER_VERDICTS.dependentChecks, this.o.random)])
     const next = this.order.next(members)
     if (next !== undefined) targets.add(next)
     for (const t of targets) void this.judge(t)
-  }
-
-  /**
-   * The providers of what we require that we check this beat besides SWIM's one: each with
-   * probability dependentChecks / (its dependents), so all its dependents together check it
-   * about dependentChecks times a beat, whatever their number. One member a beat alone finds a
-   * hang a round later at worst (9 beats at 10 nodes: beyond the SIGSTOP target); a probe per
-   * dependent each beat cost O(N × providers).
-   */
-  private providersToCheck (): string[] {
-    const out: string[] = []
-    for (const name of this.o.required) {
-      const share = PEER_VERDICTS.dependentChecks / Math.max(1, this.o.catalog.dependentsOf(name).size)
-      for (const r of this.o.catalog.providersOf(name)) if (this.isMember(r.peerId) && this.o.random() < share) out.push(r.peerId)
-    }
-    return out
   }
 
   /** Samples the event loop's stalls from now on (a fresh window), or stops. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ProbeOrder } from '../../src/node/probe-order.js'
+import { ProbeOrder, providersToCheck } from '../../src/node/probe-order.js'
 
 /** A seeded generator (mulberry32), so each order is reproducible. */
 function seeded (seed: number): () => number {
@@ -53,5 +53,36 @@ describe('probe order: SWIM\'s round-robin over the members shuffled', () => {
     expect(order.next(new Set())).toBeUndefined()
     expect(order.next(new Set(['a']))).toBe('a')
     expect(order.next(new Set())).toBeUndefined()
+  })
+})
+
+describe('providers their dependents check: a few checks a beat per provider, not one per dependent', () => {
+  /** A catalogue of one name, its providers and its dependents. */
+  const catalog = (providers: string[], dependents: number) => ({
+    providersOf: (name: string) => name === 'log' ? providers.map(peerId => ({ peerId })) as any : [],
+    dependentsOf: (name: string) => new Set(name === 'log' ? Array.from({ length: dependents }, (_, i) => `d${i}`) : [])
+  })
+
+  it('all dependents together check each provider about checksPerBeat times a beat, at any size', () => {
+    for (const dependents of [3, 10, 50, 200]) {
+      const random = seeded(dependents)
+      const c = catalog(['p1', 'p2'], dependents)
+      const beats = 200
+      let checks = 0
+      for (let beat = 0; beat < beats; beat++) {
+        for (let d = 0; d < dependents; d++) checks += providersToCheck(['log'], c, () => true, 2, random).filter(p => p === 'p1').length
+      }
+      // Fewer dependents than checks: each checks every beat.
+      const expected = Math.min(2, dependents)
+      expect(checks / beats).toBeGreaterThan(expected * 0.8)
+      expect(checks / beats).toBeLessThan(expected * 1.2)
+    }
+  })
+
+  it('checks members only, and nothing for names it does not require', () => {
+    const c = catalog(['p1', 'gone'], 1)
+    expect(providersToCheck(['log'], c, p => p !== 'gone', 2, () => 0)).toEqual(['p1'])
+    expect(providersToCheck(['other'], c, () => true, 2, () => 0)).toEqual([])
+    expect(providersToCheck([], c, () => true, 2, () => 0)).toEqual([])
   })
 })
