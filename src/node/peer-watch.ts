@@ -44,15 +44,16 @@ function onePer (gapMs: number): TokenBuckets {
 
 /**
  * Failure detection among peers while this node has no registry session (DESIGN.md §4), at
- * SWIM's cost: each beat it checks ONE member it is connected to (src/node/probe-order.ts), so
- * the cluster sends N probes a beat whatever it requires. It checks a peer at once when there is a sign that costs
- * nothing per beat: a closed connection, a refused dial, a failed call, or another member's
- * suspicion of a provider it requires. It asks a few members to check a peer its own check
- * failed (SWIM's ping-req), hears other members' suspicions on gossip, and lets
- * src/node/peer-verdicts.ts decide. Its own health (src/node/local-health.ts) stretches its
- * timeouts and keeps it from gossiping suspicions while it is the slow one. A verdict is local:
- * the entries go `down` in this node's catalogue (authority `peers`) and its dependents' events
- * say `via: "peers"`.
+ * SWIM's cost: each beat it checks ONE member it is connected to (src/node/probe-order.ts), and
+ * a provider's dependents together check it about PEER_VERDICTS.dependentChecks times, so the
+ * cluster sends N probes a beat plus a few per provider, whatever each node requires. It checks
+ * a peer at once on a sign that costs nothing per beat: a closed connection, a refused dial, a
+ * failed call, or another member's suspicion of a provider it requires. It asks a few members
+ * to check a peer its own check failed (SWIM's ping-req), hears other members' suspicions on
+ * gossip, and lets src/node/peer-verdicts.ts decide. Its own health (src/node/local-health.ts)
+ * stretches its timeouts and keeps it from gossiping unconfirmed suspicions while it is the
+ * slow one. A verdict is local: the entries go `down` in this node's catalogue (authority
+ * `peers`) and its dependents' events say `via: "peers"`.
  */
 export class PeerWatch {
   private readonly verdicts = new PeerVerdicts({ quorum: PEER_VERDICTS.quorum, evidenceTtlMs: PEER_VERDICTS.evidenceTtlMs })
@@ -163,13 +164,14 @@ export class PeerWatch {
   }
 
   /**
-   * Each beat: one member in SWIM's order, among the members we are connected to, a few of the
-   * providers we require (probe-order.ts's providersToCheck), and those we declared down (one that answers again
-   * is told, so it refutes).
-   * Connected ones only: over libp2p a probe of any other costs a dial (a handshake at both ends,
-   * and an announcement to each new topic peer), where SWIM's UDP costs nothing; every member
-   * keeps --mesh-degree connections, so each is probed by its neighbours, and a connection that
-   * closes is checked at once. Our event loop's longest stall of the beat goes to our health.
+   * Each beat: one member in SWIM's order among those we are connected to, a few of the
+   * providers we require (providersToCheck), and those we declared down (one that answers again
+   * is told, so it refutes). Connected ones only: over libp2p a probe of any other costs a dial
+   * (a handshake at both ends, and an announcement to each new topic peer: the gossip-cost
+   * bench's window had 8 dials and 290 announcement copies from them), where SWIM's UDP costs
+   * nothing; every member keeps --mesh-degree connections, so its neighbours probe it, and a
+   * connection that closes is checked at once. Our event loop's longest stall of the beat goes
+   * to our health.
    */
   private beat (): void {
     const active = this.active
@@ -209,9 +211,9 @@ export class PeerWatch {
 
   /**
    * A direct check: a probe on our heartbeat stream to the peer, answered within the heartbeat
-   * timeout as our health stretches it (opening the stream, and dialling, included). A dead process refuses the dial at
-   * once; a SIGSTOP'd one has its TCP connection taken by the kernel and never answers, so the
-   * deadline decides. (A libp2p ping opens a stream per check, one at a time per connection:
+   * timeout as our health stretches it (opening the stream, and dialling, included). A dead
+   * process refuses the dial at once; a SIGSTOP'd one has its TCP connection taken by the kernel
+   * and never answers, so the deadline decides. (A libp2p ping opens a stream per check, one at a time per connection:
    * concurrent checks of one peer failed each other.)
    */
   private async check (peerId: string): Promise<CheckResult> {
