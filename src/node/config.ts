@@ -183,10 +183,17 @@ export const GOSSIP_BUDGET = { burst: 30, ratePerSec: 5, maxPeers: 4_096 } as co
 /**
  * Failure verdicts among peers while a node has no registry session (DESIGN.md §4; the rule is
  * src/node/peer-verdicts.ts, the checks src/node/peer-watch.ts). Each beat (heartbeatIntervalMs)
- * a node checks the providers of what it requires and one other member, each check bounded by
- * heartbeatTimeoutMs.
+ * a node checks ONE member it is connected to, round-robin over them shuffled (SWIM's probe
+ * order, src/node/probe-order.ts), and its dependents together check each provider
+ * `dependentChecks` times; each check bounded by heartbeatTimeoutMs stretched by the node's own
+ * health (src/node/local-health.ts); a closed connection, a failed call or a suspicion of a
+ * provider it requires makes it check that peer at once.
  */
 export const PEER_VERDICTS = {
+  // Checks of a provider by its dependents, all together, each beat (on top of SWIM's one
+  // member a beat per node): a hang of what a node requires is found within ~2 beats, at a
+  // cost per provider, not per dependent.
+  dependentChecks: 2,
   // SWIM's k (memberlist's IndirectChecks): members asked to check a peer our own check failed.
   indirectCheckers: 3,
   // Other members whose failure must confirm our own: two nodes' word at least, never one's.
@@ -203,7 +210,11 @@ export const PEER_VERDICTS = {
   // watching one failure, a couple of messages, not ten.
   enoughGossiped: 2,
   // What one asker may ask of a node's check service (each request costs a ping).
-  checkBudget: { burst: 20, ratePerSec: 10, maxPeers: 4_096 }
+  checkBudget: { burst: 20, ratePerSec: 10, maxPeers: 4_096 },
+  // Lifeguard's local health (memberlist's awareness): timeouts stretch up to maxScore times;
+  // an event-loop stall over slowLoopShare of the check timeout within a beat counts against
+  // us; the score falls by one each recoverBeats beats without a new sign (and at each answer).
+  health: { maxScore: 8, slowLoopShare: 0.5, recoverBeats: 2 }
 } as const
 
 /**

@@ -161,7 +161,10 @@ export class ServiceHost {
   /** A member's suspicion on gossip: of us, refuted; of another, evidence for our own verdict. */
   onSuspicion (s: Suspicion): void {
     if (s.peerId !== this.c.libp2p.peerId.toString()) this.watch.onSuspicion(s)
-    else if (this.presence.refute(s.incarnation, s.seq)) this.c.log.info({ accuser: s.accuser }, 'a member suspected this node: refuted on gossip')
+    else if (this.presence.refute(s.incarnation, s.seq)) {
+      this.watch.refuted()
+      this.c.log.info({ accuser: s.accuser }, 'a member suspected this node: refuted on gossip')
+    }
   }
 
   /** Something gossip said about this very node. */

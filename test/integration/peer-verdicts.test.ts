@@ -66,9 +66,11 @@ describe('peer verdicts while the registry is away', () => {
   })
 
   it('the check protocol answers members only, about peers it holds, within a budget; bad input gets a clear error and changes nothing', async () => {
-    const registry = await cluster.registry()
-    const log = await cluster.service(registry, 'log')
-    const a = await cluster.service(registry, 'a', ['log'])
+    // The default timings: the helper's first check of a opens its heartbeat stream, which on a
+    // loaded host can take longer than the test timings' 150 ms (it then answered unreachable).
+    const registry = await cluster.registry(timings)
+    const log = await cluster.service(registry, 'log', [], timings)
+    const a = await cluster.service(registry, 'a', ['log'], timings)
     await eventually(() => { expect(log.catalog.ofPeer(a.peerId).some(r => r.status === 'up')).toBe(true) }, 15_000)
     // Helpers are asked over connections they have (peer-watch.ts picks connected members).
     await a.p2p.dial(log.p2p.getMultiaddrs()[0])
