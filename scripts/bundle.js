@@ -13,7 +13,7 @@ await build({
   },
   platform: 'node',
   // A native addon, and packages that resolve files of their own at run time, stay packages.
-  external: ['better-sqlite3', 'pino', 'fastify', '@fastify/formbody', 'etcd3'],
+  external: ['better-sqlite3', 'pino', 'fastify', '@fastify/formbody', 'etcd3', 'cockatiel'],
   logLevel: 'warn',
   output: {
     dir: 'dist/bundle',
