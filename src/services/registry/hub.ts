@@ -295,7 +295,8 @@ export class RegistryHub implements Hub {
         continue
       }
       for (const dep of this.catalog.dependentsOf(change.record.name)) {
-        if (dep === change.record.peerId || this.catalog.ofPeer(dep)[0]?.transport === 'http') continue
+        // Another registry's dependents hear it from theirs (they would refuse ours).
+        if (dep === change.record.peerId || this.catalog.ofPeer(dep)[0]?.transport === 'http' || !this.store.serves(dep)) continue
         let list = perDependent.get(dep)
         if (list === undefined) { list = []; perDependent.set(dep, list) }
         list.push(change.record)

@@ -99,6 +99,8 @@ export class EtcdStore implements CatalogStore {
 
   claim (peerId: string): void { this.owners?.claim(peerId) }
   release (peerId: string): void { this.owners?.release(peerId) }
+  // Before follow nobody is claimed yet: as one registry would.
+  serves (peerId: string): boolean { return this.owners?.owns(peerId) ?? true }
 
   async toProbeAtStart (peerIds: string[]): Promise<string[]> {
     // Before follow (no owners yet) or with etcd away: probe them all, as one registry would.

@@ -56,6 +56,7 @@ export class FileStore implements CatalogStore {
   follow (): void {}
   claim (): void {}
   release (): void {}
+  serves (): boolean { return true }
   async toProbeAtStart (peerIds: string[]): Promise<string[]> { return peerIds }
 
   state (): StoreState {

@@ -19,6 +19,11 @@ export interface CatalogStore {
   claim: (peerId: string) => void
   /** This registry stopped probing the peer (it left, or was reaped). */
   release: (peerId: string) => void
+  /**
+   * Whether this registry serves the peer: probes it and pushes it patches. A dependent takes
+   * patches only from the registry it is registered with; another's would be refused (file: all).
+   */
+  serves: (peerId: string) => boolean
   /** Of the peers loaded at start, the ones this registry should probe (file: all of them). */
   toProbeAtStart: (peerIds: string[]) => Promise<string[]>
   /** What `gds status` says about the store. */
