@@ -62,13 +62,19 @@ describe.skipIf(ETCD_BIN === undefined)('three registries on etcd (real processe
     }
   }
 
-  it('kill -9 of a registry and a provider homed on it: the others move, a survivor declares the orphan down, nobody hears a live provider is down', async () => {
+  /** Three registries, `n` providers of log and three dependents of it, each knowing every provider. */
+  async function populated (n: number): Promise<{ regs: Awaited<ReturnType<typeof registries>>, providers: NodeProcess[], deps: NodeProcess[] }> {
     const regs = await registries()
     const providers: NodeProcess[] = []
-    for (let i = 0; i < 6; i++) providers.push(await member(regs.all, 'service', 'log'))
+    for (let i = 0; i < n; i++) providers.push(await member(regs.all, 'service', 'log'))
     const deps: NodeProcess[] = []
     for (let i = 0; i < 3; i++) deps.push(await member(regs.all, 'service', `dep${i}`, ['log']))
     await knowsAll(deps, providers)
+    return { regs, providers, deps }
+  }
+
+  it('kill -9 of a registry and a provider homed on it: the others move, a survivor declares the orphan down, nobody hears a live provider is down', async () => {
+    const { regs, providers, deps } = await populated(6)
 
     // The registry homing the most providers (6 over 3: at least 2), so one dies with it and one moves.
     const regIds = regs.procs.map(idOf)
@@ -120,12 +126,7 @@ describe.skipIf(ETCD_BIN === undefined)('three registries on etcd (real processe
   }, 240_000)
 
   it('a registry back after kill -9: its services go home to it, as the same entries, and nobody hears a live provider is down', async () => {
-    const regs = await registries()
-    const providers: NodeProcess[] = []
-    for (let i = 0; i < 5; i++) providers.push(await member(regs.all, 'service', 'log'))
-    const deps: NodeProcess[] = []
-    for (let i = 0; i < 3; i++) deps.push(await member(regs.all, 'service', `dep${i}`, ['log']))
-    await knowsAll(deps, providers)
+    const { regs, providers, deps } = await populated(5)
     const members = [...providers, ...deps]
     const regIds = regs.procs.map(idOf)
     const victim = regIds.map((id, i) => ({ i, n: members.filter(p => homeOf(p) === id).length })).sort((a, b) => b.n - a.n)[0].i
