@@ -228,7 +228,8 @@ export class RegistrySession {
     // The names we require are left out: the register answer made them current and the hub's
     // patches keep them so. The pages may have been read before a patch that came since (two
     // streams), and must not undo it (a provider that left, back `up` for a moment).
-    const records = (whole.result()?.services ?? []).filter(r => r.peerId !== selfId && !required.has(r.name))
+    // `registry` belongs to the listing (who probes the entry), not to the entry: not kept.
+    const records = (whole.result()?.services ?? []).filter(r => r.peerId !== selfId && !required.has(r.name)).map(({ registry: _, ...r }) => r)
     const names = [...new Set([...catalog.names(), ...records.map(r => r.name)])].filter(n => !required.has(n))
     this.resync(names, records)
   }

@@ -172,8 +172,10 @@ describe.skipIf(ETCD_BIN === undefined)('three registries on etcd (real processe
     for (const p of movers) expect(p.events.slice(marks.get(p)).filter(e => e.event === 'registered').length, 'one move away, one home: no flapping').toBe(2)
     const status = await runCli(['status', '--json', '--registry', back.addr])
     expect(status.code, status.stderr).toBe(0)
-    const services = JSON.parse(status.stdout).services as Array<{ status: string }>
+    const services = JSON.parse(status.stdout).services as Array<{ status: string, peerId: string, registry?: string }>
     expect(services.map(s => s.status)).toEqual(Array(members.length).fill('up'))
+    // gds status says which registry each is on: the movers on their home again.
+    for (const p of movers) expect(services.find(s => s.peerId === idOf(p))?.registry).toBe(home)
     expect(await incarnations(back.addr), 'the same entries').toEqual(before)
   }, 240_000)
 

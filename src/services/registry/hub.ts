@@ -170,7 +170,10 @@ export class RegistryHub implements Hub {
     const shared = store !== undefined && store.kind !== 'file' ? { store: { ...store, where: this.store.where } } : {}
     return {
       registry: { peerId, addrs: this.opts.libp2p.getMultiaddrs().map(String) },
-      services: this.catalog.all(),
+      services: this.catalog.all().map(r => {
+        const registry = this.store?.probedBy(r.peerId)
+        return registry === undefined ? r : { ...r, registry }
+      }),
       source: { peerId, role: 'registry', registryConnected: true, ...shared }
     }
   }

@@ -72,6 +72,8 @@ export class EtcdStore implements CatalogStore {
     void this.client.watch().prefix(WATCH_PREFIX).create().then(w => {
       if (this.stopped) { void w.cancel(); return }
       this.watcher = w
+      // Who probed whom before this watch began (what it hears since is newer and wins).
+      void this.client.getAll().prefix(OWNER_PREFIX).strings().then(kvs => { owners.learn(kvs) }, () => {})
       w.on('put', kv => {
         const key = kv.key.toString()
         if (key.startsWith(OWNER_PREFIX)) { owners.onEvent('put', key, kv.value.toString()); return }
@@ -101,6 +103,7 @@ export class EtcdStore implements CatalogStore {
   release (peerId: string): void { this.owners?.release(peerId) }
   // Before follow nobody is claimed yet: as one registry would.
   serves (peerId: string): boolean { return this.owners?.owns(peerId) ?? true }
+  probedBy (peerId: string): string | undefined { return this.owners?.prober(peerId) }
 
   async toProbeAtStart (peerIds: string[]): Promise<string[]> {
     // Before follow (no owners yet) or with etcd away: probe them all, as one registry would.

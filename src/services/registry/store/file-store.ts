@@ -57,6 +57,7 @@ export class FileStore implements CatalogStore {
   claim (): void {}
   release (): void {}
   serves (): boolean { return true }
+  probedBy (): undefined { return undefined }
   async toProbeAtStart (peerIds: string[]): Promise<string[]> { return peerIds }
 
   state (): StoreState {

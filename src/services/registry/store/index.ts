@@ -24,6 +24,8 @@ export interface CatalogStore {
    * patches only from the registry it is registered with; another's would be refused (file: all).
    */
   serves: (peerId: string) => boolean
+  /** The registry that probes the peer, as the store records it (a shared store only; file: undefined). */
+  probedBy: (peerId: string) => string | undefined
   /** Of the peers loaded at start, the ones this registry should probe (file: all of them). */
   toProbeAtStart: (peerIds: string[]) => Promise<string[]>
   /** What `gds status` says about the store. */
