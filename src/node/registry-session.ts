@@ -75,6 +75,8 @@ const SILENCE_CHECK_MIN_MS = 1_000
 const HOME_CHECKS = 2
 /** The spread of the home checks (±), so a registry back home is not asked by all its services at once. */
 const HOME_CHECK_JITTER = 0.25
+/** How long a home check may take (dial and lookup, each): a registry slower than that is not ready for us. */
+const HOME_CHECK_TIMEOUT_MS = 1_000
 
 /**
  * A service's link to the registry hub: registers (and re-registers after the registry comes
@@ -375,10 +377,10 @@ export class RegistrySession {
     const asking = new MuxClient(this.opts.libp2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: 1 })
     let homeId: PeerId | undefined
     try {
-      const connection = await this.opts.libp2p.dial(home, { signal: AbortSignal.timeout(SILENCE_CHECK_MIN_MS) })
+      const connection = await this.opts.libp2p.dial(home, { signal: AbortSignal.timeout(HOME_CHECK_TIMEOUT_MS) })
       checkPinned(home, connection.remotePeer)
       const serving = name === undefined ||
-        (await asking.request(connection.remotePeer, { op: 'lookup', name }, lookupResult, { timeoutMs: SILENCE_CHECK_MIN_MS })).providers.some(p => p.peerId === this.opts.selfId)
+        (await asking.request(connection.remotePeer, { op: 'lookup', name }, lookupResult, { timeoutMs: HOME_CHECK_TIMEOUT_MS })).providers.some(p => p.peerId === this.opts.selfId)
       if (serving) homeId = connection.remotePeer
     } catch {
       // Not back yet.
