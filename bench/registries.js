@@ -44,7 +44,9 @@ export async function run ({
     ...rows,
     { name: 'registries-fanout', what: `one change → ${fan.dependents} dependents spread over 3 registries on etcd (${JSON.stringify(fan.homes)} per registry): owner registry's verdict → each told (ms), joins and kill -9`, trials, ...stats(fan.told), target: 'p99 ≤ 20 ms (one registry\'s target)' },
     { name: 'registries-provider-kill9', what: `provider kill -9 → each of ${fan.dependents} dependents told, 3 registries on etcd (ms)`, trials: Math.ceil(trials / 2), ...stats(fan.killToTold), target: 'the single-registry targets (bench kill9)' },
-    { name: 'registries-registry-kill9', what: `registry kill -9 → each of its ${fan.moved.length} dependents registered with another registry (ms)`, ...stats(fan.moved), target: 'within a second' }
+    { name: 'registries-registry-kill9', what: `registry kill -9 → each of its ${fan.moved.length} dependents registered with another registry (ms)`, ...stats(fan.moved), target: 'within a second' },
+    { name: 'registries-registry-kill9-seen', what: `registry kill -9 → each of its ${fan.seen.length} dependents saw the registry lost (ms)`, ...stats(fan.seen), target: 'part of the second above' },
+    { name: 'registries-registry-kill9-move', what: `registry lost → each of its ${fan.move.length} dependents registered with another registry (ms)`, ...stats(fan.move), target: 'part of the second above' }
   ]
 }
 
@@ -99,7 +101,7 @@ async function fanOut (dependents, workers, perWorker, trials) {
       const seen = await Promise.any(regs.map(async (r, i) => r.proc.waitFor(match, label, 30_000, marks[i])))
       return Math.min(...regs.flatMap((r, i) => r.proc.events.slice(marks[i]).filter(match).map(e => e.ts)), seen.ts)
     }
-    const result = { dependents, homes, told: [], killToTold: [], moved: [] }
+    const result = { dependents, homes, told: [], killToTold: [], moved: [], seen: [], move: [] }
     // Trial 0 warms up and is not counted; even trials end with kill -9, odd ones with a graceful leave.
     for (let t = 0; t <= trials; t++) {
       const keep = xs => t > 0 ? xs : []
@@ -132,6 +134,12 @@ async function fanOut (dependents, workers, perWorker, trials) {
     for (const d of moving) {
       const again = await d.proc.waitFor(e => e.dep === d.dep && e.event === 'registered', `dependent ${d.dep} re-registered`, 30_000, marks.get(d.proc))
       result.moved.push(again.ts - killedAt)
+      // Where the time went: the loss seen (kill → registry-lost), then the move (registry-lost → registered).
+      const lost = d.proc.events.slice(marks.get(d.proc)).find(e => e.dep === d.dep && e.event === 'registry-lost')
+      if (lost !== undefined) {
+        result.seen.push(lost.ts - killedAt)
+        result.move.push(again.ts - lost.ts)
+      }
     }
     return result
   } finally {

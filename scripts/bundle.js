@@ -6,7 +6,7 @@
 import { build } from 'rolldown'
 
 // A native addon, and packages that resolve files of their own at run time, stay packages.
-const external = ['better-sqlite3', 'pino', 'fastify', '@fastify/formbody', 'etcd3']
+const external = ['better-sqlite3', 'pino', 'fastify', '@fastify/formbody', 'etcd3', 'cockatiel']
 
 await build({
   input: {

@@ -28,6 +28,8 @@ export function formatEvent (e: TimedEvent): string {
       return `${t} registry is ${e.registry} (not pinned; ${e.hint})`
     case 'registry-lost':
       return `${t} lost the registry ${shortId(e.registry)} (${e.reason}); serving with the last known catalogue and reconnecting`
+    case 'registry-home':
+      return `${t} home registry ${shortId(e.registry)} is back: registering there again (leaving ${shortId(e.from)})`
     case 'registry-retry':
       return `${t} registry not reachable (${safeText(e.error)}); retry ${e.attempt} in ${e.delayMs} ms`
     case 'registration-refused':

@@ -1,5 +1,5 @@
 import { HEALTH_WORDS, nameHealth, providerHealth, type Health, type ProviderHealth } from '../node/health.js'
-import type { ListResult } from '../node/schemas.js'
+import type { ListedRecord, ListResult } from '../node/schemas.js'
 import { peerViewText, shortId, statusTable } from './format.js'
 
 /** The script contract of `gds status --json` (DESIGN.md §10), mapped explicitly from the catalogue. */
@@ -11,6 +11,8 @@ export interface StatusJson {
   store?: { kind: 'file' | 'etcd', state: 'ok' | 'unreachable', pending: number, where: string }
   services: Array<{
     name: string, peerId: string, addrs: string[], status: string, requires: string[], incarnation: number, seq: number, lastSeen: number | null, rttMs: number | null, load: number | null, transport?: 'http', url?: string
+    /** Registries on a shared store: the registry that probes it (the one it is registered with). */
+    registry?: string
     /** The health word (status, or degraded); `missing`: required names with no up provider. */
     health: Health, missing: string[]
   }>
@@ -49,9 +51,14 @@ export function toStatusJson (list: ListResult, filter: StatusFilter = ALL): Sta
       missing,
       // Only on entries of the Go registry's HTTP API, so other records print as before.
       ...(s.transport === undefined ? {} : { transport: s.transport }),
-      ...(s.url === undefined ? {} : { url: s.url })
+      ...(s.url === undefined ? {} : { url: s.url }),
+      ...registryOf(s)
     }))
   }
+}
+
+function registryOf (s: ListedRecord): { registry?: string } {
+  return s.registry === undefined ? {} : { registry: s.registry }
 }
 
 /** What `gds status` prints: whose view (with --peer), the counts by health, one summary per name, the table. */

@@ -45,6 +45,12 @@ export interface GdsConfig {
   reconnectMinMs: number
   /** @default 5000 */
   reconnectMaxMs: number
+  /**
+   * Several registries: after a failover, how often a service asks whether its home registry
+   * (the one its peer id picks) is back; two answers in a row and it registers there again
+   * (jittered ±25 %, so it has been back a while, and never more than once per two checks). @default 5000
+   */
+  homeCheckMs: number
   /** grading: the SQLite file; instances on one host may share it (WAL). @default <dataDir>/grading.db */
   dbPath?: string
   /** webui: the HTTP port. @default 8080 */
@@ -122,7 +128,9 @@ export const DEFAULT_TIMINGS = {
   // Long enough for `gds status` to show what died; short enough that the table stays clean.
   reapAfterMs: 60_000,
   reconnectMinMs: 200,
-  reconnectMaxMs: 5_000
+  reconnectMaxMs: 5_000,
+  // Long enough that a registry restarting in a loop is left alone, short enough that the load spreads again soon.
+  homeCheckMs: 5_000
 } as const
 
 /**
@@ -168,7 +176,8 @@ export const TEST_TIMINGS = {
   failureThreshold: 2,
   reapAfterMs: 2_000,
   reconnectMinMs: 20,
-  reconnectMaxMs: 300
+  reconnectMaxMs: 300,
+  homeCheckMs: 300
 } as const
 
 /**
@@ -314,7 +323,7 @@ export function createConfig (input: ConfigInput, env: NodeJS.ProcessEnv = proce
 
 /** Throws InvalidConfigError stating the rule that was broken. */
 export function validateConfig (c: GdsConfig): void {
-  const positive = ['heartbeatIntervalMs', 'heartbeatTimeoutMs', 'reapAfterMs', 'reconnectMinMs', 'reconnectMaxMs'] as const
+  const positive = ['heartbeatIntervalMs', 'heartbeatTimeoutMs', 'reapAfterMs', 'reconnectMinMs', 'reconnectMaxMs', 'homeCheckMs'] as const
   for (const k of positive) {
     if (!Number.isFinite(c[k]) || c[k] <= 0) throw new InvalidConfigError(`${k} must be a positive number of milliseconds (got ${c[k]})`)
   }

@@ -10,6 +10,8 @@ export type NodeEvent =
   | { event: 'registered', names: string[], registry: string, providers: Array<{ name: string, peerId: string, status: string }>, missing: string[], meshSeed: string[] }
   | { event: 'registry-learnt', registry: string, hint: string }
   | { event: 'registry-lost', registry: string, reason: string }
+  /** Back on its home registry (the one its peer id picks) after a failover, from `from`. */
+  | { event: 'registry-home', registry: string, from: string }
   | { event: 'registry-retry', attempt: number, delayMs: number, error: string }
   | { event: 'registration-refused', error: string }
   | { event: 'catalog-loaded', entries: number, path: string }

@@ -1,7 +1,7 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
-import { backoffDelay } from './backoff.js'
+import { backoffDelay, jitter } from './backoff.js'
 import { describeDialError } from './client.js'
 import { fnv1a } from './fnv.js'
 import { isAvailable, type Catalog, type Change } from './catalog.js'
@@ -43,6 +43,11 @@ export interface SessionOptions {
   onDelivered?: (from: PeerId, batches: readonly string[]) => void
   reconnectMinMs: number
   reconnectMaxMs: number
+  /**
+   * Registered away from its home registry (after a failover): how often it asks whether home
+   * is back (jittered); after HOME_CHECKS answers in a row it registers there again.
+   */
+  homeCheckMs: number
   /** How often the registry probes us (the cluster's heartbeat interval): its silence is how a cut shows. */
   heartbeatIntervalMs: number
   reapAfterMs: number
@@ -63,6 +68,15 @@ const DEREGISTER_TIMEOUT_MS = 1_000
 const SILENCE_BEATS = 2
 /** The floor of the deadline for that question: a loaded registry answers late, not never. */
 const SILENCE_CHECK_MIN_MS = 1_000
+/**
+ * Home checks in a row that must find the home registry serving before a service moves back:
+ * it has been up for at least one check interval, so one that restarts in a loop is left alone.
+ */
+const HOME_CHECKS = 2
+/** The spread of the home checks (±), so a registry back home is not asked by all its services at once. */
+const HOME_CHECK_JITTER = 0.25
+/** How long a home check may take (dial and lookup, each): a registry slower than that is not ready for us. */
+const HOME_CHECK_TIMEOUT_MS = 1_000
 
 /**
  * A service's link to the registry hub: registers (and re-registers after the registry comes
@@ -71,8 +85,13 @@ const SILENCE_CHECK_MIN_MS = 1_000
  */
 export class RegistrySession {
   private readonly addrs: Multiaddr[]
-  /** Which of `addrs` this node uses now. */
-  private current: number
+  /** The indexes of `addrs` in the order this node tries them: its home first (registryOrder). */
+  private readonly order: number[]
+  /** Where in `order` this node is now: 0 at home. */
+  private pos = 0
+  private homeTimer?: NodeJS.Timeout
+  /** Home checks in a row that found the home registry serving. */
+  private homeChecks = 0
   /** Every pinned registry: patches and grants from any of them count (gossip). */
   private readonly pinned: ReadonlySet<string>
   private registryId?: PeerId
@@ -98,17 +117,17 @@ export class RegistrySession {
   constructor (private readonly opts: SessionOptions) {
     this.requests = new MuxClient(opts.libp2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT })
     this.addrs = parseRegistryList(opts.registry)
-    this.current = homeIndex(opts.selfId, this.addrs.length)
+    this.order = registryOrder(opts.selfId, this.addrs)
     this.registryId = pinnedRegistry(this.addr)
     this.pinned = new Set(this.addrs.flatMap(a => pinnedRegistry(a)?.toString() ?? []))
   }
 
-  private get addr (): Multiaddr { return this.addrs[this.current] }
+  private get addr (): Multiaddr { return this.addrs[this.order[this.pos]] }
 
-  /** The next registry of the list (after a loss or a failed dial); the same one when there is one. */
+  /** The next registry of this node's order (after a loss or a failed dial); the same one when there is one. */
   private failOver (): void {
     if (this.addrs.length === 1) return
-    this.current = (this.current + 1) % this.addrs.length
+    this.pos = (this.pos + 1) % this.addrs.length
     this.registryId = pinnedRegistry(this.addr)
   }
 
@@ -142,6 +161,7 @@ export class RegistrySession {
   async stop (): Promise<void> {
     this.stopped = true
     clearTimeout(this.retryTimer)
+    clearTimeout(this.homeTimer)
     clearInterval(this.reapTimer)
     clearInterval(this.silenceTimer)
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
@@ -210,7 +230,8 @@ export class RegistrySession {
     // The names we require are left out: the register answer made them current and the hub's
     // patches keep them so. The pages may have been read before a patch that came since (two
     // streams), and must not undo it (a provider that left, back `up` for a moment).
-    const records = (whole.result()?.services ?? []).filter(r => r.peerId !== selfId && !required.has(r.name))
+    // `registry` belongs to the listing (who probes the entry), not to the entry: not kept.
+    const records = (whole.result()?.services ?? []).filter(r => r.peerId !== selfId && !required.has(r.name)).map(({ registry: _, ...r }) => r)
     const names = [...new Set([...catalog.names(), ...records.map(r => r.name)])].filter(n => !required.has(n))
     this.resync(names, records)
   }
@@ -267,6 +288,7 @@ export class RegistrySession {
       })
       if (missing.length > 0) this.opts.emit({ event: 'degraded', missing })
       this.firstRegistration.resolve()
+      this.scheduleHomeCheck()
       void this.syncAll(connection.remotePeer, new Set(required))
     } catch (err: any) {
       if (this.stopped) return
@@ -318,6 +340,8 @@ export class RegistrySession {
   private lost (reason: string): void {
     if (!this.connected || this.registryId === undefined) return
     this.connected = false
+    clearTimeout(this.homeTimer)
+    this.homeChecks = 0
     this.requests.close()
     this.opts.emit({ event: 'registry-lost', registry: this.registryId.toString(), reason })
     this.attempt = 0
@@ -329,6 +353,52 @@ export class RegistrySession {
       return
     }
     this.scheduleConnect()
+  }
+
+  /** Away from home: ask again later whether it is back. */
+  private scheduleHomeCheck (): void {
+    clearTimeout(this.homeTimer)
+    if (this.pos === 0 || this.stopped) return
+    this.homeTimer = setTimeout(() => { void this.checkHome() }, jitter(this.opts.homeCheckMs, HOME_CHECK_JITTER, this.opts.random()))
+    this.homeTimer.unref()
+  }
+
+  /**
+   * Whether the home registry is back and serving: it answers a lookup of our first name with
+   * our entry (it has the shared catalogue, it is not starting). After HOME_CHECKS such answers
+   * in a row, register there again, as the same entry (same incarnation): the registry we leave
+   * lets go when home claims us, and no dependent sees a change.
+   */
+  private async checkHome (): Promise<void> {
+    if (this.stopped || !this.connected || this.pos === 0 || this.connecting !== undefined) return
+    const home = this.addrs[this.order[0]]
+    const name = this.opts.registrations()[0]?.name
+    // Its own stream: the session's one stays on the registry we are registered with.
+    const asking = new MuxClient(this.opts.libp2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: 1 })
+    let homeId: PeerId | undefined
+    try {
+      const connection = await this.opts.libp2p.dial(home, { signal: AbortSignal.timeout(HOME_CHECK_TIMEOUT_MS) })
+      checkPinned(home, connection.remotePeer)
+      const serving = name === undefined ||
+        (await asking.request(connection.remotePeer, { op: 'lookup', name }, lookupResult, { timeoutMs: HOME_CHECK_TIMEOUT_MS })).providers.some(p => p.peerId === this.opts.selfId)
+      if (serving) homeId = connection.remotePeer
+    } catch {
+      // Not back yet.
+    } finally {
+      asking.close()
+    }
+    if (this.stopped || !this.connected || this.pos === 0 || this.connecting !== undefined) return
+    this.homeChecks = homeId === undefined ? 0 : this.homeChecks + 1
+    if (homeId === undefined || this.homeChecks < HOME_CHECKS) {
+      this.scheduleHomeCheck()
+      return
+    }
+    this.homeChecks = 0
+    this.opts.emit({ event: 'registry-home', registry: homeId.toString(), from: this.registryId?.toString() ?? '' })
+    this.pos = 0
+    this.registryId = homeId
+    this.requests.close()
+    this.scheduleConnect(0)
   }
 
   private async dialRegistry (): Promise<Connection> {
@@ -405,6 +475,18 @@ export class RegistrySession {
 /** The registry a peer starts with: a hash of its id, so services spread evenly over them. */
 export function homeIndex (peerId: string, count: number): number {
   return fnv1a(peerId) % count
+}
+
+/**
+ * The order a peer tries the registries in: its home (homeIndex) first, then the others by a
+ * hash of (its id, their address), so when a registry dies its services spread over the
+ * survivors instead of all landing on the next one of the list.
+ */
+export function registryOrder (peerId: string, addrs: readonly Multiaddr[]): number[] {
+  const home = homeIndex(peerId, addrs.length)
+  const rank = (i: number): number => fnv1a(`${peerId}/${addrs[i].toString()}`)
+  const others = addrs.map((_, i) => i).filter(i => i !== home).sort((a, b) => rank(a) - rank(b) || a - b)
+  return [home, ...others]
 }
 
 /**

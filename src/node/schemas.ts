@@ -66,6 +66,12 @@ export const providerRecord = z.strictObject({
   url: z.string().max(256).optional()
 })
 export type ProviderRecord = z.infer<typeof providerRecord>
+/**
+ * An entry as a registry on a shared store lists it: with the registry that probes it (the one
+ * the service is registered with). Never stored or gossiped: a listing's, not the entry's.
+ */
+export const listedRecord = providerRecord.extend({ registry: peerIdString.optional() })
+export type ListedRecord = z.infer<typeof listedRecord>
 
 /**
  * The registry's word that a peer may provide a name (src/node/grant.ts signs and checks it):
@@ -153,7 +159,7 @@ export type RegisterResult = z.infer<typeof registerResult>
 
 export const listResult = z.object({
   registry: z.object({ peerId: peerIdString, addrs: z.array(multiaddrString) }),
-  services: z.array(providerRecord),
+  services: z.array(listedRecord),
   /** Whose table this is: the registry's, or one peer's view (every record it has heard). */
   source: z.object({
     peerId: peerIdString,
@@ -181,7 +187,7 @@ export type ListResult = z.infer<typeof listResult>
 export const listPage = z.strictObject({
   registry: listResult.shape.registry.optional(),
   source: listResult.shape.source,
-  services: z.array(providerRecord)
+  services: z.array(listedRecord)
 })
 export type ListPage = z.infer<typeof listPage>
 

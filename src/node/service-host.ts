@@ -76,6 +76,7 @@ export class ServiceHost {
       onDelivered: (from, batches) => { c.gossip.markDelivered(from, batches) },
       reconnectMinMs: config.reconnectMinMs,
       reconnectMaxMs: config.reconnectMaxMs,
+      homeCheckMs: config.homeCheckMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       reapAfterMs: config.reapAfterMs,
       load: () => this.rpc.load,

@@ -29,18 +29,21 @@ describe.skipIf(ETCD_BIN === undefined)('three registries on etcd (real processe
     etcd = new TestEtcd()
   })
 
+  /** A registry on the test's etcd, listening on `listen`: its loopback address (pinned). */
+  async function registry (dir: string, listen = '/ip4/127.0.0.1/tcp/0'): Promise<{ proc: NodeProcess, addr: string }> {
+    const proc = cluster.start(['--role', 'registry', '--store', etcd.url, '--listen', listen, '--data-dir', dir, ...TIMINGS])
+    const l = await proc.waitFor(e => e.event === 'listening', 'registry listening', START_MS)
+    return { proc, addr: l.addrs.find((a: string) => a.startsWith('/ip4/127.0.0.1/')) }
+  }
+
   /** Three registries on the test's etcd; `all` is the --registry list every member gets. */
-  async function registries (): Promise<{ procs: NodeProcess[], addrs: string[], all: string }> {
+  async function registries (): Promise<{ procs: NodeProcess[], addrs: string[], all: string, dirs: string[] }> {
     await etcd.start()
-    const procs: NodeProcess[] = []
-    const addrs: string[] = []
-    for (let i = 0; i < 3; i++) {
-      const p = cluster.start(['--role', 'registry', '--store', etcd.url, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', await cluster.dir(), ...TIMINGS])
-      const l = await p.waitFor(e => e.event === 'listening', 'registry listening', START_MS)
-      procs.push(p)
-      addrs.push(l.addrs.find((a: string) => a.startsWith('/ip4/127.0.0.1/')))
-    }
-    return { procs, addrs, all: addrs.join(',') }
+    const dirs = [await cluster.dir(), await cluster.dir(), await cluster.dir()]
+    const started = []
+    for (const dir of dirs) started.push(await registry(dir))
+    const addrs = started.map(r => r.addr)
+    return { procs: started.map(r => r.proc), addrs, all: addrs.join(','), dirs }
   }
 
   async function member (all: string, role: string, name: string, requires: string[] = []): Promise<NodeProcess> {
@@ -59,13 +62,19 @@ describe.skipIf(ETCD_BIN === undefined)('three registries on etcd (real processe
     }
   }
 
-  it('kill -9 of a registry and a provider homed on it: the others move, a survivor declares the orphan down, nobody hears a live provider is down', async () => {
+  /** Three registries, `n` providers of log and three dependents of it, each knowing every provider. */
+  async function populated (n: number): Promise<{ regs: Awaited<ReturnType<typeof registries>>, providers: NodeProcess[], deps: NodeProcess[] }> {
     const regs = await registries()
     const providers: NodeProcess[] = []
-    for (let i = 0; i < 6; i++) providers.push(await member(regs.all, 'service', 'log'))
+    for (let i = 0; i < n; i++) providers.push(await member(regs.all, 'service', 'log'))
     const deps: NodeProcess[] = []
     for (let i = 0; i < 3; i++) deps.push(await member(regs.all, 'service', `dep${i}`, ['log']))
     await knowsAll(deps, providers)
+    return { regs, providers, deps }
+  }
+
+  it('kill -9 of a registry and a provider homed on it: the others move, a survivor declares the orphan down, nobody hears a live provider is down', async () => {
+    const { regs, providers, deps } = await populated(6)
 
     // The registry homing the most providers (6 over 3: at least 2), so one dies with it and one moves.
     const regIds = regs.procs.map(idOf)
@@ -114,6 +123,60 @@ describe.skipIf(ETCD_BIN === undefined)('three registries on etcd (real processe
       downs.push(e.ts - providerKilledAt)
     }
     console.log(`provider kill -9 → ${deps.length} dependents told (3 registries): median ${median(downs)} ms, max ${Math.max(...downs)} ms`)
+  }, 240_000)
+
+  it('a registry back after kill -9: its services go home to it, as the same entries, and nobody hears a live provider is down', async () => {
+    const { regs, providers, deps } = await populated(5)
+    const members = [...providers, ...deps]
+    const regIds = regs.procs.map(idOf)
+    const victim = regIds.map((id, i) => ({ i, n: members.filter(p => homeOf(p) === id).length })).sort((a, b) => b.n - a.n)[0].i
+    const home = regIds[victim]
+    const movers = members.filter(p => homeOf(p) === home)
+    expect(movers.length).toBeGreaterThan(0)
+    const incarnations = async (addr: string): Promise<Map<string, number>> => {
+      const status = await runCli(['status', '--json', '--registry', addr])
+      expect(status.code, status.stderr).toBe(0)
+      return new Map((JSON.parse(status.stdout).services as Array<{ peerId: string, incarnation: number }>).map(s => [s.peerId, s.incarnation]))
+    }
+    const before = await incarnations(regs.all)
+    const marks = new Map(members.map(p => [p, p.mark()]))
+
+    regs.procs[victim].signal('SIGKILL')
+    for (const p of movers) {
+      const away = await p.waitFor(e => e.event === 'registered', 're-registered elsewhere', START_MS, marks.get(p))
+      expect(away.registry).not.toBe(home)
+    }
+    // The same identity (data dir) on the same address: the one the members were given.
+    const back = await registry(regs.dirs[victim], regs.addrs[victim].split('/p2p/')[0])
+    expect(idOf(back.proc)).toBe(home)
+    const restartedAt = Date.now()
+    const times: number[] = []
+    for (const p of movers) {
+      const e = await p.waitFor(e => e.event === 'registered' && e.registry === home, 'registered at home again', START_MS, marks.get(p))
+      times.push(e.ts - restartedAt)
+      expect(p.events.slice(marks.get(p)).filter(e => e.event === 'registry-home').map(e => e.registry)).toEqual([home])
+    }
+    console.log(`registry restarted → ${movers.length} services home again: median ${median(times)} ms, max ${Math.max(...times)} ms`)
+    // Each is probed by its home registry again (its claim in etcd), the same entry (incarnation) as before.
+    const client = new Etcd3({ hosts: `http://${etcd.endpoint}` })
+    try {
+      await eventually(async () => {
+        for (const p of movers) expect(await client.get(`gds/probe/${idOf(p)}`).string()).toBe(home)
+      }, START_MS, 200)
+    } finally {
+      client.close()
+    }
+    // Let any wrong verdict have time to happen: several probe rounds, a home check or two, the lease TTL.
+    await back.proc.waitFor(e => e.event === 'never', 'a quiet while', 6_000).catch(() => {})
+    for (const d of deps) expect(falseAlarms(d, marks.get(d)!), 'no false down at a dependent').toEqual([])
+    for (const p of movers) expect(p.events.slice(marks.get(p)).filter(e => e.event === 'registered').length, 'one move away, one home: no flapping').toBe(2)
+    const status = await runCli(['status', '--json', '--registry', back.addr])
+    expect(status.code, status.stderr).toBe(0)
+    const services = JSON.parse(status.stdout).services as Array<{ status: string, peerId: string, registry?: string }>
+    expect(services.map(s => s.status)).toEqual(Array(members.length).fill('up'))
+    // gds status says which registry each is on: the movers on their home again.
+    for (const p of movers) expect(services.find(s => s.peerId === idOf(p))?.registry).toBe(home)
+    expect(await incarnations(back.addr), 'the same entries').toEqual(before)
   }, 240_000)
 
   it('etcd gone for 10 s: every registry says so and keeps serving, a change made meanwhile reaches etcd when it is back', async () => {

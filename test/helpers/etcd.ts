@@ -41,7 +41,18 @@ export class TestEtcd {
     await gone
   }
 
+  /** SIGSTOP: etcd stalls (a loaded or swapping machine), its connections stay open. */
+  pause (): void { this.signal('SIGSTOP') }
+  resume (): void { this.signal('SIGCONT') }
+
+  private signal (sig: NodeJS.Signals): void {
+    if (!this.running) throw new Error('etcd not running')
+    this.etcd?.process.kill(sig)
+  }
+
   async stop (): Promise<void> {
+    // A paused etcd does not take SIGTERM until it runs again.
+    if (this.running) this.resume()
     await this.etcd?.stop()
     if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true })
   }

@@ -5,6 +5,7 @@ import { createLogger } from '../../src/node/logger.js'
 import type { ProviderRecord } from '../../src/node/schemas.js'
 import { EtcdStore, etcdKey, ETCD_PREFIX } from '../../src/services/registry/store/etcd-store.js'
 import { OWNER_PREFIX } from '../../src/services/registry/store/etcd-owners.js'
+import { NOTIFY_PROTOCOL } from '../../src/node/protocols.js'
 import { runCli } from '../helpers/cli.js'
 import { ETCD_BIN, TestEtcd } from '../helpers/etcd.js'
 import { pickAddr } from '../../src/cli/format.js'
@@ -91,6 +92,28 @@ describe.skipIf(ETCD_BIN === undefined)('catalogue in etcd', () => {
     await logSvc.stop()
     await cluster.waitFor(demo, e => e.event === 'provider-down' && e.name === 'log', 15_000, 'demo told log left')
     await eventually(async () => { expect(await stored('log', logSvc.peerId)).toMatchObject({ status: 'leaving' }) })
+  })
+
+  it('a registry pushes patches to its own dependents only: the others hear of a change from theirs', async () => {
+    const ra = await cluster.registry({ store: etcd.url })
+    const rb = await cluster.registry({ store: etcd.url })
+    await cluster.service(ra, 'log')
+    const demo = await cluster.service(rb, 'demo', ['log'])
+    await cluster.waitFor(demo, e => e.event === 'provider-up' && e.name === 'log', 15_000, 'demo told of log')
+    // Every notify stream ra opens to demo: demo takes patches from its own registry only, so
+    // each would be refused (and ra would resync it, again and again, for nothing).
+    let toDemo = 0
+    const libp2p = ra.p2p
+    const dialProtocol = libp2p.dialProtocol.bind(libp2p)
+    libp2p.dialProtocol = (async (peer: any, protocols: any, options?: any) => {
+      if ([protocols].flat().includes(NOTIFY_PROTOCOL) && peer.toString() === demo.peerId) toDemo++
+      return dialProtocol(peer, protocols, options)
+    }) as typeof libp2p.dialProtocol
+    const second = await cluster.service(ra, 'log')
+    await cluster.waitFor(demo, e => e.event === 'provider-up' && e.peerId === second.peerId, 15_000, 'demo told of the second log (through rb)')
+    await second.stop()
+    await cluster.waitFor(demo, e => e.event === 'provider-down' && e.peerId === second.peerId, 15_000, 'demo told the second log left (through rb)')
+    expect(toDemo, 'notify streams from a registry demo is not registered with').toBe(0)
   })
 
   it('a registry started on a fresh data dir finds the catalogue in etcd', async () => {

@@ -70,6 +70,8 @@ describe('human lines', () => {
     const fromRegistry = toStatusJson({ registry, services: [record('log', 'up', { reason: 'registered' })], source: { peerId: PEER, role: 'registry', registryConnected: true } })
     expect(fromRegistry).toEqual({ registry, services: [{ name: 'log', peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/1'], status: 'up', requires: [], incarnation: 1, seq: 2, lastSeen: null, rttMs: null, load: null, health: 'up', missing: [] }] })
     expect(toStatusJson({ registry, services: [], source: { peerId: PEER, role: 'peer', registryConnected: false } }).source).toEqual({ peerId: PEER, role: 'peer', registryConnected: false })
+    // Registries on a shared store say which of them probes each entry.
+    expect(toStatusJson({ registry, services: [{ ...record('log', 'up'), registry: PEER }] }).services[0].registry).toBe(PEER)
   })
 
   it('statusView and toStatusJson with filters: health judged on the whole catalogue, degraded where a required name has no up provider', () => {

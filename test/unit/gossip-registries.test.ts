@@ -5,8 +5,9 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { validateCatalogMessage } from '../../src/node/gossip.js'
 import { GrantVerifier, signGrant } from '../../src/node/grant.js'
 import { CATALOG_TOPIC } from '../../src/node/protocols.js'
-import { homeIndex } from '../../src/node/registry-session.js'
+import { homeIndex, registryOrder } from '../../src/node/registry-session.js'
 import { parseRegistryList } from '../../src/node/registry-pin.js'
+import { multiaddr } from '@multiformats/multiaddr'
 
 const keys = await Promise.all([0, 1, 2].map(async () => generateKeyPair('Ed25519')))
 const [R1, R2, X] = keys.map(k => peerIdFromPrivateKey(k).toString())
@@ -46,5 +47,22 @@ describe('several registries sharing a catalogue', () => {
     const counts = [0, 0, 0]
     for (let i = 0; i < 300; i++) counts[homeIndex(peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(), 3)]++
     for (const c of counts) expect(c).toBeGreaterThan(60)
+  })
+
+  it('a dead registry\'s services spread over the survivors: each tries its home first, then an order of its own', async () => {
+    const addrs = [R1, R2, X].map((id, i) => multiaddr(`/ip4/127.0.0.1/tcp/${4001 + i}/p2p/${id}`))
+    const next = [0, 0, 0]
+    for (let i = 0; i < 300; i++) {
+      const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const order = registryOrder(peer, addrs)
+      expect(order[0]).toBe(homeIndex(peer, 3))
+      expect([...order].sort()).toEqual([0, 1, 2])
+      expect(registryOrder(peer, addrs)).toEqual(order)
+      if (order[0] === 0) next[order[1]]++
+    }
+    // Homed on registry 0 (about 100): when it dies, about half go to each survivor, none to it.
+    expect(next[0]).toBe(0)
+    expect(next[1]).toBeGreaterThan(25)
+    expect(next[2]).toBeGreaterThan(25)
   })
 })

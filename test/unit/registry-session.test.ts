@@ -19,6 +19,7 @@ function sessionOptions (own: Pick<SessionOptions, 'libp2p' | 'catalog' | 'regis
     selfId: 'self',
     reconnectMinMs: 60_000,
     reconnectMaxMs: 120_000,
+    homeCheckMs: 600_000,
     heartbeatIntervalMs: 60_000,
     reapAfterMs: 60_000,
     load: () => 0,
@@ -61,6 +62,7 @@ describe('a registry session, over in-memory streams', () => {
       registrations: () => [{ name: 'demo', addrs: [], requires: ['log'], version: '1', meta: {}, incarnation: 1, seq: 0 }],
       reconnectMinMs: 60_000,
       reconnectMaxMs: 120_000,
+      homeCheckMs: 600_000,
       heartbeatIntervalMs: 60_000,
       reapAfterMs: 60_000,
       load: () => 4,
@@ -141,6 +143,7 @@ describe('a registry session stopped while its registration is in flight', () =>
       registrations: () => [{ name: 'log', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }],
       reconnectMinMs: 60_000,
       reconnectMaxMs: 120_000,
+      homeCheckMs: 600_000,
       heartbeatIntervalMs: 60_000,
       reapAfterMs: 60_000,
       load: () => 0,
@@ -244,6 +247,57 @@ describe('a registry session with several registries sharing a catalogue', () =>
       await session.registered()
       expect(catalog.providersOf('log')).toMatchObject([{ peerId: provider, seq: 7, status: 'up' }])
       expect(events.filter(e => e.event === 'provider-suspect' || e.event === 'provider-down')).toEqual([])
+    } finally {
+      await session.stop()
+    }
+  })
+
+  it('moves back to its home registry once home has answered two checks in a row with its entry, and not before', async () => {
+    const self = (await newPeerId()).toString()
+    const registries = [await newPeerId(), await newPeerId()]
+    const home = registries[homeIndex(self, 2)]
+    const away = registries.find(r => !r.equals(home))!
+    const libp2p = new StubLibp2p()
+    // Home is down at first: the session registers with the other one.
+    libp2p.dialsReach = away
+    const mine: ProviderRecord = { name: 'demo', peerId: self, addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0, status: 'up', reason: 'registered' }
+    let homeHasUs = false
+    let lookups = 0
+    libp2p.answer(REGISTRY_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_REGISTRY_FRAME)
+      for (;;) {
+        const { id, req } = await ch.readJson() as { id: number, req: { op: string } }
+        if (req.op === 'lookup') lookups++
+        // A registry just started, before it has read the catalogue, does not know us yet.
+        const result = req.op === 'register' ? { records: [mine], providers: [], peers: [] } : { providers: homeHasUs ? [mine] : [] }
+        await ch.write({ id, ok: true, result })
+      }
+    })
+    const events: NodeEvent[] = []
+    const session = new RegistrySession(sessionOptions({
+      libp2p,
+      catalog: new Catalog(),
+      selfId: self,
+      homeCheckMs: 10,
+      registry: registries.map((r, i) => `/ip4/127.0.0.1/tcp/${4001 + i}/p2p/${r.toString()}`).join(','),
+      registrations: () => [{ name: 'demo', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }],
+      emit: e => { events.push(e) }
+    }))
+    const registeredAt = (): string[] => events.flatMap(e => e.event === 'registered' ? [e.registry] : [])
+    try {
+      await session.start()
+      await session.registered()
+      expect(registeredAt()).toEqual([away.toString()])
+      // Home back, answering, but without our entry: not ready for us.
+      libp2p.dialsReach = home
+      await eventually(() => { expect(lookups).toBeGreaterThanOrEqual(4) }, 10_000)
+      expect(registeredAt()).toEqual([away.toString()])
+      homeHasUs = true
+      await eventually(() => { expect(registeredAt()).toEqual([away.toString(), home.toString()]) }, 10_000)
+      expect(events.filter(e => e.event === 'registry-home')).toEqual([{ event: 'registry-home', registry: home.toString(), from: away.toString() }])
+      expect(session.registryPeer?.equals(home)).toBe(true)
+      // A move, not a loss: nothing said the registry was gone.
+      expect(events.some(e => e.event === 'registry-lost')).toBe(false)
     } finally {
       await session.stop()
     }

@@ -170,7 +170,10 @@ export class RegistryHub implements Hub {
     const shared = store !== undefined && store.kind !== 'file' ? { store: { ...store, where: this.store.where } } : {}
     return {
       registry: { peerId, addrs: this.opts.libp2p.getMultiaddrs().map(String) },
-      services: this.catalog.all(),
+      services: this.catalog.all().map(r => {
+        const registry = this.store?.probedBy(r.peerId)
+        return registry === undefined ? r : { ...r, registry }
+      }),
       source: { peerId, role: 'registry', registryConnected: true, ...shared }
     }
   }
@@ -295,7 +298,8 @@ export class RegistryHub implements Hub {
         continue
       }
       for (const dep of this.catalog.dependentsOf(change.record.name)) {
-        if (dep === change.record.peerId || this.catalog.ofPeer(dep)[0]?.transport === 'http') continue
+        // Another registry's dependents hear it from theirs (they would refuse ours).
+        if (dep === change.record.peerId || this.catalog.ofPeer(dep)[0]?.transport === 'http' || !this.store.serves(dep)) continue
         let list = perDependent.get(dep)
         if (list === undefined) { list = []; perDependent.set(dep, list) }
         list.push(change.record)

@@ -20,6 +20,10 @@ export class EtcdOwners {
   private lease?: Lease
   private leasing?: Promise<string>
   private readonly mine = new Set<string>()
+  /** Who probes each peer (every registry's claims, as the watch shows them): for listings. */
+  private readonly probers = new Map<string, string>()
+  /** Peers whose claim the watch (or this registry) has changed since it began: `learn` leaves them be. */
+  private readonly heard = new Set<string>()
   /** Our claims that vanished (our lease ended), claimed again together. */
   private readonly vanished = new Set<string>()
   private reclaiming?: NodeJS.Immediate
@@ -30,6 +34,23 @@ export class EtcdOwners {
 
   /** Whether `peerId` is probed by this registry by claim. */
   owns (peerId: string): boolean { return this.mine.has(peerId) }
+
+  /** The registry that probes `peerId`, if etcd says. */
+  prober (peerId: string): string | undefined { return this.probers.get(peerId) }
+
+  /** The claims stored when the watch began (key → registry id). */
+  learn (kvs: Record<string, string>): void {
+    for (const [key, registry] of Object.entries(kvs)) {
+      const peerId = key.slice(OWNER_PREFIX.length)
+      if (!this.heard.has(peerId)) this.probers.set(peerId, registry)
+    }
+  }
+
+  private noteProber (peerId: string, registry: string | undefined): void {
+    this.heard.add(peerId)
+    if (registry === undefined) this.probers.delete(peerId)
+    else this.probers.set(peerId, registry)
+  }
 
   /** This registry holds the peer's stream: it probes it, whoever did before. */
   claim (peerId: string): void {
@@ -55,6 +76,7 @@ export class EtcdOwners {
   /** A watch event under OWNER_PREFIX. */
   onEvent (kind: 'put' | 'delete', key: string, value: string): void {
     const peerId = key.slice(OWNER_PREFIX.length)
+    this.noteProber(peerId, kind === 'put' ? value : undefined)
     if (kind === 'put') {
       if (value !== this.self) {
         if (this.mine.delete(peerId)) this.on.disowned(peerId)

@@ -1,17 +1,16 @@
-import { Etcd3, type IKeyValue, type Watcher } from 'etcd3'
+import type { Etcd3, IKeyValue, Watcher } from 'etcd3'
 import { compareVersion, entryKey, type Change } from '../../../node/catalog.js'
 import type { NodeEvent } from '../../../node/events.js'
 import type { Logger } from '../../../node/logger.js'
 import { providerRecord, type ProviderRecord } from '../../../node/schemas.js'
 import { EtcdOwners, OWNER_PREFIX } from './etcd-owners.js'
+import { openEtcd } from './etcd-client.js'
 import type { CatalogStore, FollowHandlers, StoreState } from './index.js'
 
 /** The catalogue: one key per (name, peer id). */
 export const ETCD_PREFIX = 'gds/catalog/'
 /** Everything gds keeps in etcd. */
 const WATCH_PREFIX = 'gds/'
-/** A call that takes longer counts etcd as unreachable (the registry keeps serving from memory). */
-const CALL_TIMEOUT_MS = 2_000
 /** Retries of a write whose compare failed (another registry wrote the key in between). */
 const MAX_CAS_ATTEMPTS = 8
 const RETRY_MIN_MS = 250
@@ -47,12 +46,7 @@ export class EtcdStore implements CatalogStore {
   /** `self`: this registry's peer id, what its probe claims say. */
   constructor (hosts: string[], private readonly self: string, private readonly log: Logger, private readonly emit: (e: NodeEvent) => void) {
     this.where = hosts.join(',')
-    this.client = new Etcd3({
-      hosts: hosts.map(h => `http://${h}`),
-      dialTimeout: CALL_TIMEOUT_MS,
-      // Not on streams: a deadline would end the long-lived watch.
-      defaultCallOptions: ctx => ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }
-    })
+    this.client = openEtcd(hosts)
   }
 
   async load (): Promise<ProviderRecord[] | undefined> {
@@ -78,6 +72,8 @@ export class EtcdStore implements CatalogStore {
     void this.client.watch().prefix(WATCH_PREFIX).create().then(w => {
       if (this.stopped) { void w.cancel(); return }
       this.watcher = w
+      // Who probed whom before this watch began (what it hears since is newer and wins).
+      void this.client.getAll().prefix(OWNER_PREFIX).strings().then(kvs => { owners.learn(kvs) }, () => {})
       w.on('put', kv => {
         const key = kv.key.toString()
         if (key.startsWith(OWNER_PREFIX)) { owners.onEvent('put', key, kv.value.toString()); return }
@@ -105,6 +101,9 @@ export class EtcdStore implements CatalogStore {
 
   claim (peerId: string): void { this.owners?.claim(peerId) }
   release (peerId: string): void { this.owners?.release(peerId) }
+  // Before follow nobody is claimed yet: as one registry would.
+  serves (peerId: string): boolean { return this.owners?.owns(peerId) ?? true }
+  probedBy (peerId: string): string | undefined { return this.owners?.prober(peerId) }
 
   async toProbeAtStart (peerIds: string[]): Promise<string[]> {
     // Before follow (no owners yet) or with etcd away: probe them all, as one registry would.

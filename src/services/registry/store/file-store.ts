@@ -56,6 +56,8 @@ export class FileStore implements CatalogStore {
   follow (): void {}
   claim (): void {}
   release (): void {}
+  serves (): boolean { return true }
+  probedBy (): undefined { return undefined }
   async toProbeAtStart (peerIds: string[]): Promise<string[]> { return peerIds }
 
   state (): StoreState {

@@ -19,6 +19,13 @@ export interface CatalogStore {
   claim: (peerId: string) => void
   /** This registry stopped probing the peer (it left, or was reaped). */
   release: (peerId: string) => void
+  /**
+   * Whether this registry serves the peer: probes it and pushes it patches. A dependent takes
+   * patches only from the registry it is registered with; another's would be refused (file: all).
+   */
+  serves: (peerId: string) => boolean
+  /** The registry that probes the peer, as the store records it (a shared store only; file: undefined). */
+  probedBy: (peerId: string) => string | undefined
   /** Of the peers loaded at start, the ones this registry should probe (file: all of them). */
   toProbeAtStart: (peerIds: string[]) => Promise<string[]>
   /** What `gds status` says about the store. */
