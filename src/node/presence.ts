@@ -6,7 +6,7 @@ import { CATALOG_TOPIC } from './protocols.js'
 import type { Grant, ProviderRecord, Registration } from './schemas.js'
 import type { ServiceDefinition } from './service.js'
 
-/** How often a node re-announces itself on gossip. */
+/** How often a node re-announces itself on gossip (while no registry is in reach). */
 export const ANNOUNCE_INTERVAL_MS = 30_000
 /** New topic subscribers within this long share one announcement (while no registry is in reach). */
 export const ANNOUNCE_COALESCE_MS = 100
@@ -26,10 +26,12 @@ export interface PresenceOptions {
   /** Where peers joining the catalogue topic are seen. */
   pubsub: Pick<GossipSub, 'addEventListener' | 'removeEventListener'>
   /**
-   * Whether this node's registry session is up. While it is, a joiner has the whole catalogue
-   * from the registry (its register answer and list pages), so peers joining the topic are not
-   * announced to: an announcement from every member to each joiner, verified by every node,
-   * made N joins cost O(N²) signature checks, and delayed the hub's patches at 50 dependents.
+   * Whether this node's registry session is up. While it is, the registry is the catalogue's
+   * repair: a joiner has the whole catalogue from it (its register answer and list pages), and
+   * its patches carry every change. So peers joining the topic are not announced to, and there
+   * is no periodic announcement: one from every member to each joiner, and one from every member
+   * every ANNOUNCE_INTERVAL_MS, each verified by every node, made N members cost O(N²)
+   * signature checks, and delayed the hub's patches at 50 dependents.
    */
   registryUp: () => boolean
   /** Register again now (after refuting an accusation). */
@@ -70,14 +72,14 @@ export class Presence {
   constructor (private readonly opts: PresenceOptions) {}
 
   /**
-   * Announces when peers join the topic while no registry is in reach (one announcement after
+   * While no registry is in reach, announces when peers join the topic (one announcement after
    * each burst), so a node that joins through any peer is heard even while the registry is away,
    * and again every ANNOUNCE_INTERVAL_MS. Start it before any dialing, or the first subscriptions could come
    * and go unseen.
    */
   start (): void {
     this.opts.pubsub.addEventListener('subscription-change', this.onSubscription)
-    this.announceTimer = setInterval(() => { void this.announce('up') }, ANNOUNCE_INTERVAL_MS)
+    this.announceTimer = setInterval(() => { if (!this.opts.registryUp()) void this.announce('up') }, ANNOUNCE_INTERVAL_MS)
     this.announceTimer.unref()
   }
 
