@@ -39,6 +39,8 @@ type ParsedMessage = z.infer<typeof catalogMessage>
 
 export interface GossipCounters {
   accepted: number
+  /** Owners' announcements among those accepted (the rest: patches and suspicions). */
+  announcements: number
   rejected: number
   ignored: number
   /** Messages beyond their author's budget (GOSSIP_BUDGET), dropped unread. */
@@ -150,7 +152,7 @@ export async function validateCatalogMessage (msg: Message, registryId: Registri
  * forwarded what it had room for is not at fault, and is not punished).
  */
 export class CatalogGossip {
-  readonly counters: GossipCounters = { accepted: 0, rejected: 0, ignored: 0, limited: 0, applied: 0, duplicates: 0, stale: 0, redundant: 0 }
+  readonly counters: GossipCounters = { accepted: 0, announcements: 0, rejected: 0, ignored: 0, limited: 0, applied: 0, duplicates: 0, stale: 0, redundant: 0 }
   private readonly onMessage = (e: CustomEvent<Message>): void => { this.apply(e.detail) }
   /** What the validator parsed, so an accepted message is decoded once. */
   private readonly parsed = new WeakMap<Message, ParsedMessage>()
@@ -166,6 +168,7 @@ export class CatalogGossip {
       const { verdict, why, parsed } = await this.judge(peer, msg)
       if (verdict === TopicValidatorResult.Accept && parsed !== undefined) {
         this.counters.accepted++
+        if (parsed.kind === 'announce') this.counters.announcements++
         this.parsed.set(msg, parsed)
       }
       else if (verdict === TopicValidatorResult.Reject) {

@@ -6,9 +6,9 @@ import { CATALOG_TOPIC } from './protocols.js'
 import type { Grant, ProviderRecord, Registration } from './schemas.js'
 import type { ServiceDefinition } from './service.js'
 
-/** How often a node re-announces itself on gossip. */
+/** How often a node re-announces itself on gossip (while no registry is in reach). */
 export const ANNOUNCE_INTERVAL_MS = 30_000
-/** New topic subscribers within this long share one announcement. */
+/** New topic subscribers within this long share one announcement (while no registry is in reach). */
 export const ANNOUNCE_COALESCE_MS = 100
 /**
  * Announcements for new subscribers are at least this far apart, so a node joining a big
@@ -25,6 +25,15 @@ export interface PresenceOptions {
   gossip: Pick<CatalogGossip, 'publish'>
   /** Where peers joining the catalogue topic are seen. */
   pubsub: Pick<GossipSub, 'addEventListener' | 'removeEventListener'>
+  /**
+   * Whether this node's registry session is up. While it is, the registry is the catalogue's
+   * repair: a joiner has the whole catalogue from it (its register answer and list pages), and
+   * its patches carry every change. So peers joining the topic are not announced to, and there
+   * is no periodic announcement: one from every member to each joiner, and one from every member
+   * every ANNOUNCE_INTERVAL_MS, each verified by every node, made N members cost O(N²)
+   * signature checks, and delayed the hub's patches at 50 dependents.
+   */
+  registryUp: () => boolean
   /** Register again now (after refuting an accusation). */
   reregister: () => void
   now: () => number
@@ -54,22 +63,23 @@ export class Presence {
   private lastRefuted = -Infinity
   private lastAnnounced = -Infinity
   private readonly onSubscription = (e: SubscriptionChange): void => {
-    if (this.coalesceTimer !== undefined || !e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
+    if (this.coalesceTimer !== undefined || this.opts.registryUp() || !e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
     const wait = Math.max(ANNOUNCE_COALESCE_MS, this.lastAnnounced + ANNOUNCE_MIN_GAP_MS - this.opts.now())
-    this.coalesceTimer = setTimeout(() => { this.coalesceTimer = undefined; void this.announce('up') }, wait)
+    // Asked again when it fires: a registration that completed meanwhile announced already.
+    this.coalesceTimer = setTimeout(() => { this.coalesceTimer = undefined; if (!this.opts.registryUp()) void this.announce('up') }, wait)
   }
 
   constructor (private readonly opts: PresenceOptions) {}
 
   /**
-   * Announces when peers join the topic (one announcement after each burst), so a node that
-   * joins through any peer is heard even while the registry is away, and again every
-   * ANNOUNCE_INTERVAL_MS. Start it before any dialing, or the first subscriptions could come
+   * While no registry is in reach, announces when peers join the topic (one announcement after
+   * each burst), so a node that joins through any peer is heard even while the registry is away,
+   * and again every ANNOUNCE_INTERVAL_MS. Start it before any dialing, or the first subscriptions could come
    * and go unseen.
    */
   start (): void {
     this.opts.pubsub.addEventListener('subscription-change', this.onSubscription)
-    this.announceTimer = setInterval(() => { void this.announce('up') }, ANNOUNCE_INTERVAL_MS)
+    this.announceTimer = setInterval(() => { if (!this.opts.registryUp()) void this.announce('up') }, ANNOUNCE_INTERVAL_MS)
     this.announceTimer.unref()
   }
 

@@ -56,6 +56,7 @@ export class ServiceHost {
       addrs: () => libp2p.getMultiaddrs().map(String),
       gossip: c.gossip,
       pubsub: libp2p.services.pubsub,
+      registryUp: () => this.session.isConnected,
       reregister: () => { this.session.reregister() },
       now: c.now
     })

@@ -10,7 +10,7 @@ const REGISTRY = '12D3KooWS1ChmmoudCK7GeiajzvdaE1MuuM7CVugRTJHvSDuZKqr'
 // Presence carries grants, it does not check them (every receiver does): any signature will do.
 const grant = (name: string, over: Partial<Grant> = {}): Grant => ({ registry: REGISTRY, name, peerId: PEER, incarnation: 7, issuedAt: 1, sig: 'A'.repeat(86) + '==', ...over })
 
-function presence ({ granted = true, reregister = (): void => {} } = {}) {
+function presence ({ granted = true, reregister = (): void => {}, registryUp = (): boolean => false } = {}) {
   const published: RecordsMessage[] = []
   const pubsub = new EventTarget()
   const p = new Presence({
@@ -20,6 +20,7 @@ function presence ({ granted = true, reregister = (): void => {} } = {}) {
     addrs: () => ['/ip4/127.0.0.1/tcp/4002'],
     gossip: { publish: async m => { published.push(m as RecordsMessage) } },
     pubsub: pubsub as unknown as PresenceOptions['pubsub'],
+    registryUp,
     reregister,
     now: () => Date.now()
   })
@@ -65,6 +66,27 @@ describe('presence: when a node announces itself', () => {
     // One per ANNOUNCE_MIN_GAP_MS at most, plus the periodic ones.
     expect(published.length).toBeLessThanOrEqual(60_000 / ANNOUNCE_MIN_GAP_MS + 60_000 / ANNOUNCE_INTERVAL_MS + 1)
     expect(published.length).toBeGreaterThanOrEqual(60_000 / ANNOUNCE_MIN_GAP_MS - 1)
+    p.stop()
+  })
+
+  it('while the registry is in reach (it gives joiners the catalogue), neither peers joining the topic nor the interval make it announce', async () => {
+    let up = true
+    const { p, published, subscribe } = presence({ registryUp: () => up })
+    p.start()
+    subscribe(); subscribe()
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_INTERVAL_MS * 2)
+    expect(published).toHaveLength(0)
+    // The registry lost: joiners hear of us from us again.
+    up = false
+    subscribe()
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
+    expect(published).toHaveLength(1)
+    // A registration completing while a burst waits (it announced already): the burst's is dropped.
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_MIN_GAP_MS)
+    subscribe()
+    up = true
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_MIN_GAP_MS)
+    expect(published).toHaveLength(1)
     p.stop()
   })
 
