@@ -31,16 +31,23 @@ async function startPeer () {
   return { p2p, requests: new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs: 20_000 }) }
 }
 
+/** The peer the next name of a round-robin share goes to. */
+let turn = 0
+
 /**
- * Each peer registers its share of `names` (every n-th), `concurrency` requests in flight at a
- * time; with `perPeer`, each peer registers one name of its own (`<perPeer>-<index>`) instead;
- * with `fill`, the names go to the first peers holding fewer than `fill` (see `room`).
+ * Each peer registers its share of `names` (dealt round-robin, continuing where the last call
+ * stopped, so that over all calls no peer holds more than its share of the total: a peer that
+ * always took the first names of every call went past MAX_NAMES_PER_PEER and was refused),
+ * `concurrency` requests in flight at a time; with `perPeer`, each peer registers one name of
+ * its own (`<perPeer>-<index>`) instead; with `fill`, the names go to the first peers holding
+ * fewer than `fill` (see `room`). A refusal is counted by its error code.
  */
 async function register (names, concurrency, perPeer, fill) {
   let failed = 0
+  const errors = {}
   const shares = perPeer !== undefined
     ? peers.map((_, i) => [`${perPeer}-${i}`])
-    : fill !== undefined ? fillShares(names, fill) : peers.map((_, i) => names.filter((_, j) => j % peers.length === i))
+    : fill !== undefined ? fillShares(names, fill) : roundRobin(names)
   await Promise.all(peers.map(async (peer, i) => {
     const mine = shares[i]
     let next = 0
@@ -48,11 +55,17 @@ async function register (names, concurrency, perPeer, fill) {
       while (next < mine.length) {
         const name = mine[next++]
         await peer.requests.request(registry, { op: 'register', services: [{ name, addrs: [], incarnation: 1, seq: 0 }] }, registerResult)
-          .catch(() => { failed++ })
+          .catch(err => { failed++; errors[err?.code ?? 'UNKNOWN'] = (errors[err?.code ?? 'UNKNOWN'] ?? 0) + 1 })
       }
     }))
   }))
-  return { failed }
+  return { failed, errors }
+}
+
+function roundRobin (names) {
+  const shares = peers.map(() => [])
+  for (const name of names) { shares[turn].push(name); turn = (turn + 1) % peers.length }
+  return shares
 }
 
 /** Names each peer holds (registered with `fill`). */

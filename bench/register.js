@@ -14,6 +14,8 @@ export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), peer
     // How busy the registry was in each band: near 100 % means it, not the peers, set the pace.
     const registryCpuPct = []
     let failed = 0
+    // Refusals by error code: a limit reached is named, never an unexplained count.
+    const errors = {}
     for (let from = 0; from < total; from += 1000) {
       const names = Array.from({ length: Math.min(1000, total - from) }, (_, i) => `svc-${from + i}`)
       const started = performance.now()
@@ -24,7 +26,10 @@ export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), peer
       const after = procStats(registry.pid)
       bands.push(Math.round(names.length / secs))
       registryCpuPct.push(Math.round((after.userSec + after.systemSec - before.userSec - before.systemSec) / secs * 100))
-      failed += out.reduce((n, o) => n + o.failed, 0)
+      for (const o of out) {
+        failed += o.failed
+        for (const [code, n] of Object.entries(o.errors)) errors[code] = (errors[code] ?? 0) + n
+      }
     }
     const [{ entries, byStatus }] = await pool.children[0].call('list').then(r => [r])
     return {
@@ -33,6 +38,7 @@ export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), peer
       bands,
       registryCpuPct,
       failed,
+      errors,
       catalogue: { entries, byStatus },
       target: '≥ 2,000/s, flat'
     }
