@@ -4,8 +4,9 @@
 import { MAX_NAMES_PER_PEER } from '../dist/node/protocols.js'
 import { procStats, startPeers, startRegistry } from './peer-pool.js'
 
-// One peer holds at most MAX_NAMES_PER_PEER names, so the default is enough peers for the total.
-export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), peers = Number(process.env.PEERS ?? Math.ceil(total / MAX_NAMES_PER_PEER)), processes = Number(process.env.PROCS ?? 2), concurrency = Number(process.env.CONCURRENCY ?? 8) } = {}) {
+// One peer holds at most MAX_NAMES_PER_PEER names, so the default is enough peers for the total,
+// in each process (each deals its half of the names to its own peers).
+export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), processes = Number(process.env.PROCS ?? 2), peers = Number(process.env.PEERS ?? processes * Math.ceil(total / processes / MAX_NAMES_PER_PEER)), concurrency = Number(process.env.CONCURRENCY ?? 8) } = {}) {
   const registry = await startRegistry()
   let pool
   try {
