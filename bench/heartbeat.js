@@ -1,6 +1,7 @@
 // What 1,000 services heartbeating at 1 Hz cost the registry: its process's CPU (utime + stime
 // from /proc over a steady-state window) as % of one core, and its RSS. The services are
-// lightweight peers in child processes that register one name each and answer every probe.
+// lightweight peers in child processes that register one name each and heartbeat as a service
+// does (pushing beats; answering the probes that come when one is late).
 import { setTimeout as delay } from 'node:timers/promises'
 import { cpuOver, startPeers, startRegistry } from './peer-pool.js'
 
@@ -13,9 +14,10 @@ export async function run ({ services = Number(process.env.SERVICES ?? 1000), pr
     const registered = await pool.all('register', c => ({ names: [], perPeer: `hb-${c}`, concurrency: 1 }))
     if (registered.some(r => r.failed > 0)) throw new Error('some registrations failed')
     await delay(settleS * 1000)
-    const acksBefore = (await pool.all('acks')).reduce((n, a) => n + a.acks, 0)
+    const counts = async () => (await pool.all('counts')).reduce((n, c) => ({ heartbeats: n.heartbeats + c.heartbeats, heard: n.heard + c.heard }), { heartbeats: 0, heard: 0 })
+    const before = await counts()
     const [{ cpuPct, userPct, systemPct, rssMiB, secs }] = await cpuOver([registry.pid], windowS)
-    const acks = (await pool.all('acks')).reduce((n, a) => n + a.acks, 0) - acksBefore
+    const after = await counts()
     const [{ entries, byStatus }] = [await pool.children[0].call('list')]
     return {
       name: 'heartbeat',
@@ -24,7 +26,10 @@ export async function run ({ services = Number(process.env.SERVICES ?? 1000), pr
       userPct,
       systemPct,
       rssMiB,
-      probesPerSec: Math.round(acks / secs),
+      // Acks and pushed beats: one per service per second either way.
+      heartbeatsPerSec: Math.round((after.heartbeats - before.heartbeats) / secs),
+      // What the registry wrote on the heartbeat streams: probes, and echoes of beats.
+      registryFramesPerSec: Math.round((after.heard - before.heard) / secs),
       catalogue: { entries, byStatus },
       target: '≤ 10 % of one core'
     }

@@ -3,21 +3,27 @@
 // sends registry requests over one multiplexed stream. Driven over IPC by bench/peer-pool.js.
 import '../dist/polyfills.js'
 import { multiaddr } from '@multiformats/multiaddr'
+import { DEFAULT_TIMINGS } from '../dist/node/config.js'
 import { createClientLibp2p } from '../dist/node/libp2p.js'
 import { MuxClient } from '../dist/node/mux.js'
-import { HEARTBEAT_PROTOCOL, MAX_INBOUND_SESSION_STREAMS, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL } from '../dist/node/protocols.js'
+import { HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_INBOUND_SESSION_STREAMS, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL } from '../dist/node/protocols.js'
 import { answerProbes } from '../dist/node/registry-session.js'
 import { listResult, registerResult } from '../dist/node/schemas.js'
 
 const registry = multiaddr(process.env.REGISTRY)
+/** The registry's --heartbeat-interval (the benches run it at the default). */
+const HEARTBEAT_INTERVAL_MS = Number(process.env.HEARTBEAT_INTERVAL_MS ?? DEFAULT_TIMINGS.heartbeatIntervalMs)
 const DIAL_ATTEMPTS = 3
 const peers = []
-let acks = 0
+/** Heartbeats these peers gave (acks and pushed beats), and frames the registry sent them on it (probes, echoes). */
+let heartbeats = 0
+let heard = 0
 
 async function startPeer () {
   const p2p = await createClientLibp2p()
-  await p2p.handle(HEARTBEAT_PROTOCOL, stream => {
-    void answerProbes(stream, () => { acks++; return { health: 'ok', load: 0 } }).catch(() => {})
+  // As a service: beats pushed to the registry (the only peer that opens this stream here).
+  await p2p.handle([HEARTBEAT_PUSH_PROTOCOL, HEARTBEAT_PROTOCOL], stream => {
+    void answerProbes(stream, () => { heartbeats++; return { health: 'ok', load: 0 } }, { pushEveryMs: HEARTBEAT_INTERVAL_MS, onContact: () => { heard++ } }).catch(() => {})
   }, { maxInboundStreams: MAX_INBOUND_SESSION_STREAMS })
   // On a loaded host a handshake can miss libp2p's upgrade timeout: try again, a few times.
   for (let attempt = 1; ; attempt++) {
@@ -106,7 +112,7 @@ const ops = {
     for (const s of list.services) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1
     return { entries: list.services.length, byStatus }
   },
-  acks: () => ({ acks }),
+  counts: () => ({ heartbeats, heard }),
   async stop () {
     await Promise.all(peers.map(p => { p.requests.close(); return p.p2p.stop() }))
     return {}
