@@ -32,7 +32,7 @@ interface Link {
 
 /** A peer that pushes beats (HEARTBEAT_PUSH_PROTOCOL): what to do with each, and how often they come. */
 export interface BeatsOptions {
-  /** A beat that answers no probe in flight: the peer is alive, at this load. */
+  /** A beat: the peer is alive, at this load. */
   onBeat: (load: number) => void
   intervalMs: number
 }
@@ -57,8 +57,8 @@ interface InFlight {
  * deadline is a slot on a shared timer wheel, not a Node timer of its own. The registry's
  * prober beats through it; so do peers judging each other with the registry away.
  * With `beats`, it asks for HEARTBEAT_PUSH_PROTOCOL first: the peer then pushes a beat every
- * interval (one frame, nothing back but an echo every few), and a beat answers the probe in
- * flight too; a peer that only speaks 1.0.0 is probed as before.
+ * interval (one frame, nothing back but an echo every few); a peer that only speaks 1.0.0 is
+ * probed as before.
  */
 export class HeartbeatLink {
   private link?: Link
@@ -173,7 +173,7 @@ export class HeartbeatLink {
     return link
   }
 
-  /** A pushed beat: answers the probe in flight, or tells the owner; echoed when asked. */
+  /** A pushed beat: told to the owner, echoed when asked. (A probe in flight waits for its own ack: its round trip is a figure.) */
   private beat (link: Link, load: number, echo: number | undefined): void {
     const beats = this.beats as BeatsOptions
     const now = this.now()
@@ -182,8 +182,7 @@ export class HeartbeatLink {
     // A stream let go of still delivering: it says nothing about the one in use.
     if (this.link !== link) return
     if (echo !== undefined) link.stream.send(lp.encode.single(encodeFrame({ type: 'echo', id: echo })))
-    if (this.inFlight?.link === link) this.settle(load)
-    else beats.onBeat(load)
+    beats.onBeat(load)
   }
 
   private ended (link: Link): void {

@@ -68,7 +68,7 @@ export class ProbeLoop {
 
   /**
    * A beat the provider pushed, with its load. One that comes while a probe is in flight is left
-   * to it (the link answers that probe with the beat).
+   * to it: its ack follows, and its round trip is a figure a beat cannot give.
    */
   heard (load: number): void {
     if (this.stopped || this.running) return
