@@ -4,6 +4,7 @@
 import '../dist/polyfills.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_TIMINGS } from '../dist/node/config.js'
+import { beatEveryMs } from '../dist/node/heartbeat.js'
 import { createClientLibp2p } from '../dist/node/libp2p.js'
 import { MuxClient } from '../dist/node/mux.js'
 import { HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_INBOUND_SESSION_STREAMS, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL } from '../dist/node/protocols.js'
@@ -23,7 +24,7 @@ async function startPeer () {
   const p2p = await createClientLibp2p()
   // As a service: beats pushed to the registry (the only peer that opens this stream here).
   await p2p.handle([HEARTBEAT_PUSH_PROTOCOL, HEARTBEAT_PROTOCOL], stream => {
-    void answerProbes(stream, () => { heartbeats++; return { health: 'ok', load: 0 } }, { pushEveryMs: HEARTBEAT_INTERVAL_MS, onContact: () => { heard++ } }).catch(() => {})
+    void answerProbes(stream, () => { heartbeats++; return { health: 'ok', load: 0 } }, { pushEveryMs: beatEveryMs(HEARTBEAT_INTERVAL_MS), onContact: () => { heard++ } }).catch(() => {})
   }, { maxInboundStreams: MAX_INBOUND_SESSION_STREAMS })
   // On a loaded host a handshake can miss libp2p's upgrade timeout: try again, a few times.
   for (let attempt = 1; ; attempt++) {

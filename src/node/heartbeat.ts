@@ -14,9 +14,11 @@
  *
  * A provider that pushes its own beats (HEARTBEAT_PUSH_PROTOCOL) is not probed while they come:
  * each beat counts as an answered probe (`onBeat`), and only a beat later than `lateBeatMs`
- * brings a probe, with the confirming probe's short deadline (it is late already). A hang is
- * then down within interval + 3 × confirm timeout, the bound of the probed path (1.75 s at the
- * defaults), at one frame a beat instead of two.
+ * brings a probe, with the confirming probe's short deadline (it is late already). The provider
+ * beats a little faster than the interval (`beatEveryMs`), so a live one is seldom late. A hang
+ * is then down within interval + 2.5 × confirm timeout (1.625 s at the defaults; the probed
+ * path's bound is 1.75 s), at one frame a beat instead of two; a provider must stall for
+ * about as long as before (475 ms against 500) to be made suspect by mistake.
  */
 
 export type Liveness = 'up' | 'suspect' | 'down'
@@ -98,12 +100,20 @@ export function confirmTimeout (timeoutMs: number): number {
   return Math.max(Math.min(timeoutMs, MIN_CONFIRM_TIMEOUT_MS), Math.round(timeoutMs / 2))
 }
 
+/** A provider pushes its beats at this share of the interval: never late by the registry's clock. */
+export const BEAT_EARLY = 0.9
+
+/** How often a provider pushes a beat. */
+export function beatEveryMs (intervalMs: number): number {
+  return Math.max(1, Math.round(intervalMs * BEAT_EARLY))
+}
+
 /**
- * How long after a pushed beat the next one is late and a probe goes out: an interval, plus
- * the confirm timeout for a sender's timer or a loaded loop running late.
+ * How long after a pushed beat the next one is late and a probe goes out: an interval (a tenth
+ * more than the beats' spacing), plus half the confirm timeout for a loaded loop running late.
  */
 export function lateBeatMs (intervalMs: number, timeoutMs: number): number {
-  return intervalMs + confirmTimeout(timeoutMs)
+  return intervalMs + Math.round(confirmTimeout(timeoutMs) / 2)
 }
 
 /** A beat the provider pushed: alive, as an answered probe is; the next probe only if a beat is late. */

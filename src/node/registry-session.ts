@@ -8,6 +8,7 @@ import { isAvailable, type Catalog, type Change } from './catalog.js'
 import { RegistryUnreachableError, UnauthorizedError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type Via } from './events.js'
 import type { Logger } from './logger.js'
+import { beatEveryMs } from './heartbeat.js'
 import { MuxClient } from './mux.js'
 import { checkPinned, parseRegistryList, pinnedRegistry } from './registry-pin.js'
 import { ECHO_EVERY_BEATS, HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
@@ -363,7 +364,7 @@ export class RegistrySession {
       const missing = this.opts.registrations().some(r => r.requires.some(n => !this.opts.catalog.providersOf(n).some(isAvailable)))
       return { health: missing ? 'degraded' : 'ok', load: this.opts.load() }
     // Only the registry's word is its beat, and only to the registry do we push ours.
-    }, fromRegistry ? { onContact: () => { this.lastProbeAt = this.opts.now() }, pushEveryMs: this.opts.heartbeatIntervalMs } : {}).catch((err: any) => {
+    }, fromRegistry ? { onContact: () => { this.lastProbeAt = this.opts.now() }, pushEveryMs: beatEveryMs(this.opts.heartbeatIntervalMs) } : {}).catch((err: any) => {
       if (err?.name === 'InvalidMessageError' || err?.name === 'FrameTooLargeError') {
         this.opts.log.warn({ peer: connection.remotePeer.toString(), err: err.message }, 'bad heartbeat frame')
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MIN_CONFIRM_TIMEOUT_MS, initialState, lateBeatMs, onBeat, onProbeResult, onTrigger, probeTimeout, type HeartbeatState } from '../../src/node/heartbeat.js'
+import { MIN_CONFIRM_TIMEOUT_MS, beatEveryMs, initialState, lateBeatMs, onBeat, onProbeResult, onTrigger, probeTimeout, type HeartbeatState } from '../../src/node/heartbeat.js'
 
 const policy = { failureThreshold: 2 }
 const ok = { ok: true } as const
@@ -91,14 +91,22 @@ describe('heartbeat: a refused dial', () => {
     expect(onBeat({ status: 'down', misses: 4 }, 7, policy)).toMatchObject({ transition: { from: 'down', to: 'up' }, next: 'beat' })
   })
 
-  it('a late beat is probed with the confirming deadline, so a hang is down within interval + 3 confirm timeouts, as on the probed path', () => {
+  it('a late beat is probed with the confirming deadline, so a hang is down sooner than on the probed path, with as much slack for a stalled provider', () => {
     expect(probeTimeout(initialState(0), 500, true)).toBe(250)
     expect(probeTimeout(initialState(0), 150, true)).toBe(MIN_CONFIRM_TIMEOUT_MS)
-    expect(lateBeatMs(1000, 500)).toBe(1250)
-    expect(lateBeatMs(200, 150)).toBe(300)
-    // The beat is late, its probe fails (suspect), the confirming one fails (down): no slower than
-    // the probed path's interval + timeout + confirm.
-    const pushed = lateBeatMs(1000, 500) + probeTimeout(initialState(0), 500, true) + probeTimeout(onProbeResult(initialState(0), miss, 1, policy).state, 500)
-    expect(pushed).toBe(1000 + 500 + 250)
+    expect(lateBeatMs(1000, 500)).toBe(1125)
+    expect(lateBeatMs(200, 150)).toBe(250)
+    expect(beatEveryMs(1000)).toBe(900)
+    expect(beatEveryMs(1)).toBe(1)
+    // Hung right after a beat: the beat is late, its probe fails (suspect), the confirming one
+    // fails (down). The probed path: a whole interval, the probe's timeout, the confirm.
+    const suspectState = onProbeResult(initialState(0), miss, 1, policy).state
+    const pushed = lateBeatMs(1000, 500) + probeTimeout(initialState(0), 500, true) + probeTimeout(suspectState, 500)
+    const probed = 1000 + probeTimeout(initialState(0), 500) + probeTimeout(suspectState, 500)
+    expect(pushed).toBe(1625)
+    expect(pushed).toBeLessThan(probed)
+    // How long a live provider may stall before a false suspect: from its beat's due time to the
+    // late probe's deadline, against the probed path's probe timeout.
+    expect(lateBeatMs(1000, 500) - beatEveryMs(1000) + probeTimeout(initialState(0), 500, true)).toBe(475)
   })
 })
