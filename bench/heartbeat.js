@@ -13,6 +13,16 @@ export async function run ({ services = Number(process.env.SERVICES ?? 1000), pr
     // One name per peer: each child's peers register their own.
     const registered = await pool.all('register', c => ({ names: [], perPeer: `hb-${c}`, concurrency: 1 }))
     if (registered.some(r => r.failed > 0)) throw new Error('some registrations failed')
+    // The window starts once the registry holds a heartbeat stream to every peer: on a loaded
+    // host opening them takes seconds (each attempt bounded by a probe's deadline), and their
+    // retries would be counted as the steady state.
+    const deadline = Date.now() + 120_000
+    for (;;) {
+      const open = (await pool.all('counts')).reduce((n, c) => n + c.streams, 0)
+      if (open >= services) break
+      if (Date.now() > deadline) throw new Error(`only ${open} of ${services} heartbeat streams open after 120 s`)
+      await delay(500)
+    }
     await delay(settleS * 1000)
     const counts = async () => (await pool.all('counts')).reduce((n, c) => ({ heartbeats: n.heartbeats + c.heartbeats, heard: n.heard + c.heard }), { heartbeats: 0, heard: 0 })
     const before = await counts()

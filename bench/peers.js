@@ -19,11 +19,15 @@ const peers = []
 /** Heartbeats these peers gave (acks and pushed beats), and frames the registry sent them on it (probes, echoes). */
 let heartbeats = 0
 let heard = 0
+/** Heartbeat streams open: one per peer once the registry has reached every one. */
+let streams = 0
 
 async function startPeer () {
   const p2p = await createClientLibp2p()
   // As a service: beats pushed to the registry (the only peer that opens this stream here).
   await p2p.handle([HEARTBEAT_PUSH_PROTOCOL, HEARTBEAT_PROTOCOL], stream => {
+    streams++
+    stream.addEventListener('close', () => { streams-- }, { once: true })
     void answerProbes(stream, () => { heartbeats++; return { health: 'ok', load: 0 } }, { pushEveryMs: beatEveryMs(HEARTBEAT_INTERVAL_MS), onContact: () => { heard++ } }).catch(() => {})
   }, { maxInboundStreams: MAX_INBOUND_SESSION_STREAMS })
   // On a loaded host a handshake can miss libp2p's upgrade timeout: try again, a few times.
@@ -113,7 +117,7 @@ const ops = {
     for (const s of list.services) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1
     return { entries: list.services.length, byStatus }
   },
-  counts: () => ({ heartbeats, heard }),
+  counts: () => ({ heartbeats, heard, streams }),
   async stop () {
     await Promise.all(peers.map(p => { p.requests.close(); return p.p2p.stop() }))
     return {}
