@@ -3,21 +3,32 @@
 // sends registry requests over one multiplexed stream. Driven over IPC by bench/peer-pool.js.
 import '../dist/polyfills.js'
 import { multiaddr } from '@multiformats/multiaddr'
+import { DEFAULT_TIMINGS } from '../dist/node/config.js'
+import { beatEveryMs } from '../dist/node/heartbeat.js'
 import { createClientLibp2p } from '../dist/node/libp2p.js'
 import { MuxClient } from '../dist/node/mux.js'
-import { HEARTBEAT_PROTOCOL, MAX_INBOUND_SESSION_STREAMS, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL } from '../dist/node/protocols.js'
+import { HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_INBOUND_SESSION_STREAMS, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL } from '../dist/node/protocols.js'
 import { answerProbes } from '../dist/node/registry-session.js'
 import { listResult, registerResult } from '../dist/node/schemas.js'
 
 const registry = multiaddr(process.env.REGISTRY)
+/** The registry's --heartbeat-interval (the benches run it at the default). */
+const HEARTBEAT_INTERVAL_MS = Number(process.env.HEARTBEAT_INTERVAL_MS ?? DEFAULT_TIMINGS.heartbeatIntervalMs)
 const DIAL_ATTEMPTS = 3
 const peers = []
-let acks = 0
+/** Heartbeats these peers gave (acks and pushed beats), and frames the registry sent them on it (probes, echoes). */
+let heartbeats = 0
+let heard = 0
+/** Heartbeat streams open: one per peer once the registry has reached every one. */
+let streams = 0
 
 async function startPeer () {
   const p2p = await createClientLibp2p()
-  await p2p.handle(HEARTBEAT_PROTOCOL, stream => {
-    void answerProbes(stream, () => { acks++; return { health: 'ok', load: 0 } }).catch(() => {})
+  // As a service: beats pushed to the registry (the only peer that opens this stream here).
+  await p2p.handle([HEARTBEAT_PUSH_PROTOCOL, HEARTBEAT_PROTOCOL], stream => {
+    streams++
+    stream.addEventListener('close', () => { streams-- }, { once: true })
+    void answerProbes(stream, () => { heartbeats++; return { health: 'ok', load: 0 } }, { pushEveryMs: beatEveryMs(HEARTBEAT_INTERVAL_MS), onContact: () => { heard++ } }).catch(() => {})
   }, { maxInboundStreams: MAX_INBOUND_SESSION_STREAMS })
   // On a loaded host a handshake can miss libp2p's upgrade timeout: try again, a few times.
   for (let attempt = 1; ; attempt++) {
@@ -31,16 +42,23 @@ async function startPeer () {
   return { p2p, requests: new MuxClient(p2p, REGISTRY_PROTOCOL, { maxBytes: MAX_REGISTRY_FRAME, maxInFlight: MAX_REGISTRY_IN_FLIGHT, timeoutMs: 20_000 }) }
 }
 
+/** The peer the next name of a round-robin share goes to. */
+let turn = 0
+
 /**
- * Each peer registers its share of `names` (every n-th), `concurrency` requests in flight at a
- * time; with `perPeer`, each peer registers one name of its own (`<perPeer>-<index>`) instead;
- * with `fill`, the names go to the first peers holding fewer than `fill` (see `room`).
+ * Each peer registers its share of `names` (dealt round-robin, continuing where the last call
+ * stopped, so that over all calls no peer holds more than its share of the total: a peer that
+ * always took the first names of every call went past MAX_NAMES_PER_PEER and was refused),
+ * `concurrency` requests in flight at a time; with `perPeer`, each peer registers one name of
+ * its own (`<perPeer>-<index>`) instead; with `fill`, the names go to the first peers holding
+ * fewer than `fill` (see `room`). A refusal is counted by its error code.
  */
 async function register (names, concurrency, perPeer, fill) {
   let failed = 0
+  const errors = {}
   const shares = perPeer !== undefined
     ? peers.map((_, i) => [`${perPeer}-${i}`])
-    : fill !== undefined ? fillShares(names, fill) : peers.map((_, i) => names.filter((_, j) => j % peers.length === i))
+    : fill !== undefined ? fillShares(names, fill) : roundRobin(names)
   await Promise.all(peers.map(async (peer, i) => {
     const mine = shares[i]
     let next = 0
@@ -48,11 +66,17 @@ async function register (names, concurrency, perPeer, fill) {
       while (next < mine.length) {
         const name = mine[next++]
         await peer.requests.request(registry, { op: 'register', services: [{ name, addrs: [], incarnation: 1, seq: 0 }] }, registerResult)
-          .catch(() => { failed++ })
+          .catch(err => { failed++; errors[err?.code ?? 'UNKNOWN'] = (errors[err?.code ?? 'UNKNOWN'] ?? 0) + 1 })
       }
     }))
   }))
-  return { failed }
+  return { failed, errors }
+}
+
+function roundRobin (names) {
+  const shares = peers.map(() => [])
+  for (const name of names) { shares[turn].push(name); turn = (turn + 1) % peers.length }
+  return shares
 }
 
 /** Names each peer holds (registered with `fill`). */
@@ -93,7 +117,7 @@ const ops = {
     for (const s of list.services) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1
     return { entries: list.services.length, byStatus }
   },
-  acks: () => ({ acks }),
+  counts: () => ({ heartbeats, heard, streams }),
   async stop () {
     await Promise.all(peers.map(p => { p.requests.close(); return p.p2p.stop() }))
     return {}

@@ -4,8 +4,9 @@
 import { MAX_NAMES_PER_PEER } from '../dist/node/protocols.js'
 import { procStats, startPeers, startRegistry } from './peer-pool.js'
 
-// One peer holds at most MAX_NAMES_PER_PEER names, so the default is enough peers for the total.
-export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), peers = Number(process.env.PEERS ?? Math.ceil(total / MAX_NAMES_PER_PEER)), processes = Number(process.env.PROCS ?? 2), concurrency = Number(process.env.CONCURRENCY ?? 8) } = {}) {
+// One peer holds at most MAX_NAMES_PER_PEER names, so the default is enough peers for the total,
+// in each process (each deals its half of the names to its own peers).
+export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), processes = Number(process.env.PROCS ?? 2), peers = Number(process.env.PEERS ?? processes * Math.ceil(total / processes / MAX_NAMES_PER_PEER)), concurrency = Number(process.env.CONCURRENCY ?? 8) } = {}) {
   const registry = await startRegistry()
   let pool
   try {
@@ -14,6 +15,8 @@ export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), peer
     // How busy the registry was in each band: near 100 % means it, not the peers, set the pace.
     const registryCpuPct = []
     let failed = 0
+    // Refusals by error code: a limit reached is named, never an unexplained count.
+    const errors = {}
     for (let from = 0; from < total; from += 1000) {
       const names = Array.from({ length: Math.min(1000, total - from) }, (_, i) => `svc-${from + i}`)
       const started = performance.now()
@@ -24,7 +27,10 @@ export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), peer
       const after = procStats(registry.pid)
       bands.push(Math.round(names.length / secs))
       registryCpuPct.push(Math.round((after.userSec + after.systemSec - before.userSec - before.systemSec) / secs * 100))
-      failed += out.reduce((n, o) => n + o.failed, 0)
+      for (const o of out) {
+        failed += o.failed
+        for (const [code, n] of Object.entries(o.errors)) errors[code] = (errors[code] ?? 0) + n
+      }
     }
     const [{ entries, byStatus }] = await pool.children[0].call('list').then(r => [r])
     return {
@@ -33,6 +39,7 @@ export async function run ({ total = Number(process.env.ENTRIES ?? 10_000), peer
       bands,
       registryCpuPct,
       failed,
+      errors,
       catalogue: { entries, byStatus },
       target: '≥ 2,000/s, flat'
     }

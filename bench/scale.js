@@ -86,11 +86,11 @@ async function fanout (registry, { procs, deps }, trials) {
 /** What the registry costs with `services` entries, everyone heartbeating. */
 async function measure (registry, pool, dependents, services, { windowS, statusRuns, trials }) {
   await sleep(3_000) // the last band's patches and first probes settle
-  const acks = async () => sum((await pool.all('acks')).map(a => a.acks))
-  const acks0 = await acks(); const before = procStats(registry.pid); const t0 = performance.now()
+  const heartbeats = async () => sum((await pool.all('counts')).map(c => c.heartbeats))
+  const heartbeats0 = await heartbeats(); const before = procStats(registry.pid); const t0 = performance.now()
   await sleep(windowS * 1000)
   const after = procStats(registry.pid); const secs = (performance.now() - t0) / 1000
-  const probesPerSec = Math.round((await acks() - acks0) / secs)
+  const heartbeatsPerSec = Math.round((await heartbeats() - heartbeats0) / secs)
   const cpuPct = Math.round((after.userSec + after.systemSec - before.userSec - before.systemSec) / secs * 1000) / 10
   // The first run warms the disk cache, as cold.js does; each run is still a new process.
   const all = Array.from({ length: statusRuns + 1 }, () => status(registry.addr)).slice(1)
@@ -103,7 +103,7 @@ async function measure (registry, pool, dependents, services, { windowS, statusR
     services,
     cpuPct,
     rssMiB: Math.round(after.rssBytes / 2 ** 20),
-    probesPerSec,
+    heartbeatsPerSec,
     statusMs: runs.length > 0 ? stats(runs.map(r => r.ms)).median : null,
     statusJsonKiB: runs.length > 0 ? Math.round(Buffer.byteLength(runs.at(-1).stdout) / 1024) : null,
     statusErrors: all.filter(r => r.error !== undefined).map(r => r.error),

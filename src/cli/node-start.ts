@@ -20,7 +20,7 @@ export const NODE_START_FLAGS = {
   requires: { type: 'string', description: 'Service names this node needs (repeat or comma-separate).', multiple: true, helpValue: 'NAME' },
   listen: { type: 'string', char: 'l', description: 'Multiaddr to listen on (repeatable). [default: registry /ip4/0.0.0.0/tcp/4001, others /ip4/0.0.0.0/tcp/0]', multiple: true, helpValue: 'MULTIADDR' },
   'data-dir': { type: 'string', char: 'd', env: 'GDS_DATA_DIR', description: 'Where the identity key and role data live. [default: $XDG_STATE_HOME/gds/<name>]', helpValue: 'DIR' },
-  'heartbeat-interval': { type: 'integer', description: `Registry: ms between probes of each provider. [default: ${DEFAULT_TIMINGS.heartbeatIntervalMs}]`, min: 10, helpValue: 'MS' },
+  'heartbeat-interval': { type: 'integer', description: `ms between heartbeats: a provider pushes a beat this often, the registry probes one whose beat is late (give both the same value). [default: ${DEFAULT_TIMINGS.heartbeatIntervalMs}]`, min: 10, helpValue: 'MS' },
   'heartbeat-timeout': { type: 'integer', description: `Registry: ms a probe may take before it counts as a miss. [default: ${DEFAULT_TIMINGS.heartbeatTimeoutMs}]`, min: 5, helpValue: 'MS' },
   'failure-threshold': { type: 'integer', description: `Registry: consecutive misses before a provider is down. [default: ${DEFAULT_TIMINGS.failureThreshold}]`, min: 1, max: 100, helpValue: 'N' },
   'reap-after': { type: 'integer', description: `ms a down or departed entry stays listed. [default: ${DEFAULT_TIMINGS.reapAfterMs}]`, min: 100, helpValue: 'MS' },

@@ -218,13 +218,13 @@ export class Catalog {
    * Liveness figures from a heartbeat: not a change of version, never patched. Updated in place,
    * unlike every versioned field: the registry takes one per provider per second, and a copy
    * of the record each time was a tenth of its heartbeat cost. A holder of an older reference
-   * sees fresher figures, which is all they are.
+   * sees fresher figures, which is all they are. A pushed beat has no round trip: rttMs stays.
    */
-  observe (peerId: string, figures: { rttMs: number, load: number }, now: number): void {
+  observe (peerId: string, figures: { rttMs?: number, load: number }, now: number): void {
     for (const key of this.byPeer.get(peerId) ?? []) {
       const r = this.entries.get(key)
       if (r === undefined) continue
-      r.rttMs = figures.rttMs
+      if (figures.rttMs !== undefined) r.rttMs = figures.rttMs
       r.load = figures.load
       r.lastSeen = now
     }

@@ -7,8 +7,8 @@ import { decodeFrame, encodeFrame } from './framing.js'
 import type { FailureReason } from './heartbeat.js'
 import type { Logger } from './logger.js'
 import { streamOnNewest } from './newest-connection.js'
-import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from './protocols.js'
-import { heartbeatAck } from './schemas.js'
+import { HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_BEATS_PER_INTERVAL, MAX_HEARTBEAT_FRAME } from './protocols.js'
+import { heartbeatAck, heartbeatFromProvider } from './schemas.js'
 import type { TimerWheel, WheelSlot } from './timer-wheel.js'
 
 /** A failed round trip that knows its reason (anything else thrown counts as `unreachable`). */
@@ -25,6 +25,21 @@ interface Link {
   stream: Stream
   /** Let go on purpose (replaced, closed): its end is no sign of trouble. */
   dropped?: boolean
+  /** Beats since `windowAt` (the flood bound: MAX_BEATS_PER_INTERVAL an interval). */
+  beats: number
+  windowAt: number
+}
+
+/** A peer that pushes beats (HEARTBEAT_PUSH_PROTOCOL): what to do with each, and how often they come. */
+export interface BeatsOptions {
+  /** A beat: the peer is alive, at this load. */
+  onBeat: (load: number) => void
+  intervalMs: number
+}
+
+/** More beats in one interval than a live peer sends: the stream is dropped. */
+export class BeatFloodError extends Error {
+  constructor (limit: number) { super(`more than ${limit} heartbeat beats in one interval`) }
 }
 
 /** The probe in flight (one at a time) and the link it went out on. */
@@ -41,6 +56,9 @@ interface InFlight {
  * frame each way on a stream already open, where a ping would open a stream each time; its
  * deadline is a slot on a shared timer wheel, not a Node timer of its own. The registry's
  * prober beats through it; so do peers judging each other with the registry away.
+ * With `beats`, it asks for HEARTBEAT_PUSH_PROTOCOL first: the peer then pushes a beat every
+ * interval (one frame, nothing back but an echo every few); a peer that only speaks 1.0.0 is
+ * probed as before.
  */
 export class HeartbeatLink {
   private link?: Link
@@ -59,7 +77,8 @@ export class HeartbeatLink {
     private readonly wheel: TimerWheel,
     private readonly now: () => number,
     private readonly log: Logger,
-    private readonly onBroken: () => void
+    private readonly onBroken: () => void,
+    private readonly beats?: BeatsOptions
   ) {}
 
   /**
@@ -114,7 +133,8 @@ export class HeartbeatLink {
     if (this.link !== undefined) return this.link
     this.opening ??= (async () => {
       try {
-        const link = this.follow(await streamOnNewest(this.libp2p, this.peer, HEARTBEAT_PROTOCOL, signal))
+        const protocols = this.beats !== undefined ? [HEARTBEAT_PUSH_PROTOCOL, HEARTBEAT_PROTOCOL] : [HEARTBEAT_PROTOCOL]
+        const link = this.follow(await streamOnNewest(this.libp2p, this.peer, protocols, signal))
         this.link = link
         return link
       } catch (err: any) {
@@ -127,14 +147,19 @@ export class HeartbeatLink {
   }
 
   private follow (stream: Stream): Link {
-    const link: Link = { stream }
+    const link: Link = { stream, beats: 0, windowAt: this.now() }
+    const pushed = stream.protocol === HEARTBEAT_PUSH_PROTOCOL
     const decoder = new LengthPrefixedDecoder({ maxDataLength: MAX_HEARTBEAT_FRAME, maxBufferSize: 2 * MAX_HEARTBEAT_FRAME })
     stream.addEventListener('message', e => {
       try {
         for (const frame of decoder.decode(e.data)) {
-          const ack = decodeFrame(frame.subarray(), heartbeatAck)
+          const msg = decodeFrame(frame.subarray(), pushed ? heartbeatFromProvider : heartbeatAck)
+          if (msg.type === 'beat') {
+            this.beat(link, msg.load, msg.echo)
+            continue
+          }
           // A late ack of a probe that already timed out is no answer to the next one.
-          if (this.inFlight?.link === link && this.inFlight.id === ack.id) this.settle(ack.load)
+          if (this.inFlight?.link === link && this.inFlight.id === msg.id) this.settle(msg.load)
         }
       } catch (err: any) {
         // Malformed, oversized or flooding: a peer that breaks the protocol is not answering.
@@ -146,6 +171,18 @@ export class HeartbeatLink {
     stream.addEventListener('remoteCloseWrite', () => { stream.abort(new Error('heartbeat stream ended')) }, { once: true })
     stream.addEventListener('close', () => { this.ended(link) }, { once: true })
     return link
+  }
+
+  /** A pushed beat: told to the owner, echoed when asked. (A probe in flight waits for its own ack: its round trip is a figure.) */
+  private beat (link: Link, load: number, echo: number | undefined): void {
+    const beats = this.beats as BeatsOptions
+    const now = this.now()
+    if (now - link.windowAt >= beats.intervalMs) { link.windowAt = now; link.beats = 0 }
+    if (++link.beats > MAX_BEATS_PER_INTERVAL) throw new BeatFloodError(MAX_BEATS_PER_INTERVAL)
+    // A stream let go of still delivering: it says nothing about the one in use.
+    if (this.link !== link) return
+    if (echo !== undefined) link.stream.send(lp.encode.single(encodeFrame({ type: 'echo', id: echo })))
+    beats.onBeat(load)
   }
 
   private ended (link: Link): void {

@@ -11,6 +11,14 @@
  * probe it missed at the defaults instead of `threshold` intervals. The crash fast path (the connection closed, or a caller reported the
  * peer) asks for an immediate probe too; a dead process refuses the dial in a millisecond, and
  * a refused dial is down at once, without waiting for the threshold.
+ *
+ * A provider that pushes its own beats (HEARTBEAT_PUSH_PROTOCOL) is not probed while they come:
+ * each beat counts as an answered probe (`onBeat`), and only a beat later than `lateBeatMs`
+ * brings a probe, with the confirming probe's short deadline (it is late already). The provider
+ * beats a little faster than the interval (`beatEveryMs`), so a live one is seldom late. A hang
+ * is then down within interval + 2.5 × confirm timeout (1.625 s at the defaults; the probed
+ * path's bound is 1.75 s), at one frame a beat instead of two; a provider must stall for
+ * about as long as before (475 ms against 500) to be made suspect by mistake.
  */
 
 export type Liveness = 'up' | 'suspect' | 'down'
@@ -45,8 +53,11 @@ export interface Transition {
 export interface Decision {
   state: HeartbeatState
   transition?: Transition
-  /** When to probe next: after the interval, at once, or (down) after the slow interval. */
-  next: 'interval' | 'now' | 'slow'
+  /**
+   * When to probe next: after the interval, at once, or (down) after the slow interval; `beat`:
+   * only if the next pushed beat is late (lateBeatMs).
+   */
+  next: 'interval' | 'now' | 'slow' | 'beat'
 }
 
 /** A new peer starts `up` (it just registered); a reloaded one starts where the catalogue left it. */
@@ -80,8 +91,35 @@ export function onProbeResult (state: HeartbeatState, result: ProbeResult, now: 
  * within interval + 1.5 × timeout (1.75 s at the defaults, was 2.1 s) while one slow ack still
  * only makes a peer suspect. A peer that answers at all answers in milliseconds.
  */
-export function probeTimeout (state: HeartbeatState, timeoutMs: number): number {
-  return state.status === 'suspect' ? Math.max(Math.min(timeoutMs, MIN_CONFIRM_TIMEOUT_MS), Math.round(timeoutMs / 2)) : timeoutMs
+export function probeTimeout (state: HeartbeatState, timeoutMs: number, late = false): number {
+  return state.status === 'suspect' || late ? confirmTimeout(timeoutMs) : timeoutMs
+}
+
+/** The deadline of a probe that confirms a doubt: half the timeout, never under the floor. */
+export function confirmTimeout (timeoutMs: number): number {
+  return Math.max(Math.min(timeoutMs, MIN_CONFIRM_TIMEOUT_MS), Math.round(timeoutMs / 2))
+}
+
+/** A provider pushes its beats at this share of the interval: never late by the registry's clock. */
+export const BEAT_EARLY = 0.9
+
+/** How often a provider pushes a beat. */
+export function beatEveryMs (intervalMs: number): number {
+  return Math.max(1, Math.round(intervalMs * BEAT_EARLY))
+}
+
+/**
+ * How long after a pushed beat the next one is late and a probe goes out: an interval (a tenth
+ * more than the beats' spacing), plus half the confirm timeout for a loaded loop running late.
+ */
+export function lateBeatMs (intervalMs: number, timeoutMs: number): number {
+  return intervalMs + Math.round(confirmTimeout(timeoutMs) / 2)
+}
+
+/** A beat the provider pushed: alive, as an answered probe is; the next probe only if a beat is late. */
+export function onBeat (state: HeartbeatState, now: number, policy: HeartbeatPolicy): Decision {
+  const d = onProbeResult(state, { ok: true }, now, policy)
+  return { ...d, next: 'beat' }
 }
 
 /** The least a confirming probe waits (a short --heartbeat-timeout is not halved below it). */

@@ -7,7 +7,7 @@ import type { Libp2p } from 'libp2p'
  * that is the old one: TCP keeps it "open" for as long as its retransmissions go unanswered,
  * while everything sent on it is lost, and the peer is back on the connection it dialled anew.
  */
-export async function streamOnNewest (libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections'>, peer: PeerId, protocol: string, signal: AbortSignal): Promise<Stream> {
+export async function streamOnNewest (libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections'>, peer: PeerId, protocol: string | string[], signal: AbortSignal): Promise<Stream> {
   let newest
   for (const c of libp2p.getConnections(peer)) {
     if (c.status !== 'open' || c.limits != null) continue

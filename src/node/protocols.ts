@@ -9,6 +9,12 @@
 export const REGISTRY_PROTOCOL = '/gds/registry/2.0.0'
 /** registry → service: a long-lived stream of probes and acks (one per provider, not one per beat). */
 export const HEARTBEAT_PROTOCOL = '/gds/heartbeat/1.0.0'
+/**
+ * The same stream, where the provider also pushes a beat every interval and the registry probes
+ * only when one is late (heartbeat.ts): one frame a beat, not two. The registry asks for it
+ * first; a provider that knows only 1.0.0 is probed as before.
+ */
+export const HEARTBEAT_PUSH_PROTOCOL = '/gds/heartbeat/1.1.0'
 /** registry → dependent: a long-lived stream of catalogue patches. */
 export const NOTIFY_PROTOCOL = '/gds/notify/1.0.0'
 /** observer → registry: a stream of catalogue events (status --watch, webui). */
@@ -32,6 +38,10 @@ export const MAX_REGISTRY_FRAME = 4 * 1024 * 1024
 export const MAX_REQUEST_FRAME = 64 * 1024
 /** Probes and acks are a few dozen bytes. */
 export const MAX_HEARTBEAT_FRAME = 1024
+/** Pushed beats one heartbeat stream may carry in an interval: a live peer sends one. */
+export const MAX_BEATS_PER_INTERVAL = 4
+/** A pushing peer asks for an echo every this many beats: its sign that the registry is alive. */
+export const ECHO_EVERY_BEATS = 3
 /** A check request or answer is a peer id or a boolean; a refusal carries a sentence (wire errors are capped at 4 KiB). */
 export const MAX_CHECK_FRAME = 8 * 1024
 /** Check streams one connection may have open at once: a checker asks about a few peers at a time. */

@@ -8,12 +8,13 @@ import { isAvailable, type Catalog, type Change } from './catalog.js'
 import { RegistryUnreachableError, UnauthorizedError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type Via } from './events.js'
 import type { Logger } from './logger.js'
+import { beatEveryMs } from './heartbeat.js'
 import { MuxClient } from './mux.js'
 import { checkPinned, parseRegistryList, pinnedRegistry } from './registry-pin.js'
-import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
+import { ECHO_EVERY_BEATS, HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_INBOUND_SESSION_STREAMS, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from './protocols.js'
 import { Channel } from './framing.js'
 import { ListAssembler } from './pages.js'
-import { deregisterResult, heartbeatProbe, listPage, lookupPage, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
+import { deregisterResult, heartbeatFromRegistry, heartbeatProbe, listPage, lookupPage, lookupResult, notifyPatch, registerResult, suspectResult, type Grant, type ProviderRecord, type Registration } from './schemas.js'
 
 /** The parts of the node a session uses: dial the registry, answer its streams, see it go. */
 export type SessionLibp2p = Pick<Libp2p, 'dial' | 'dialProtocol' | 'getConnections' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
@@ -61,11 +62,12 @@ export interface SessionOptions {
 /** How long a graceful stop waits for the registry to take our deregistration. */
 const DEREGISTER_TIMEOUT_MS = 1_000
 /**
- * Heartbeat intervals without a probe before we ask the registry whether it is still there.
- * A cut (packets dropped, no FIN, no RST) leaves the connection open: libp2p's connection
- * monitor noticed it after 10-13 s. Two missed beats are a real sign; one late beat is not.
+ * Heartbeat intervals without word from the registry (a probe, or the echo it sends every
+ * ECHO_EVERY_BEATS of our pushed beats) before we ask it whether it is still there. A cut
+ * (packets dropped, no FIN, no RST) leaves the connection open: libp2p's connection monitor
+ * noticed it after 10-13 s. One more interval than the echoes' spacing: one late echo is no sign.
  */
-const SILENCE_BEATS = 2
+const SILENCE_BEATS = ECHO_EVERY_BEATS + 1
 /** The floor of the deadline for that question: a loaded registry answers late, not never. */
 const SILENCE_CHECK_MIN_MS = 1_000
 /**
@@ -101,7 +103,7 @@ export class RegistrySession {
   private retryTimer?: NodeJS.Timeout
   private reapTimer?: NodeJS.Timeout
   private silenceTimer?: NodeJS.Timeout
-  /** When the registry last probed us (or took our registration). */
+  /** When the registry last probed us, echoed a beat, or took our registration. */
   private lastProbeAt = 0
   private checkingSilence = false
   private connecting?: Promise<void>
@@ -141,7 +143,7 @@ export class RegistrySession {
   get lastContactAt (): number { return this.lastProbeAt }
 
   async start (): Promise<void> {
-    await this.opts.libp2p.handle(HEARTBEAT_PROTOCOL, (stream, connection) => { void this.answerHeartbeats(stream, connection) },
+    await this.opts.libp2p.handle([HEARTBEAT_PUSH_PROTOCOL, HEARTBEAT_PROTOCOL], (stream, connection) => { void this.answerHeartbeats(stream, connection) },
       { maxInboundStreams: MAX_INBOUND_SESSION_STREAMS })
     await this.opts.libp2p.handle(NOTIFY_PROTOCOL, (stream, connection) => { void this.readPatches(stream, connection) },
       { maxInboundStreams: MAX_INBOUND_SESSION_STREAMS })
@@ -179,7 +181,7 @@ export class RegistrySession {
       })
     }
     this.requests.close()
-    await this.opts.libp2p.unhandle(HEARTBEAT_PROTOCOL).catch(() => {})
+    await this.opts.libp2p.unhandle([HEARTBEAT_PUSH_PROTOCOL, HEARTBEAT_PROTOCOL]).catch(() => {})
     await this.opts.libp2p.unhandle(NOTIFY_PROTOCOL).catch(() => {})
   }
 
@@ -429,10 +431,10 @@ export class RegistrySession {
   private async answerHeartbeats (stream: Stream, connection: Connection): Promise<void> {
     const fromRegistry = this.registryId?.equals(connection.remotePeer) === true
     await answerProbes(stream, () => {
-      if (fromRegistry) this.lastProbeAt = this.opts.now()
       const missing = this.opts.registrations().some(r => r.requires.some(n => !this.opts.catalog.providersOf(n).some(isAvailable)))
       return { health: missing ? 'degraded' : 'ok', load: this.opts.load() }
-    }).catch((err: any) => {
+    // Only the registry's word is its beat, and only to the registry do we push ours.
+    }, fromRegistry ? { onContact: () => { this.lastProbeAt = this.opts.now() }, pushEveryMs: beatEveryMs(this.opts.heartbeatIntervalMs) } : {}).catch((err: any) => {
       if (err?.name === 'InvalidMessageError' || err?.name === 'FrameTooLargeError') {
         this.opts.log.warn({ peer: connection.remotePeer.toString(), err: err.message }, 'bad heartbeat frame')
       }
@@ -477,6 +479,13 @@ export function homeIndex (peerId: string, count: number): number {
   return fnv1a(peerId) % count
 }
 
+export interface AnswerOptions {
+  /** A probe or an echo came: the prober is alive and reaches us. */
+  onContact?: () => void
+  /** On a HEARTBEAT_PUSH_PROTOCOL stream, push a beat this often (to the registry only). */
+  pushEveryMs?: number
+}
+
 /**
  * The order a peer tries the registries in: its home (homeIndex) first, then the others by a
  * hash of (its id, their address), so when a registry dies its services spread over the
@@ -490,19 +499,33 @@ export function registryOrder (peerId: string, addrs: readonly Multiaddr[]): num
 }
 
 /**
- * A provider's side of the registry's heartbeat stream: each probe is answered with an ack
- * carrying health and load, until the stream ends or breaks (then it is aborted and the error
- * thrown). Exported so lightweight peers (the benches) answer exactly as a service does.
+ * A provider's side of a heartbeat stream: each probe is answered with an ack carrying health
+ * and load, until the stream ends or breaks (then it is aborted and the error thrown). On
+ * HEARTBEAT_PUSH_PROTOCOL with `pushEveryMs`, it also pushes a beat every interval, asking for
+ * an echo every ECHO_EVERY_BEATS: with no probes coming, the echoes are the sign that the
+ * registry is alive. Exported so lightweight peers (the benches) answer exactly as a service does.
  */
-export async function answerProbes (stream: Stream, status: () => { health: 'ok' | 'degraded', load: number }): Promise<void> {
+export async function answerProbes (stream: Stream, status: () => { health: 'ok' | 'degraded', load: number }, opts: AnswerOptions = {}): Promise<void> {
   const ch = new Channel(stream, MAX_HEARTBEAT_FRAME)
+  const push = opts.pushEveryMs !== undefined && stream.protocol === HEARTBEAT_PUSH_PROTOCOL
+  let beats = 0
+  const timer = push
+    ? setInterval(() => {
+      beats++
+      void ch.send({ type: 'beat', ...status(), ...(beats % ECHO_EVERY_BEATS === 0 ? { echo: beats } : {}) }).catch(() => {})
+    }, opts.pushEveryMs)
+    : undefined
+  timer?.unref()
   try {
     for (;;) {
-      const probe = await ch.read(heartbeatProbe)
-      await ch.write({ type: 'ack', id: probe.id, ...status() })
+      const msg = await ch.read(push ? heartbeatFromRegistry : heartbeatProbe)
+      opts.onContact?.()
+      if (msg.type === 'probe') await ch.write({ type: 'ack', id: msg.id, ...status() })
     }
   } catch (err: any) {
     ch.abort(err instanceof Error ? err : new Error(String(err)))
     throw err
+  } finally {
+    clearInterval(timer)
   }
 }

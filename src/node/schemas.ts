@@ -206,14 +206,27 @@ export const checkRequest = z.strictObject({ peerId: peerIdString })
 export const checkResult = z.strictObject({ reachable: z.boolean() })
 
 export const heartbeatProbe = z.strictObject({ type: z.literal('probe'), id: counter })
+/** `degraded` while a required name has no `up` provider. */
+const health = z.enum(['ok', 'degraded'])
 export const heartbeatAck = z.strictObject({
   type: z.literal('ack'),
   id: counter,
-  /** `degraded` while a required name has no `up` provider. */
-  health: z.enum(['ok', 'degraded']),
+  health,
   /** Calls in flight on this provider (for least-loaded balancing). */
   load: counter
 })
+/**
+ * provider → registry on HEARTBEAT_PUSH_PROTOCOL, every interval, unasked: what an ack says.
+ * `echo` (every few beats) asks the registry to answer with that id: the provider's sign that
+ * the registry is alive, which it no longer reads from the probes.
+ */
+export const heartbeatBeat = z.strictObject({ type: z.literal('beat'), health, load: counter, echo: counter.optional() })
+/** registry → provider: the answer to a beat's `echo`. */
+export const heartbeatEcho = z.strictObject({ type: z.literal('echo'), id: counter })
+/** What a provider sends on a heartbeat stream; on HEARTBEAT_PROTOCOL only acks. */
+export const heartbeatFromProvider = z.discriminatedUnion('type', [heartbeatAck, heartbeatBeat])
+/** What the registry sends on a heartbeat stream; on HEARTBEAT_PROTOCOL only probes. */
+export const heartbeatFromRegistry = z.discriminatedUnion('type', [heartbeatProbe, heartbeatEcho])
 
 /** Gossip batches one patch frame may name (more are left out: their gossip copies are just verified). */
 export const MAX_NOTIFY_BATCHES = 64

@@ -25,13 +25,17 @@ export class StubLibp2p {
   }
 
   async dialProtocol (peer: PeerId | { toString: () => string }, protocol: string | string[]): Promise<Stream> {
-    const name = Array.isArray(protocol) ? protocol[0] : protocol
+    // Negotiated as multistream-select does: the first of ours the far end answers.
+    const name = Array.isArray(protocol) ? protocol.find(p => this.answerers.has(p)) ?? protocol[0] : protocol
     const n = this.dials.push({ peer: peer.toString(), protocol: name })
     if (this.refuse !== undefined) throw this.refuse
     const hold = this.holdNextDial
     this.holdNextDial = undefined
     await hold
     const [local, remote] = await streamPair({ protocol: name })
+    // libp2p names the negotiated protocol on both ends; streamPair does not.
+    local.protocol = name
+    remote.protocol = name
     // An answerer's read fails when the stream goes: that is how it ends.
     void (async () => { await this.answerers.get(name)?.(remote, n) })().catch(() => {})
     return local
@@ -61,6 +65,8 @@ export class StubLibp2p {
     const handler = this.handlers.get(protocol)
     if (handler === undefined) throw new Error(`nothing handles ${protocol}`)
     const [remote, local] = await streamPair({ protocol })
+    local.protocol = protocol
+    remote.protocol = protocol
     void handler(local, connectionFrom(from))
     return remote
   }

@@ -12,10 +12,10 @@ import { Catalog } from '../../src/node/catalog.js'
 import { encodeFrame } from '../../src/node/framing.js'
 import type { GdsLibp2p } from '../../src/node/libp2p.js'
 import { silentLogger } from '../../src/node/logger.js'
-import { HEARTBEAT_PROTOCOL, MAX_REQUEST_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL, RPC_PROTOCOL, WATCH_PROTOCOL } from '../../src/node/protocols.js'
+import { HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_REQUEST_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL, RPC_PROTOCOL, WATCH_PROTOCOL } from '../../src/node/protocols.js'
 import { RegistrySession } from '../../src/node/registry-session.js'
 import { RpcServer } from '../../src/node/rpc-server.js'
-import { heartbeatAck, muxAnswer, notifyPatch, rpcResponse, watchMessage, watchRequest } from '../../src/node/schemas.js'
+import { heartbeatAck, heartbeatFromProvider, muxAnswer, notifyPatch, rpcResponse, watchMessage, watchRequest } from '../../src/node/schemas.js'
 import { RegistryHub } from '../../src/services/registry/hub.js'
 import { gradingService } from '../../src/services/grading/index.js'
 import { logService } from '../../src/services/log/index.js'
@@ -277,6 +277,15 @@ describe('a service\'s session: heartbeat and notify streams from the registry, 
       const answers = await exchange(await libp2p.open(HEARTBEAT_PROTOCOL, registry), frames)
       parses(heartbeatAck, answers)
       expect(answers.length).toBeLessThanOrEqual(frames.length)
+    }), { numRuns: RUNS })
+  })
+
+  it('heartbeat with pushed beats: probes and echoes from the registry, hostile; every answer is an ack or a beat, and the stream ends', async () => {
+    const frame = fc.oneof(fc.record({ type: fc.constant('probe'), id: fc.nat() }), fc.record({ type: fc.constant('echo'), id: fc.nat() }))
+    await fc.assert(fc.asyncProperty(hostileFrames(frame), async frames => {
+      const answers = await exchange(await libp2p.open(HEARTBEAT_PUSH_PROTOCOL, registry), frames)
+      parses(heartbeatFromProvider, answers)
+      expect(answers.filter(a => (a as { type: string }).type === 'ack').length).toBeLessThanOrEqual(frames.length)
     }), { numRuns: RUNS })
   })
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { GRANT_TAG, GrantVerifier, grantBytes, grantMismatch, signGrant, verifyGrantSignature } from '../../src/node/grant.js'
+import { GRANT_TAG, GrantSigner, GrantVerifier, grantBytes, grantMismatch, signGrant, verifyGrantSignature } from '../../src/node/grant.js'
 import { grant as grantSchema, registerResult, type Grant } from '../../src/node/schemas.js'
 
 const registryKey = await generateKeyPair('Ed25519')
@@ -25,6 +25,16 @@ describe('grants: the registry\'s signed word that a peer may provide a name', (
     expect(grantMismatch(g, record(), B)).toBe('grant for another peer')
     expect(grantMismatch(g, record({ incarnation: 8 }), A)).toBe('grant for another incarnation')
     expect(grantMismatch(g, record({ incarnation: 6 }), A)).toBe('grant for another incarnation')
+  })
+
+  it('a signer holding the imported key signs the very bytes libp2p signs with the key', async () => {
+    const signer = new GrantSigner(registryKey)
+    for (const fields of [{ name: 'grading', peerId: A, incarnation: 7, issuedAt: 1_000 }, { name: 'log', peerId: B, incarnation: 1, issuedAt: 2 }]) {
+      const g = await signer.sign(fields)
+      expect(g.registry).toBe(R)
+      expect(Buffer.from(g.sig, 'base64')).toEqual(Buffer.from(await registryKey.sign(grantBytes(g))))
+      expect(await verifyGrantSignature(g)).toBe(true)
+    }
   })
 
   it('the signature covers every field and the domain tag', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MIN_CONFIRM_TIMEOUT_MS, initialState, onProbeResult, onTrigger, probeTimeout, type HeartbeatState } from '../../src/node/heartbeat.js'
+import { MIN_CONFIRM_TIMEOUT_MS, beatEveryMs, initialState, lateBeatMs, onBeat, onProbeResult, onTrigger, probeTimeout, type HeartbeatState } from '../../src/node/heartbeat.js'
 
 const policy = { failureThreshold: 2 }
 const ok = { ok: true } as const
@@ -82,5 +82,31 @@ describe('heartbeat: a refused dial', () => {
     expect(probeTimeout(suspect, 150)).toBe(MIN_CONFIRM_TIMEOUT_MS)
     expect(probeTimeout(suspect, 60)).toBe(60)
     expect(probeTimeout({ status: 'down', misses: 2 }, 500)).toBe(500)
+  })
+
+  it('a pushed beat is an answered probe that waits for the next beat: it brings a suspect or down peer up, and changes nothing when up', () => {
+    expect(onBeat(initialState(0), 5, policy)).toEqual({ state: { status: 'up', misses: 0, lastAckAt: 5 }, next: 'beat' })
+    const suspect = onProbeResult(initialState(0), miss, 1, policy).state
+    expect(onBeat(suspect, 6, policy)).toMatchObject({ state: { status: 'up', misses: 0 }, transition: { from: 'suspect', to: 'up', reason: 'heartbeat-ok' }, next: 'beat' })
+    expect(onBeat({ status: 'down', misses: 4 }, 7, policy)).toMatchObject({ transition: { from: 'down', to: 'up' }, next: 'beat' })
+  })
+
+  it('a late beat is probed with the confirming deadline, so a hang is down sooner than on the probed path, with as much slack for a stalled provider', () => {
+    expect(probeTimeout(initialState(0), 500, true)).toBe(250)
+    expect(probeTimeout(initialState(0), 150, true)).toBe(MIN_CONFIRM_TIMEOUT_MS)
+    expect(lateBeatMs(1000, 500)).toBe(1125)
+    expect(lateBeatMs(200, 150)).toBe(250)
+    expect(beatEveryMs(1000)).toBe(900)
+    expect(beatEveryMs(1)).toBe(1)
+    // Hung right after a beat: the beat is late, its probe fails (suspect), the confirming one
+    // fails (down). The probed path: a whole interval, the probe's timeout, the confirm.
+    const suspectState = onProbeResult(initialState(0), miss, 1, policy).state
+    const pushed = lateBeatMs(1000, 500) + probeTimeout(initialState(0), 500, true) + probeTimeout(suspectState, 500)
+    const probed = 1000 + probeTimeout(initialState(0), 500) + probeTimeout(suspectState, 500)
+    expect(pushed).toBe(1625)
+    expect(pushed).toBeLessThan(probed)
+    // How long a live provider may stall before a false suspect: from its beat's due time to the
+    // late probe's deadline, against the probed path's probe timeout.
+    expect(lateBeatMs(1000, 500) - beatEveryMs(1000) + probeTimeout(initialState(0), 500, true)).toBe(475)
   })
 })

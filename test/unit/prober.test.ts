@@ -5,13 +5,15 @@ import type { PeerId, Stream } from '@libp2p/interface'
 import { Channel } from '../../src/node/framing.js'
 import type { Transition } from '../../src/node/heartbeat.js'
 import type { Logger } from '../../src/node/logger.js'
-import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../src/node/protocols.js'
+import { HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_HEARTBEAT_FRAME } from '../../src/node/protocols.js'
 import { answerProbes } from '../../src/node/registry-session.js'
-import { heartbeatProbe } from '../../src/node/schemas.js'
+import { heartbeatFromRegistry, heartbeatProbe } from '../../src/node/schemas.js'
 import { Prober } from '../../src/services/registry/prober.js'
 import { TICK_MS } from '../../src/node/timer-wheel.js'
 import { eventually } from '../helpers/nodes.js'
 import { StubLibp2p, newPeerId } from '../helpers/streams.js'
+
+const framed = (value: unknown): Uint8ArrayList => lp.encode.single(new TextEncoder().encode(JSON.stringify(value)))
 
 /** Long enough that any probe a test sees is the first one or one out of turn. */
 const INTERVAL_MS = 60_000
@@ -25,7 +27,7 @@ describe('the prober, over in-memory streams', () => {
   let libp2p: StubLibp2p
   let prober: Prober
   let transitions: Transition[]
-  let acks: Array<{ rttMs: number, load: number }>
+  let acks: Array<{ rttMs?: number, load: number }>
   let failures: Array<{ reason: string, err: string }>
 
   async function setup (timeoutMs = TIMEOUT_MS, random = 0.5): Promise<void> {
@@ -111,8 +113,6 @@ describe('the prober, over in-memory streams', () => {
       remote.send(bad(probe.id))
     })
   }
-
-  const framed = (value: unknown): Uint8ArrayList => lp.encode.single(new TextEncoder().encode(JSON.stringify(value)))
 
   it.each([
     ['not JSON', () => lp.encode.single(new TextEncoder().encode('{nope'))],
@@ -248,5 +248,110 @@ describe('the prober, over in-memory streams', () => {
     await setup(TIMEOUT_MS)
     for (let i = 0; i < 50; i++) prober.add((await newPeerId()).toString())
     expect(vi.getTimerCount()).toBe(1)
+  })
+})
+
+describe('the prober, with providers that push their beats', () => {
+  /** Beats every BEAT_MS; the registry's interval is twice that, so only a stall makes one late. */
+  const BEAT_MS = 50
+  const PUSH_INTERVAL_MS = 2 * BEAT_MS
+  let provider: PeerId
+  let libp2p: StubLibp2p
+  let prober: Prober
+  let transitions: Transition[]
+  let acks: Array<{ rttMs?: number, load: number }>
+  let logged: Array<{ reason?: string, err: string }>
+
+  async function setup (timeoutMs = 2_000): Promise<void> {
+    provider = await newPeerId()
+    libp2p = new StubLibp2p()
+    transitions = []
+    acks = []
+    logged = []
+    const log = { debug: (fields: { reason?: string, err: string }) => { logged.push({ reason: fields.reason, err: fields.err }) } }
+    prober = new Prober({
+      libp2p,
+      log: log as unknown as Logger,
+      // Real time: the flood bound counts beats per interval of it.
+      now: () => Date.now(),
+      random: () => 0.5,
+      heartbeatIntervalMs: PUSH_INTERVAL_MS,
+      heartbeatTimeoutMs: timeoutMs,
+      failureThreshold: 2,
+      onTransition: (_, t) => { transitions.push(t) },
+      onAck: (_, figures) => { acks.push(figures) }
+    })
+  }
+
+  afterEach(() => { prober?.stop() })
+
+  const probes = (): number => acks.filter(a => a.rttMs !== undefined).length
+  const beats = (): number => acks.filter(a => a.rttMs === undefined).length
+
+  it('asks for the push protocol first; the beats keep the provider up and report its load, and it is probed only to open the stream', async () => {
+    await setup()
+    libp2p.answer(HEARTBEAT_PUSH_PROTOCOL, remote => { void answerProbes(remote, () => ({ health: 'ok', load: 3 }), { pushEveryMs: BEAT_MS }).catch(() => {}) })
+    libp2p.answer(HEARTBEAT_PROTOCOL, () => { throw new Error('the push protocol comes first') })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(beats()).toBeGreaterThanOrEqual(10) })
+    expect(libp2p.dials).toEqual([{ peer: provider.toString(), protocol: HEARTBEAT_PUSH_PROTOCOL }])
+    expect(acks.every(a => a.load === 3)).toBe(true)
+    // The first probe opened the stream; any other came from a beat held up by a stalled loop.
+    expect(probes()).toBeLessThan(beats() / 2)
+    expect(transitions).toEqual([])
+  })
+
+  it('a provider that stops pushing (hung) is probed when a beat is late, then suspect and down by the confirming probe', async () => {
+    await setup(60)
+    const probed: number[] = []
+    libp2p.answer(HEARTBEAT_PUSH_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_HEARTBEAT_FRAME)
+      const first = await ch.read(heartbeatProbe)
+      await ch.write({ type: 'ack', id: first.id, health: 'ok', load: 0 })
+      await ch.write({ type: 'beat', health: 'ok', load: 1 })
+      // Hung from here on: probes go unanswered.
+      for (;;) probed.push((await ch.read(heartbeatProbe)).id)
+    })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(transitions).toHaveLength(2) })
+    expect(transitions).toEqual([
+      { from: 'up', to: 'suspect', reason: 'heartbeat-timeout' },
+      { from: 'suspect', to: 'down', reason: 'heartbeat-timeout' }
+    ])
+    expect(probed).toEqual([2, 3])
+    expect(acks).toEqual([expect.objectContaining({ load: 0 }), { load: 1 }])
+  })
+
+  it('echoes a beat that asks for it, with its id, and only those', async () => {
+    await setup()
+    const echoes: unknown[] = []
+    libp2p.answer(HEARTBEAT_PUSH_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_HEARTBEAT_FRAME)
+      const first = await ch.read(heartbeatProbe)
+      await ch.writeAll([{ type: 'ack', id: first.id, health: 'ok', load: 0 }, { type: 'beat', health: 'ok', load: 0 }, { type: 'beat', health: 'ok', load: 0, echo: 9 }])
+      echoes.push(await ch.read(heartbeatFromRegistry))
+    })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(echoes).toEqual([{ type: 'echo', id: 9 }]) })
+  })
+
+  it.each([
+    ['a flood of beats', () => new Uint8ArrayList(...Array.from({ length: 20 }, () => framed({ type: 'beat', health: 'ok', load: 0 }))), /more than 4 heartbeat beats/],
+    ['a malformed beat', () => framed({ type: 'beat', health: 'fine', load: -1 }), /malformed|invalid/i],
+    ['a probe (only the registry probes)', () => framed({ type: 'probe', id: 1 }), /malformed|invalid/i]
+  ])('%s ends the stream, changes no status, and the provider is probed again on a new one', async (_, bad, why) => {
+    await setup()
+    libp2p.answer(HEARTBEAT_PUSH_PROTOCOL, async (remote, dial) => {
+      if (dial > 1) { void answerProbes(remote, () => ({ health: 'ok', load: 0 }), { pushEveryMs: BEAT_MS }).catch(() => {}); return }
+      const ch = new Channel(remote, MAX_HEARTBEAT_FRAME)
+      const first = await ch.read(heartbeatProbe)
+      await ch.write({ type: 'ack', id: first.id, health: 'ok', load: 0 })
+      remote.send(bad())
+    })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(libp2p.dials).toHaveLength(2) })
+    await eventually(() => { expect(beats()).toBeGreaterThanOrEqual(1) })
+    expect(logged.find(l => l.reason === undefined)?.err).toMatch(why)
+    expect(transitions).toEqual([])
   })
 })

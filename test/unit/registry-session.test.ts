@@ -4,9 +4,9 @@ import { Catalog } from '../../src/node/catalog.js'
 import type { NodeEvent } from '../../src/node/events.js'
 import { Channel } from '../../src/node/framing.js'
 import type { Logger } from '../../src/node/logger.js'
-import { HEARTBEAT_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
+import { ECHO_EVERY_BEATS, HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_HEARTBEAT_FRAME, MAX_NOTIFY_FRAME, MAX_REGISTRY_FRAME, NOTIFY_PROTOCOL, REGISTRY_PROTOCOL } from '../../src/node/protocols.js'
 import { RegistrySession, homeIndex, type SessionOptions } from '../../src/node/registry-session.js'
-import { heartbeatAck, type ProviderRecord } from '../../src/node/schemas.js'
+import { heartbeatAck, heartbeatBeat, type ProviderRecord } from '../../src/node/schemas.js'
 import { eventually } from '../helpers/nodes.js'
 import { StubLibp2p, newPeerId } from '../helpers/streams.js'
 
@@ -159,7 +159,7 @@ describe('a registry session stopped while its registration is in flight', () =>
 })
 
 describe('a registry session whose registry falls silent (a partition: no FIN, no RST)', () => {
-  it('asks the registry after two silent beats; an answer is enough, no answer drops the connection and says registry-lost', async () => {
+  it('asks the registry after silent beats; an answer is enough, no answer drops the connection and says registry-lost', async () => {
     const registry = await newPeerId()
     const libp2p = new StubLibp2p()
     libp2p.dialsReach = registry
@@ -208,6 +208,56 @@ describe('a registry session whose registry falls silent (a partition: no FIN, n
       expect(aborted).toEqual(['the registry does not answer'])
       expect(session.isConnected).toBe(false)
       expect(events.filter(e => e.event === 'registry-lost')).toHaveLength(1)
+    } finally {
+      await session.stop()
+    }
+  })
+})
+
+describe('a registry session pushing its beats to the registry', () => {
+  it('pushes a beat every interval on the push protocol, asks for an echo every few, and takes an echo as word from the registry; to any other peer it only answers probes', async () => {
+    const registry = await newPeerId()
+    const libp2p = new StubLibp2p()
+    libp2p.dialsReach = registry
+    libp2p.answer(REGISTRY_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_REGISTRY_FRAME)
+      for (;;) {
+        const { id } = await ch.readJson() as { id: number }
+        await ch.write({ id, ok: true, result: { records: [], providers: [], peers: [] } })
+      }
+    })
+    const warnings: string[] = []
+    const session = new RegistrySession(sessionOptions({
+      libp2p,
+      log: { warn: (_: unknown, msg: string) => { warnings.push(msg) }, debug: () => {}, info: () => {} } as unknown as Logger,
+      now: () => Date.now(),
+      catalog: new Catalog(),
+      registry: `/ip4/127.0.0.1/tcp/4001/p2p/${registry.toString()}`,
+      registrations: () => [{ name: 'grading', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }],
+      heartbeatIntervalMs: 20,
+      load: () => 2
+    }))
+    try {
+      await session.start()
+      await session.registered()
+      const ch = new Channel(await libp2p.open(HEARTBEAT_PUSH_PROTOCOL, registry), MAX_HEARTBEAT_FRAME)
+      const beats = []
+      for (let i = 0; i < 2 * ECHO_EVERY_BEATS; i++) beats.push(await ch.read(heartbeatBeat))
+      expect(beats.filter(b => b.echo !== undefined).map(b => b.echo)).toEqual([ECHO_EVERY_BEATS, 2 * ECHO_EVERY_BEATS])
+      expect(beats.every(b => b.health === 'ok' && b.load === 2)).toBe(true)
+      const echoedAt = Date.now()
+      await ch.write({ type: 'echo', id: 2 * ECHO_EVERY_BEATS })
+      await eventually(() => { expect(session.lastContactAt).toBeGreaterThanOrEqual(echoedAt) })
+
+      // Another peer on the push protocol: its probe is answered, nothing is pushed to it (the
+      // registry's stream has had beats since), and an echo from it is refused with the stream.
+      const other = new Channel(await libp2p.open(HEARTBEAT_PUSH_PROTOCOL, await newPeerId()), MAX_HEARTBEAT_FRAME)
+      for (let i = 0; i < 2; i++) await ch.read(heartbeatBeat)
+      await other.write({ type: 'probe', id: 4 })
+      expect(await other.read(heartbeatAck)).toEqual({ type: 'ack', id: 4, health: 'ok', load: 2 })
+      await other.write({ type: 'echo', id: 3 })
+      await eventually(() => { expect(other.stream.status).not.toBe('open') })
+      expect(warnings).toEqual(['bad heartbeat frame'])
     } finally {
       await session.stop()
     }

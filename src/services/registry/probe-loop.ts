@@ -1,4 +1,4 @@
-import { initialState, onProbeResult, onTrigger, probeTimeout, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
+import { initialState, lateBeatMs, onBeat, onProbeResult, onTrigger, probeTimeout, type Decision, type FailureReason, type HeartbeatState, type Liveness, type Transition } from '../../node/heartbeat.js'
 import { ProbeFailure } from '../../node/heartbeat-link.js'
 import type { Logger } from '../../node/logger.js'
 import type { TimerWheel, WheelSlot } from '../../node/timer-wheel.js'
@@ -14,7 +14,8 @@ export interface ProbeLoopOptions {
   heartbeatTimeoutMs: number
   failureThreshold: number
   onTransition: (key: string, transition: Transition) => void
-  onAck: (key: string, figures: { rttMs: number, load: number }) => void
+  /** A probe answered (with its round trip) or a beat pushed (no round trip to measure). */
+  onAck: (key: string, figures: { rttMs?: number, load: number }) => void
 }
 
 /** Beats come at 90 to 100 % of the interval, spread so they do not all fall in one tick. */
@@ -40,6 +41,8 @@ export class ProbeLoop {
   private stopped = false
   /** Bumped by a reset from doubt: a probe that started before says nothing about the provider now. */
   private epoch = 0
+  /** The beat slot waits for a pushed beat: when it fires, that beat is late (lateBeatMs). */
+  private awaitingBeat = false
 
   constructor (readonly key: string, private readonly opts: ProbeLoopOptions, private readonly wheel: TimerWheel, private readonly roundTrip: (timeoutMs: number) => Promise<number>, status: Liveness = 'up') {
     this.state = initialState(opts.now(), status, opts)
@@ -63,11 +66,25 @@ export class ProbeLoop {
     this.decide(onTrigger(this.state, reason))
   }
 
+  /**
+   * A beat the provider pushed, with its load. One that comes while a probe is in flight is left
+   * to it: its ack follows, and its round trip is a figure a beat cannot give.
+   */
+  heard (load: number): void {
+    if (this.stopped || this.running) return
+    const now = this.opts.now()
+    this.opts.onAck(this.key, { load })
+    this.decide(onBeat(this.state, now, this.opts))
+  }
+
   schedule (when: Decision['next']): void {
     if (this.stopped) return
     this.wheel.cancel(this.beat)
     clearImmediate(this.immediate)
-    if (when === 'now') {
+    this.awaitingBeat = when === 'beat'
+    if (when === 'beat') {
+      this.wheel.after(this.beat, lateBeatMs(this.opts.heartbeatIntervalMs, this.opts.heartbeatTimeoutMs))
+    } else if (when === 'now') {
       if (this.running) { this.rerun = true; return }
       // Not setTimeout(0): on a busy loop a timer waits for the next timers phase (up to ~15 ms
       // measured after a kill -9), an immediate runs as soon as this round of I/O is handled.
@@ -93,9 +110,12 @@ export class ProbeLoop {
     this.running = true
     const started = this.opts.now()
     const epoch = this.epoch
+    // Out of the beat slot: a pushed beat is late, so this probe confirms a doubt.
+    const late = this.awaitingBeat
+    this.awaitingBeat = false
     let decision: Decision
     try {
-      const load = await this.roundTrip(probeTimeout(this.state, this.opts.heartbeatTimeoutMs))
+      const load = await this.roundTrip(probeTimeout(this.state, this.opts.heartbeatTimeoutMs, late))
       const now = this.opts.now()
       if (this.stopped) return
       if (epoch === this.epoch) this.opts.onAck(this.key, { rttMs: now - started, load })

@@ -13,7 +13,8 @@ export interface ProberOptions extends ProbeLoopOptions {
 
 /**
  * Probes every provider peer over one long-lived heartbeat stream each (the beat itself is
- * src/services/registry/probe-loop.ts). A probe out of turn (`trigger`) is the
+ * src/services/registry/probe-loop.ts), or, where the provider pushes its beats, listens to
+ * them and probes only when one is late. A probe out of turn (`trigger`) is the
  * crash fast path: the connection closed, or a caller reported the peer.
  */
 export class Prober {
@@ -65,8 +66,10 @@ class PeerProbe {
   private readonly link: HeartbeatLink
 
   constructor (peer: PeerId, opts: ProberOptions, wheel: TimerWheel, status: Liveness = 'up') {
-    // The stream broke: if the peer is gone, find out now rather than at the next beat.
-    this.link = new HeartbeatLink(opts.libp2p, peer, wheel, opts.now, opts.log, () => { this.trigger('connection-closed') })
+    // The stream broke: if the peer is gone, find out now rather than at the next beat. A
+    // provider that pushes its beats is probed only when one is late (heartbeat.ts).
+    this.link = new HeartbeatLink(opts.libp2p, peer, wheel, opts.now, opts.log, () => { this.trigger('connection-closed') },
+      { onBeat: load => { this.loop.heard(load) }, intervalMs: opts.heartbeatIntervalMs })
     this.loop = new ProbeLoop(peer.toString(), opts, wheel, async timeoutMs => this.link.roundTrip(timeoutMs), status)
   }
 
