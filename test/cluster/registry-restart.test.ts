@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { CATALOG_FILE } from '../../src/services/registry/store/file-store.js'
 import { ProcessCluster, runCli } from '../helpers/cli.js'
 
 describe('cluster: the registry restarts (real processes)', () => {
@@ -13,6 +16,14 @@ describe('cluster: the registry restarts (real processes)', () => {
     const log = await cluster.service('log')
     const demo = await cluster.service('demo', ['log'])
     const [l0, d0] = [log.mark(), demo.mark()]
+    // The registry writes its catalogue a moment after a change: killed before, it has none to load.
+    const ids = await Promise.all([log, demo].map(async p => (await p.waitFor(e => e.event === 'listening', 'listening')).peerId))
+    for (const deadline = Date.now() + 10_000; ;) {
+      const saved = await readFile(join(regDir, CATALOG_FILE), 'utf8').catch(() => '')
+      if (ids.every(id => saved.includes(id))) break
+      if (Date.now() > deadline) throw new Error(`the registry never saved its catalogue: ${saved.slice(0, 200)}`)
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
 
     first.signal('SIGKILL')
     await first.exited
