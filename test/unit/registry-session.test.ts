@@ -132,23 +132,12 @@ describe('a registry session stopped while its registration is in flight', () =>
         } else await ch.write({ id, ok: true, result: { removed: req.names } })
       }
     })
-    const session = new RegistrySession({
+    const session = new RegistrySession(sessionOptions({
       libp2p,
-      log: { warn: () => {}, debug: () => {}, info: () => {} } as unknown as Logger,
-      now: () => 5_000,
-      random: () => 0,
       catalog: new Catalog(),
-      selfId: 'self',
       registry: `/ip4/127.0.0.1/tcp/4001/p2p/${registry.toString()}`,
-      registrations: () => [{ name: 'log', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }],
-      reconnectMinMs: 60_000,
-      reconnectMaxMs: 120_000,
-      homeCheckMs: 600_000,
-      heartbeatIntervalMs: 60_000,
-      reapAfterMs: 60_000,
-      load: () => 0,
-      emit: () => {}
-    })
+      registrations: () => [{ name: 'log', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }]
+    }))
     await session.start()
     await eventually(() => { expect(ops).toEqual(['register']) })
     const stopped = session.stop()
