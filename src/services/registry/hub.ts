@@ -197,11 +197,13 @@ export class RegistryHub implements Hub {
           records.push(r.record)
           if (r.changed) changes.push({ record: r.record, previous: r.previous })
         }
+        this.store.claim(peerId)
+        // The dependents' patches first: they need nothing of the peer store, whose write (a
+        // protobuf round trip of the peer's record) they used to wait behind.
+        this.publish(changes)
         const addrs = req.services.flatMap(s => s.addrs).map(a => multiaddr(a))
         if (addrs.length > 0) await this.opts.libp2p.peerStore.merge(peerIdFromString(peerId), { multiaddrs: addrs }).catch(() => {})
         this.prober.add(peerId, { reset: changes.length > 0 })
-        this.store.claim(peerId)
-        this.publish(changes)
         const required = new Set(req.services.flatMap(s => s.requires))
         // Signed in open mode too: only a peer that registered can announce itself on gossip.
         const grants = await Promise.all(records.map(async r => this.grants.sign({ name: r.name, peerId, incarnation: r.incarnation, issuedAt: now })))
