@@ -17,6 +17,13 @@ export interface MeshOptions {
   intervalMs: number
   /** The registry (or registries): not counted as mesh links, never dialled as one. */
   registryId: () => Registries
+  /**
+   * The live peers of this node's catalogue, with their addresses: candidates besides those
+   * learnt. While the registry is up members announce nothing, so gossip teaches a node few
+   * peers; the catalogue it holds (the registry's, paged in) names them all, and the mesh must be
+   * formed before the registry is lost (the fanout bench: a median of 0 gossipsub mesh peers).
+   */
+  members?: () => Iterable<{ peerId: string, addrs: string[] }>
 }
 
 /**
@@ -75,12 +82,15 @@ export class MeshKeeper {
     const have = [...dialed].filter(p => !isKnown(registries, p)).length
     const want = this.opts.degree - have
     if (want <= 0) return
-    const candidates = [...this.known.keys()].filter(p => !connected.has(p) && !isKnown(registries, p))
+    const addrsOf = new Map(this.known)
+    const self = this.opts.libp2p.peerId.toString()
+    for (const m of this.opts.members?.() ?? []) if (m.peerId !== self && m.addrs.length > 0 && !addrsOf.has(m.peerId)) addrsOf.set(m.peerId, m.addrs)
+    const candidates = [...addrsOf.keys()].filter(p => !connected.has(p) && !isKnown(registries, p))
     shuffle(candidates)
     await Promise.all(candidates.slice(0, want).map(async p => {
       try {
         const peer = peerIdFromString(p)
-        await this.opts.libp2p.peerStore.merge(peer, { multiaddrs: (this.known.get(p) ?? []).map(a => multiaddr(a)) })
+        await this.opts.libp2p.peerStore.merge(peer, { multiaddrs: (addrsOf.get(p) ?? []).map(a => multiaddr(a)) })
         await this.opts.libp2p.dial(peer, { signal: AbortSignal.timeout(5_000) })
       } catch {
         this.known.delete(p)

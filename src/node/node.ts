@@ -2,7 +2,7 @@ import '../polyfills.js'
 import { EventEmitter } from 'node:events'
 import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache, catalogSource } from './caller.js'
-import { Catalog } from './catalog.js'
+import { Catalog, isAvailable } from './catalog.js'
 import type { GdsConfig } from './config.js'
 import { InvalidConfigError, NotStartedError } from './errors.js'
 import { eventsForChanges, type NodeEvent, type TimedEvent } from './events.js'
@@ -15,6 +15,7 @@ import { shipNodeLog, type LogShipper } from './log-shipper.js'
 import { silentLogger, type Logger, type LogTap } from './logger.js'
 import { MeshKeeper } from './mesh.js'
 import type { RegistrySession } from './registry-session.js'
+import type { ProviderRecord } from './schemas.js'
 import type { ServiceDefinition } from './service.js'
 import { ServiceHost } from './service-host.js'
 
@@ -166,7 +167,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   private startGossip (libp2p: GdsLibp2p): { gossip: CatalogGossip, mesh: MeshKeeper } {
     // Patches and grants count from any of the registries sharing the catalogue.
     const registryIds = (): Registries => this.isRegistry ? libp2p.peerId.toString() : this.host?.session.registryIds
-    const mesh = this.mesh = new MeshKeeper({ libp2p, log: this.log.child({ component: 'mesh' }), degree: this.config.meshDegree, intervalMs: MESH_INTERVAL_MS, registryId: registryIds })
+    const members = (): ProviderRecord[] => this.catalog.all().filter(r => isAvailable(r) && r.transport === undefined)
+    const mesh = this.mesh = new MeshKeeper({ libp2p, log: this.log.child({ component: 'mesh' }), degree: this.config.meshDegree, intervalMs: MESH_INTERVAL_MS, registryId: registryIds, members })
     const gossip = this.gossip = new CatalogGossip({
       pubsub: libp2p.services.pubsub,
       catalog: this.catalog,
