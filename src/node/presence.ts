@@ -62,6 +62,8 @@ export class Presence {
   private refuteTimer?: NodeJS.Timeout
   private lastRefuted = -Infinity
   private lastAnnounced = -Infinity
+  /** What the last `up` announcement said (names, versions, addresses); undefined after a `leaving`. */
+  private announcedUp?: string
   private readonly onSubscription = (e: SubscriptionChange): void => {
     if (this.coalesceTimer !== undefined || this.opts.registryUp() || !e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
     const wait = Math.max(ANNOUNCE_COALESCE_MS, this.lastAnnounced + ANNOUNCE_MIN_GAP_MS - this.opts.now())
@@ -172,14 +174,21 @@ export class Presence {
   /**
    * `up` goes out only for names the registry granted (peers refuse the others), so a node
    * that has not registered yet stays quiet; `leaving` needs no grant and names everything.
+   * `onlyIfNew` (after a registration): not when the last `up` said the same, as after a
+   * failover to another registry of the same catalogue (same entries, same version, which
+   * every peer has): a dead registry's services re-announcing at once cost every node a
+   * signature check per service while they were registering.
    */
-  async announce (status: 'up' | 'leaving'): Promise<void> {
+  async announce (status: 'up' | 'leaving', opts: { onlyIfNew?: boolean } = {}): Promise<void> {
     if (status === 'up' && this.accused) return
     if (status === 'leaving') this.seq++
     const records: ProviderRecord[] = this.registrations()
       .filter(r => status === 'leaving' || this.grants.has(r.name))
       .map(r => ({ ...r, peerId: this.opts.peerId, status }))
     if (records.length === 0) return
+    const said = status === 'up' ? records.map(r => `${r.name}/${r.incarnation}/${r.seq}/${r.addrs.join(' ')}`).join('|') : undefined
+    if (opts.onlyIfNew === true && said === this.announcedUp) return
+    this.announcedUp = said
     this.lastAnnounced = this.opts.now()
     const grants = records.flatMap(r => this.grants.get(r.name) ?? [])
     await this.opts.gossip.publish({ kind: 'announce', records, grants })

@@ -79,6 +79,8 @@ const HOME_CHECKS = 2
 const HOME_CHECK_JITTER = 0.25
 /** How long a home check may take (dial and lookup, each): a registry slower than that is not ready for us. */
 const HOME_CHECK_TIMEOUT_MS = 1_000
+/** How long the dial of the standby registry (the next of this node's order) may take. */
+const STANDBY_DIAL_TIMEOUT_MS = 5_000
 
 /**
  * A service's link to the registry hub: registers (and re-registers after the registry comes
@@ -92,6 +94,11 @@ export class RegistrySession {
   /** Where in `order` this node is now: 0 at home. */
   private pos = 0
   private homeTimer?: NodeJS.Timeout
+  /** The registry a failover would go to, kept connected (warmStandby); and when to dial it again. */
+  private standbyId?: PeerId
+  private standbyTimer?: NodeJS.Timeout
+  /** The whole catalogue was fetched once (syncAll): from then on gossip keeps it current. */
+  private synced = false
   /** Home checks in a row that found the home registry serving. */
   private homeChecks = 0
   /** Every pinned registry: patches and grants from any of them count (gossip). */
@@ -112,7 +119,9 @@ export class RegistrySession {
   private readonly requests: MuxClient
 
   private readonly onDisconnect = (e: CustomEvent<PeerId>): void => {
-    if (this.registryId === undefined || !e.detail.equals(this.registryId) || this.stopped) return
+    if (this.stopped) return
+    if (this.standbyId?.equals(e.detail) === true && !e.detail.equals(this.registryId)) this.scheduleStandby()
+    if (this.registryId === undefined || !e.detail.equals(this.registryId)) return
     this.lost('connection-closed')
   }
 
@@ -164,6 +173,7 @@ export class RegistrySession {
     this.stopped = true
     clearTimeout(this.retryTimer)
     clearTimeout(this.homeTimer)
+    clearTimeout(this.standbyTimer)
     clearInterval(this.reapTimer)
     clearInterval(this.silenceTimer)
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
@@ -228,6 +238,7 @@ export class RegistrySession {
       return
     }
     if (this.stopped || !registry.equals(this.registryId)) return
+    this.synced = true
     const { catalog, selfId } = this.opts
     // The names we require are left out: the register answer made them current and the hub's
     // patches keep them so. The pages may have been read before a patch that came since (two
@@ -263,6 +274,10 @@ export class RegistrySession {
 
   private async connect (): Promise<void> {
     if (this.stopped) return
+    // Registered with a registry of this catalogue a moment ago: the table is current (its
+    // patches, then gossip), and paging through the whole catalogue again only loads the
+    // registry that takes a dead one's services, all at once.
+    const current = this.addrs.length > 1 && this.synced && this.opts.now() - this.lastProbeAt <= SILENCE_BEATS * this.opts.heartbeatIntervalMs
     try {
       const connection = await this.dialRegistry()
       const regs = this.opts.registrations()
@@ -291,7 +306,8 @@ export class RegistrySession {
       if (missing.length > 0) this.opts.emit({ event: 'degraded', missing })
       this.firstRegistration.resolve()
       this.scheduleHomeCheck()
-      void this.syncAll(connection.remotePeer, new Set(required))
+      this.warmStandby()
+      if (!current) void this.syncAll(connection.remotePeer, new Set(required))
     } catch (err: any) {
       if (this.stopped) return
       if (err?.name === 'NotAllowedError') {
@@ -355,6 +371,34 @@ export class RegistrySession {
       return
     }
     this.scheduleConnect()
+  }
+
+  /**
+   * Keeps a connection to the registry this node would fail over to (the next of its order), so
+   * a failover costs one register request, not a dial and a handshake: with a dead registry's
+   * services all dialling the survivors at once, the handshakes were most of the second.
+   * Dialled again (jittered homeCheckMs) while that registry is out of reach.
+   */
+  private warmStandby (): void {
+    clearTimeout(this.standbyTimer)
+    if (this.addrs.length === 1 || this.stopped) return
+    const next = this.addrs[this.order[(this.pos + 1) % this.addrs.length]]
+    this.standbyId = pinnedRegistry(next)
+    void this.opts.libp2p.dial(next, { signal: AbortSignal.timeout(STANDBY_DIAL_TIMEOUT_MS) }).then(async connection => {
+      try {
+        checkPinned(next, connection.remotePeer)
+      } catch (err: any) {
+        this.opts.log.warn({ err: err?.message }, 'the standby registry is not the pinned one')
+        await connection.close().catch(() => {})
+      }
+    }, () => { this.scheduleStandby() })
+  }
+
+  private scheduleStandby (): void {
+    clearTimeout(this.standbyTimer)
+    if (this.stopped) return
+    this.standbyTimer = setTimeout(() => { if (this.connected) this.warmStandby() }, jitter(this.opts.homeCheckMs, HOME_CHECK_JITTER, this.opts.random()))
+    this.standbyTimer.unref()
   }
 
   /** Away from home: ask again later whether it is back. */

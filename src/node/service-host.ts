@@ -72,7 +72,7 @@ export class ServiceHost {
       onRegistered: (records, peers, grants) => {
         for (const p of peers) c.mesh.learn(p.peerId, p.addrs)
         presence.adopt(records, grants)
-        void presence.announce('up')
+        void presence.announce('up', { onlyIfNew: true })
       },
       onDelivered: (from, batches) => { c.gossip.markDelivered(from, batches) },
       reconnectMinMs: config.reconnectMinMs,

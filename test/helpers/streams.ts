@@ -1,5 +1,5 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { streamPair } from '@libp2p/utils'
 import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
 
@@ -43,8 +43,15 @@ export class StubLibp2p {
 
   /** Who a plain dial reaches (the registry, say); without it dials fail. */
   dialsReach?: PeerId
+  /** Instead: a dial reaches the peer its address pins (several registries, all up). */
+  dialsReachPinned = false
+  /** The addresses plainly dialled, in order. */
+  readonly dialled: string[] = []
 
-  async dial (): Promise<Connection> {
+  async dial (addr: { toString: () => string }): Promise<Connection> {
+    this.dialled.push(addr.toString())
+    const pinned = this.dialsReachPinned ? addr.toString().split('/p2p/')[1] : undefined
+    if (pinned !== undefined) return connectionFrom(peerIdFromString(pinned))
     if (this.refuse !== undefined || this.dialsReach === undefined) throw this.refuse ?? new Error('no dialing in this test')
     return connectionFrom(this.dialsReach)
   }
@@ -80,11 +87,16 @@ export class StubLibp2p {
   removeEventListener (type: string, listener: (e: any) => void): void {
     this.listeners.get(type)?.delete(listener)
   }
+
+  /** libp2p's event `type` about `peer` (peer:disconnect, say) to every listener. */
+  emitPeerEvent (type: string, peer: PeerId): void {
+    for (const l of this.listeners.get(type) ?? []) l(new CustomEvent(type, { detail: peer }))
+  }
 }
 
-/** The part of a connection the handlers read: who is on the other end. */
+/** The part of a connection the handlers read: who is on the other end (and a close that does nothing). */
 export function connectionFrom (peer: PeerId): Connection {
-  return { remotePeer: peer } as unknown as Connection
+  return { remotePeer: peer, close: async () => {} } as unknown as Connection
 }
 
 export async function newPeerId (): Promise<PeerId> {

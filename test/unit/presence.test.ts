@@ -134,6 +134,26 @@ describe('presence: grants', () => {
     expect(published).toHaveLength(1)
   })
 
+  it('after a registration, says `up` only when it says something new: a failover to another registry of the catalogue (same version) is not announced', async () => {
+    const { p, published } = presence()
+    const record = { name: 'demo', peerId: PEER, addrs: [], requires: ['log'], version: '0.0.0', meta: {}, incarnation: 7, status: 'up' as const }
+    await p.announce('up', { onlyIfNew: true })
+    expect(published).toHaveLength(1)
+    // Registered with the next registry: the same entry at the same version, another registry's grant.
+    p.adopt([{ ...record, seq: 0 }], [grant('demo', { registry: PEER })])
+    await p.announce('up', { onlyIfNew: true })
+    expect(published).toHaveLength(1)
+    // The registry's answer is at a higher seq (it changed our status meanwhile): that is new.
+    p.adopt([{ ...record, seq: 3 }], [grant('demo')])
+    await p.announce('up', { onlyIfNew: true })
+    expect(published.at(-1)?.records).toEqual([expect.objectContaining({ status: 'up', seq: 3 })])
+    // After a leaving, the same `up` is new again.
+    await p.announce('leaving')
+    p.adopt([{ ...record, seq: 4 }], [grant('demo')])
+    await p.announce('up', { onlyIfNew: true })
+    expect(published.map(m => m.records[0].status)).toEqual(['up', 'up', 'leaving', 'up'])
+  })
+
 })
 
 describe('presence: refuting a down', () => {

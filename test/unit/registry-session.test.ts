@@ -291,6 +291,49 @@ describe('a registry session with several registries sharing a catalogue', () =>
     }
   })
 
+  it('keeps the registry it would fail over to connected; when its registry goes, it registers there without paging through the catalogue again', async () => {
+    const self = (await newPeerId()).toString()
+    const registries = [await newPeerId(), await newPeerId()]
+    const addrs = registries.map((r, i) => `/ip4/127.0.0.1/tcp/${4001 + i}/p2p/${r.toString()}`)
+    const home = homeIndex(self, 2)
+    const libp2p = new StubLibp2p()
+    libp2p.dialsReachPinned = true
+    const mine: ProviderRecord = { name: 'demo', peerId: self, addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0, status: 'up', reason: 'registered' }
+    const ops: string[] = []
+    libp2p.answer(REGISTRY_PROTOCOL, async (remote, dial) => {
+      const registry = libp2p.dials[dial - 1].peer
+      const ch = new Channel(remote, MAX_REGISTRY_FRAME)
+      for (;;) {
+        const { id, req } = await ch.readJson() as { id: number, req: { op: string } }
+        ops.push(`${req.op}@${registries.findIndex(r => r.toString() === registry)}`)
+        if (req.op === 'list') await ch.write({ id, end: true })
+        else await ch.write({ id, ok: true, result: { records: [mine], providers: [], peers: [] } })
+      }
+    })
+    const events: NodeEvent[] = []
+    const session = new RegistrySession(sessionOptions({
+      libp2p,
+      catalog: new Catalog(),
+      selfId: self,
+      registry: addrs.join(','),
+      registrations: () => [{ name: 'demo', addrs: [], requires: [], version: '1', meta: {}, incarnation: 1, seq: 0 }],
+      emit: e => { events.push(e) }
+    }))
+    try {
+      await session.start()
+      await session.registered()
+      await eventually(() => { expect(ops).toEqual([`register@${home}`, `list@${home}`]) })
+      // The standby: dialled once registered, before anything failed.
+      expect(libp2p.dialled).toEqual([addrs[home], addrs[1 - home]])
+      libp2p.emitPeerEvent('peer:disconnect', registries[home])
+      await eventually(() => { expect(events.filter(e => e.event === 'registered').map(e => e.registry)).toEqual([registries[home].toString(), registries[1 - home].toString()]) })
+      // Its table is current (patches, then gossip): registered, no list.
+      expect(ops).toEqual([`register@${home}`, `list@${home}`, `register@${1 - home}`])
+    } finally {
+      await session.stop()
+    }
+  })
+
   it('moves back to its home registry once home has answered two checks in a row with its entry, and not before', async () => {
     const self = (await newPeerId()).toString()
     const registries = [await newPeerId(), await newPeerId()]
