@@ -9,7 +9,7 @@ import { createClientLibp2p } from '../dist/node/libp2p.js'
 import { MuxClient } from '../dist/node/mux.js'
 import { HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_INBOUND_SESSION_STREAMS, MAX_REGISTRY_FRAME, MAX_REGISTRY_IN_FLIGHT, REGISTRY_PROTOCOL } from '../dist/node/protocols.js'
 import { answerProbes } from '../dist/node/registry-session.js'
-import { listResult, registerResult } from '../dist/node/schemas.js'
+import { listResult, lookupResult, registerResult } from '../dist/node/schemas.js'
 
 const registry = multiaddr(process.env.REGISTRY)
 /** The registry's --heartbeat-interval (the benches run it at the default). */
@@ -111,6 +111,13 @@ const ops = {
     return { peers: peers.length }
   },
   register: ({ names, concurrency, perPeer, fill }) => register(names, concurrency, perPeer, fill),
+  /** One cheap request from every peer, `batch` at a time: opens each one's registry stream. */
+  async open ({ batch = 25 }) {
+    for (let i = 0; i < peers.length; i += batch) {
+      await Promise.all(peers.slice(i, i + batch).map(async p => p.requests.request(registry, { op: 'lookup', name: 'none' }, lookupResult)))
+    }
+    return {}
+  },
   async list () {
     const list = await peers[0].requests.request(registry, { op: 'list' }, listResult)
     const byStatus = {}

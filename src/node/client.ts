@@ -13,7 +13,7 @@ import type { CallOptions } from './balancer.js'
 import { Caller, LookupCache } from './caller.js'
 import { checkPinned, parseRegistryAddr, parseRegistryList } from './registry-pin.js'
 import { readSwarmKey } from './swarm-key.js'
-import { peerAddr, readKnownPeers, recall, remember, writeKnownPeers } from './known-peers.js'
+import { peerAddr, readKnownPeers, recall, updateKnownPeers } from './known-peers.js'
 
 export interface RegistryClientOptions {
   /** Multiaddr of the registry. @default GDS_REGISTRY or /ip4/127.0.0.1/tcp/4001 */
@@ -227,7 +227,7 @@ export class RegistryClient {
     const { file, registry } = this.remembering ?? {}
     if (file === undefined || registry === undefined || this.learnt.size === 0) return
     // A cache: a home that cannot be written costs the next command its fallback, not this one its answer.
-    try { await writeKnownPeers(file, remember(await readKnownPeers(file), registry, [...this.learnt.values()].reverse(), Date.now())) } catch {}
+    try { await updateKnownPeers(file, registry, [...this.learnt.values()].reverse(), Date.now()) } catch {}
   }
 
 

@@ -1,5 +1,5 @@
-import { createPrivateKey, sign, type KeyObject } from 'node:crypto'
-import type { PrivateKey } from '@libp2p/interface'
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
+import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { Grant } from './schemas.js'
 
@@ -77,14 +77,54 @@ export function grantMismatch (grant: Grant, record: { name: string, peerId: str
   return undefined
 }
 
+/** Registries' keys kept imported: a node knows one registry, or a handful over its life. */
+const REGISTRY_KEYS = 16
+
+/**
+ * Public keys by peer id, each imported once: libp2p's Ed25519 `verify` imports the key from JWK
+ * at every call, and a grant check did that each time. Bounded, the oldest dropped first; only
+ * ids that carry a key are kept.
+ */
+export class PublicKeys {
+  private readonly keys = new Map<string, Check>()
+
+  constructor (private readonly max = REGISTRY_KEYS) {}
+
+  get size (): number { return this.keys.size }
+
+  /** `data` signed by `peerId`'s key? False for an id without an inline key; throws on a malformed id. */
+  async verify (peerId: string, data: Uint8Array, sig: Uint8Array): Promise<boolean> {
+    const check = this.keys.get(peerId) ?? this.import(peerId)
+    return check === undefined ? false : await check(data, sig)
+  }
+
+  private import (peerId: string): Check | undefined {
+    const key = peerIdFromString(peerId).publicKey
+    if (key === undefined) return undefined
+    const check = checkWith(key)
+    this.keys.set(peerId, check)
+    if (this.keys.size > this.max) this.keys.delete(this.keys.keys().next().value as string)
+    return check
+  }
+}
+
+type Check = (data: Uint8Array, sig: Uint8Array) => boolean | Promise<boolean>
+
+/** Node's handle on an Ed25519 key, imported here once; other key types verify through libp2p. */
+function checkWith (key: PublicKey): Check {
+  if (key.type !== 'Ed25519') return async (data, sig) => await key.verify(data, sig)
+  const imported = createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key.raw).toString('base64url') } })
+  return (data, sig) => verify(null, data, imported, sig)
+}
+
+const registryKeys = new PublicKeys()
+
 /** Checks a grant's signature against its registry's public key (in the registry's peer id). */
-export async function verifyGrantSignature (grant: Grant): Promise<boolean> {
+export async function verifyGrantSignature (grant: Grant, keys: PublicKeys = registryKeys): Promise<boolean> {
   try {
-    const key = peerIdFromString(grant.registry).publicKey
-    if (key === undefined) return false
     const sig = Buffer.from(grant.sig, 'base64')
     if (sig.byteLength !== 64) return false
-    return await key.verify(grantBytes(grant), sig)
+    return await keys.verify(grant.registry, grantBytes(grant), sig)
   } catch {
     return false
   }

@@ -21,12 +21,22 @@ export function peerAddr (r: ProviderRecord): string | undefined {
   return addr.includes('/p2p/') ? addr : `${addr}/p2p/${r.peerId}`
 }
 
-/** `book` with `peers` (newest first) in front of what `registry` had, both capped. */
+/**
+ * `book` with `peers` (newest first) in front of what `registry` had, both capped; `known`
+ * itself when that changes nothing (the same peers, and `registry` already the most recently
+ * used: only the order of `at` matters, for eviction), so the caller can skip the write.
+ */
 export function remember (known: KnownPeers, registry: string, peers: readonly string[], now: number): KnownPeers {
   if (peers.length === 0) return known
-  const merged = [...new Set([...peers, ...(known[registry]?.peers ?? [])])].slice(0, KNOWN_PEERS.perRegistry)
+  const had = known[registry]
+  const merged = [...new Set([...peers, ...(had?.peers ?? [])])].slice(0, KNOWN_PEERS.perRegistry)
+  if (had !== undefined && sameList(merged, had.peers) && Object.values(known).every(e => e.at <= had.at)) return known
   const others = Object.entries(known).filter(([k]) => k !== registry).sort(([, a], [, b]) => b.at - a.at).slice(0, KNOWN_PEERS.registries - 1)
   return Object.fromEntries([[registry, { at: now, peers: merged }], ...others])
+}
+
+function sameList (a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 export function recall (known: KnownPeers, registry: string): string[] {
@@ -56,4 +66,11 @@ export async function writeKnownPeers (file: string, known: KnownPeers): Promise
   const tmp = `${file}.${process.pid}.tmp`
   await writeFile(tmp, JSON.stringify(known), { mode: 0o600 })
   await rename(tmp, file)
+}
+
+/** Remembers `peers` for `registry` in the file, rewriting it only when its book changes. */
+export async function updateKnownPeers (file: string, registry: string, peers: readonly string[], now: number): Promise<void> {
+  const known = await readKnownPeers(file)
+  const updated = remember(known, registry, peers, now)
+  if (updated !== known) await writeKnownPeers(file, updated)
 }

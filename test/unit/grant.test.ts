@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { GRANT_TAG, GrantSigner, GrantVerifier, grantBytes, grantMismatch, signGrant, verifyGrantSignature } from '../../src/node/grant.js'
+import { GRANT_TAG, GrantSigner, GrantVerifier, PublicKeys, grantBytes, grantMismatch, signGrant, verifyGrantSignature } from '../../src/node/grant.js'
 import { grant as grantSchema, registerResult, type Grant } from '../../src/node/schemas.js'
 
 const registryKey = await generateKeyPair('Ed25519')
@@ -68,6 +68,28 @@ describe('grants: the registry\'s signed word that a peer may provide a name', (
     expect(await v.verify(g)).toBe(true)
     expect(await v.verify({ ...g, name: 'log' })).toBe(false)
     expect(await v.verify({ ...g, peerId: B })).toBe(false)
+  })
+
+  it('registry keys are imported once each, kept within their bound, and the kept key still refuses forgeries', async () => {
+    const keys = new PublicKeys(2)
+    const g = await signGrant(registryKey, { name: 'grading', peerId: A, incarnation: 7, issuedAt: 1 })
+    for (let i = 0; i < 3; i++) expect(await verifyGrantSignature(g, keys)).toBe(true)
+    expect(keys.size).toBe(1)
+    expect(await verifyGrantSignature({ ...g, name: 'log' }, keys)).toBe(false)
+    const sig = Buffer.from(g.sig, 'base64'); sig[0] ^= 1
+    expect(await verifyGrantSignature({ ...g, sig: sig.toString('base64') }, keys)).toBe(false)
+    // Other registries push the oldest out; it is imported again when it comes back.
+    for (const key of [otherKey, await generateKeyPair('Ed25519')]) {
+      expect(await verifyGrantSignature(await signGrant(key, { name: 'log', peerId: B, incarnation: 1, issuedAt: 2 }), keys)).toBe(true)
+    }
+    expect(keys.size).toBe(2)
+    expect(await verifyGrantSignature(g, keys)).toBe(true)
+    expect(keys.size).toBe(2)
+    // Ids without a key, or garbage, are not kept.
+    expect(await verifyGrantSignature({ ...g, registry: 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N' }, new PublicKeys())).toBe(false)
+    const empty = new PublicKeys()
+    expect(await verifyGrantSignature({ ...g, registry: '1'.repeat(52) }, empty)).toBe(false)
+    expect(empty.size).toBe(0)
   })
 
   it('a registry id without an inline key, or garbage, verifies nothing', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { KNOWN_PEERS } from '../../src/node/config.js'
-import { peerAddr, readKnownPeers, recall, remember, writeKnownPeers, type KnownPeers } from '../../src/node/known-peers.js'
+import { peerAddr, readKnownPeers, recall, remember, updateKnownPeers, writeKnownPeers, type KnownPeers } from '../../src/node/known-peers.js'
 import type { ProviderRecord } from '../../src/node/schemas.js'
 
 const ID = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
@@ -33,6 +33,16 @@ describe('known peers: what a client remembers of the registry\'s answers', () =
     expect(remember(book, 'A', [], 4)).toBe(book)
   })
 
+  it('changes nothing (the very book back) for the same peers of the most recently used registry', () => {
+    const book = remember(remember({}, 'B', [addr(9)], 1), 'A', [addr(1), addr(2)], 2)
+    expect(remember(book, 'A', [addr(1), addr(2)], 3)).toBe(book)
+    expect(remember(book, 'A', [addr(1)], 3)).toBe(book)
+    // New peers, a new order, or a registry used less recently than another: a new book.
+    expect(remember(book, 'A', [addr(3)], 3).A.peers).toEqual([addr(3), addr(1), addr(2)])
+    expect(remember(book, 'A', [addr(2)], 3).A.peers).toEqual([addr(2), addr(1)])
+    expect(remember(book, 'B', [addr(9)], 3).B.at).toBe(3)
+  })
+
   it('forgets the least recently used cluster beyond the cap', () => {
     let book: KnownPeers = {}
     for (let i = 0; i <= KNOWN_PEERS.registries; i++) book = remember(book, `R${i}`, [addr(i)], i)
@@ -54,6 +64,20 @@ describe('known peers: the file', () => {
     expect(await readKnownPeers(file)).toEqual(book)
     expect(await readdir(join(dir, 'state'))).toEqual(['known-peers.json'])
     expect((await stat(file)).mode & 0o777).toBe(0o600)
+  })
+
+  it('is rewritten only when its book changes', async () => {
+    const file = join(dir, 'known-peers.json')
+    await updateKnownPeers(file, 'A', [addr(1), addr(2)], 1)
+    const written = await stat(file)
+    // The same answer again: the file is left alone (a rewrite renames a new inode into place).
+    await updateKnownPeers(file, 'A', [addr(1), addr(2)], 2)
+    expect((await stat(file)).ino).toBe(written.ino)
+    expect((await readKnownPeers(file)).A).toEqual({ at: 1, peers: [addr(1), addr(2)] })
+    await updateKnownPeers(file, 'A', [addr(3)], 3)
+    expect((await stat(file)).ino).not.toBe(written.ino)
+    expect((await readKnownPeers(file)).A).toEqual({ at: 3, peers: [addr(3), addr(1), addr(2)] })
+    expect(await readdir(dir)).toEqual(['known-peers.json'])
   })
 
   it('a missing, malformed, oversized or foreign file is an empty book, never an error', async () => {
