@@ -17,6 +17,7 @@ import { fastMessageId, messageId, messageIdString } from './gossip-id.js'
 import { ListenError } from './errors.js'
 import { loadOrCreateKey } from './identity.js'
 import { readSwarmKey } from './swarm-key.js'
+import { libp2pLogger } from './quiet-logger.js'
 
 /**
  * Bytes a stream's sender may have in flight unread (yamux's window, 16 MiB by default). A
@@ -108,6 +109,7 @@ export type ClientLibp2p = Libp2p<{ ping: Ping }>
  */
 export async function createClientLibp2p (opts: { swarmKey?: Uint8Array } = {}): Promise<ClientLibp2p> {
   return createLibp2p({
+    ...libp2pLogger(),
     addresses: { listen: [] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -128,6 +130,7 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
   const { createTopicScoreParams } = await import('@libp2p/gossipsub/score')
   const admission = { ...DEFAULT_ADMISSION, ...opts.admission }
   return createLibp2p({
+    ...libp2pLogger(),
     ...(opts.privateKey === undefined ? {} : { privateKey: opts.privateKey }),
     addresses: { listen: opts.listen },
     transports: [tcp()],
