@@ -17,6 +17,7 @@ import { fastMessageId, messageId, messageIdString } from './gossip-id.js'
 import { ListenError } from './errors.js'
 import { loadOrCreateKey } from './identity.js'
 import { readSwarmKey } from './swarm-key.js'
+import { libp2pLogger } from './quiet-logger.js'
 
 /**
  * Bytes a stream's sender may have in flight unread (yamux's window, 16 MiB by default). A
@@ -26,9 +27,15 @@ import { readSwarmKey } from './swarm-key.js'
  */
 export const MAX_STREAM_WINDOW = 1024 * 1024
 
+/**
+ * No yamux keep-alive: its ping (every 30 s per connection, both ways) only measures an RTT
+ * nothing reads, and a failed one only logs. Liveness is gds's: heartbeats on every registry
+ * link, libp2p's connection monitor on the other nodes' links. At a registry with 1,000
+ * services it was 67 frames a second and a timer and abort controller per connection.
+ */
 function muxer (): ReturnType<typeof yamux> {
   tuneWire()
-  return yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })
+  return yamux({ enableKeepAlive: false, streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })
 }
 
 export type GdsLibp2p = Libp2p<{ identify: Identify, ping: Ping, pubsub: GossipSub }>
@@ -108,6 +115,7 @@ export type ClientLibp2p = Libp2p<{ ping: Ping }>
  */
 export async function createClientLibp2p (opts: { swarmKey?: Uint8Array } = {}): Promise<ClientLibp2p> {
   return createLibp2p({
+    ...libp2pLogger(),
     addresses: { listen: [] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -128,6 +136,7 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
   const { createTopicScoreParams } = await import('@libp2p/gossipsub/score')
   const admission = { ...DEFAULT_ADMISSION, ...opts.admission }
   return createLibp2p({
+    ...libp2pLogger(),
     ...(opts.privateKey === undefined ? {} : { privateKey: opts.privateKey }),
     addresses: { listen: opts.listen },
     transports: [tcp()],

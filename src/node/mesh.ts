@@ -74,14 +74,17 @@ export class MeshKeeper {
 
   /** One round: dial random known peers until `degree` non-registry peers are connected. */
   async tick (): Promise<void> {
+    // Nothing to dial: the registry (given no members), connected to every service, knows none
+    // it lacks, and listing its thousand connections each round was a few % of its CPU.
+    if (this.known.size === 0 && this.opts.members === undefined) return
     const registries = this.opts.registryId()
-    const connected = new Set(this.opts.libp2p.getPeers().map(String))
     // Count only links this node dialed: if inbound ones counted, early joiners fill up on each
     // other and the mesh splits into cliques. Random out-degree `degree` keeps it connected.
     const dialed = new Set(this.opts.libp2p.getConnections().filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString()))
     const have = [...dialed].filter(p => !isKnown(registries, p)).length
     const want = this.opts.degree - have
     if (want <= 0) return
+    const connected = new Set(this.opts.libp2p.getPeers().map(String))
     const addrsOf = new Map(this.known)
     const self = this.opts.libp2p.peerId.toString()
     for (const m of this.opts.members?.() ?? []) if (m.peerId !== self && m.addrs.length > 0 && !addrsOf.has(m.peerId)) addrsOf.set(m.peerId, m.addrs)

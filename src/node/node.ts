@@ -167,7 +167,8 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
   private startGossip (libp2p: GdsLibp2p): { gossip: CatalogGossip, mesh: MeshKeeper } {
     // Patches and grants count from any of the registries sharing the catalogue.
     const registryIds = (): Registries => this.isRegistry ? libp2p.peerId.toString() : this.host?.session.registryIds
-    const members = (): ProviderRecord[] => this.catalog.all().filter(r => isAvailable(r) && r.transport === undefined)
+    // The registry dials no mesh of its own: every service is connected to it.
+    const members = this.isRegistry ? undefined : (): ProviderRecord[] => this.catalog.all().filter(r => isAvailable(r) && r.transport === undefined)
     const mesh = this.mesh = new MeshKeeper({ libp2p, log: this.log.child({ component: 'mesh' }), degree: this.config.meshDegree, intervalMs: MESH_INTERVAL_MS, registryId: registryIds, members })
     const gossip = this.gossip = new CatalogGossip({
       pubsub: libp2p.services.pubsub,
