@@ -5,11 +5,14 @@
 import { serviceNode } from './inproc.js'
 import { cleanup } from './lib.js'
 
+const TOPIC = 'gds/catalog/1'
 const [registry, first, count] = [process.env.REGISTRY, Number(process.env.FIRST), Number(process.env.COUNT)]
 const out = (dep, e) => { process.stdout.write(JSON.stringify({ dep, ...e }) + '\n') }
 const nodes = []
-// SIGUSR2: each node's gossip counters (what it verified, applied, already had).
-process.on('SIGUSR2', () => { for (const [k, n] of nodes.entries()) out(first + k, { event: 'gossip-counters', ...n.gossipCounters, ts: Date.now() }) })
+// SIGUSR2: each node's gossip counters (what it verified, applied, already had), and its links:
+// its gossipsub mesh on the catalogue topic, the topic peers it knows, its connections.
+const links = p2p => ({ mesh: p2p.services.pubsub.getMeshPeers(TOPIC).length, topicPeers: p2p.services.pubsub.getSubscribers(TOPIC).length, connections: p2p.getConnections().length })
+process.on('SIGUSR2', () => { for (const [k, n] of nodes.entries()) out(first + k, { event: 'gossip-counters', ...n.gossipCounters, ...links(n.p2p), ts: Date.now() }) })
 for (let i = first; i < first + count; i++) {
   const n = await serviceNode({ addrs: [registry] }, `dep${i}`, ['log'])
   n.on('event', e => out(i, e))

@@ -67,6 +67,11 @@ export async function run ({
       for (const p of pool) p.child.kill('SIGUSR2')
       return Promise.all(deps.map(d => d.proc.waitFor(e => e.dep === d.dep && e.event === 'gossip-counters', `counters of dependent ${d.dep}`, 30_000, marks.get(d.proc))))
     }
+    /** min/median/max of each link count over the dependents (FANOUT_DEBUG). */
+    const linkStats = cs => Object.fromEntries(['mesh', 'topicPeers', 'connections'].map(k => {
+      const xs = cs.map(c => c[k]).sort((a, b) => a - b)
+      return [k, `${xs[0]}/${xs[xs.length >> 1]}/${xs[xs.length - 1]}`]
+    }))
     const hub = { join: [], leave: [], kill: [] }
     const warmup = []
     let before
@@ -122,6 +127,8 @@ export async function run ({
     try {
       for (const [t, { prov, id }] of provs.entries()) {
         const keep = t > 0 ? xs => xs : () => []
+        // The dependents' links just before the leave: gossipsub mesh, topic peers, connections.
+        if (process.env.FANOUT_DEBUG) console.error('links', linkStats(await counters()))
         const marks = markAll()
         prov.child.kill('SIGINT')
         const stopping = await prov.waitFor(e => e.event === 'stopping', 'provider stopping')

@@ -1,6 +1,7 @@
 // A child process of bench/gossip-flood.js: one registered service, "flooder", linked to PEERS.
-// Sent (over IPC) its own announcement as a neighbour heard it, it republishes it with ever
-// higher seq as fast as it can for `ms`, then reports how many it sent and stops.
+// Asked to announce (over IPC), it registers again: its registration's announcement then reaches
+// the peers it is linked to. Sent its own announcement as a neighbour heard it, it republishes it
+// with ever higher seq as fast as it can for `ms`, then reports how many it sent and stops.
 import { multiaddr } from '@multiformats/multiaddr'
 import { serviceNode } from './inproc.js'
 import { cleanup } from './lib.js'
@@ -9,7 +10,8 @@ const TOPIC = 'gds/catalog/1'
 const node = await serviceNode({ addrs: [process.env.REGISTRY] }, 'flooder')
 for (const a of JSON.parse(process.env.PEERS)) await node.p2p.dial(multiaddr(a)).catch(() => {})
 process.send({ peerId: node.peerId })
-process.once('message', async ({ announcement, ms }) => {
+process.on('message', async ({ announce, announcement, ms }) => {
+  if (announce) { node.registrySession.reregister(); return }
   const message = JSON.parse(announcement)
   const record = message.records[0]
   const enc = new TextEncoder()

@@ -23,10 +23,18 @@ export async function run ({ services = Number(process.env.SERVICES ?? 8), ms = 
     })
     const [{ peerId: flooder }] = await once(child, 'message')
     const fromFlooder = e => e.detail.topic === TOPIC && e.detail.type === 'signed' && e.detail.from.toString() === flooder
-    // Its own announcement, as a neighbour hears it (it announces at registration and as peers join).
+    // Its own announcement, as a neighbour hears it. While the registry is up a member announces
+    // itself only at registration, which the flooder did before it had dialled anyone: it is asked
+    // to register again (now linked to the cluster) until a neighbour has heard its announcement.
     let announcement
     nodes[1].p2p.services.pubsub.addEventListener('message', e => { if (fromFlooder(e)) announcement ??= new TextDecoder().decode(e.detail.data) })
-    await waitUntil(() => announcement !== undefined, 'the flooder\'s announcement heard', 45_000)
+    const askAgain = setInterval(() => { if (announcement === undefined) child.send({ announce: true }) }, 2_000)
+    child.send({ announce: true })
+    try {
+      await waitUntil(() => announcement !== undefined, 'the flooder\'s announcement heard', 45_000)
+    } finally {
+      clearInterval(askAgain)
+    }
     const accepted = [registry, ...nodes].map(n => {
       const count = { n: 0 }
       n.p2p.services.pubsub.addEventListener('message', e => { if (fromFlooder(e)) count.n++ })
