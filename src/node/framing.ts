@@ -120,10 +120,11 @@ export class Channel {
    * that leave together. Order is kept. The promise settles when the frame has been written
    * (after a drain if the stream is full), so a streaming producer still feels backpressure.
    */
-  async send (value: unknown): Promise<void> {
+  send (value: unknown): Promise<void> {
     this.queued.push(encodeFrame(value))
+    // The batch's own promise, shared by its frames: no promise of its own per frame.
     this.flushing ??= this.flush()
-    await this.flushing
+    return this.flushing
   }
 
   private async flush (): Promise<void> {

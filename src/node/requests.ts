@@ -65,27 +65,30 @@ export class Requests<F> {
     const id = ++this.nextId
     const answer = Promise.withResolvers<A>()
     // It may be rejected (link failed, deadline, abort) while we still wait for a slot.
-    answer.promise.catch(() => {})
+    answer.promise.catch(ignore)
     // A deadline counts only after the I/O already waiting is read: when the event loop stalls
     // (a loaded host), the timer and the answer come due together and timers run first, which
     // counted answered probes as misses and declared live providers down. setImmediate runs
     // after this turn's poll phase has handed every arrived frame to `deliver`.
     const timer = setTimeout(() => { setImmediate(() => { answer.reject(opts.timedOut()) }) }, opts.timeoutMs)
     if (this.init.unrefTimers === true) timer.unref()
-    const onAbort = (): void => { answer.reject(cancellation(opts)) }
-    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    // Closures made only when needed: at rpc rates, each per-request allocation makes GC
+    // pauses (the tail of call latency) a little more frequent.
+    const onAbort = opts.signal === undefined ? undefined : (): void => { answer.reject(cancellation(opts)) }
+    if (onAbort !== undefined) opts.signal?.addEventListener('abort', onAbort, { once: true })
     const slot = this.slots?.acquire()
     try {
       if (slot !== undefined) await Promise.race([slot.ready, answer.promise])
       if (this.failed !== undefined) throw this.failed
       const isAnswer = opts.isAnswer
-      this.waiters.set(id, { frame: f => { if (isAnswer === undefined || isAnswer(f)) answer.resolve(f as A) }, fail: answer.reject })
+      const frame = isAnswer === undefined ? answer.resolve as (f: F) => void : (f: F) => { if (isAnswer(f)) answer.resolve(f) }
+      this.waiters.set(id, { frame, fail: answer.reject })
       // Not awaited: a full send buffer waits for drain, and the deadline still bounds the request.
       void send(id)?.catch(answer.reject)
       return await answer.promise
     } finally {
       clearTimeout(timer)
-      opts.signal?.removeEventListener('abort', onAbort)
+      if (onAbort !== undefined) opts.signal?.removeEventListener('abort', onAbort)
       this.waiters.delete(id)
       if (slot !== undefined) this.slots?.release(slot)
     }
@@ -141,6 +144,8 @@ export class Requests<F> {
     this.waiters.clear()
   }
 }
+
+function ignore (): void {}
 
 function cancellation (opts: { signal?: AbortSignal, cancelled?: () => Error }): Error {
   return opts.cancelled?.() ?? opts.signal?.reason

@@ -86,7 +86,7 @@ export class StreamServer<R> {
     const peer = connection.remotePeer.toString()
     const running = new Map<number, { done: Promise<void>, cancel: Cancel }>()
     // A failed write ends the read loop too, so an answer's own failure is moot here.
-    const write = async (frame: unknown): Promise<void> => { await (init.coalesce ? ch.send(frame) : ch.write(frame)).catch(() => {}) }
+    const write = (frame: unknown): Promise<void> => (init.coalesce ? ch.send(frame) : ch.write(frame)).catch(ignore)
     const refuse = async (id: number, e: GdsError): Promise<void> => {
       // Shedding load is routine; a warning for each refused request would add to the load.
       if (e.name === 'OverloadedError') init.log.debug({ peer, protocol: init.protocol, id }, e.message)
@@ -148,6 +148,8 @@ export class StreamServer<R> {
     await ch.close()
   }
 }
+
+function ignore (): void {}
 
 /**
  * Whether a read failed because the remote ended the stream where a frame would start (a clean
