@@ -168,8 +168,8 @@ export class RegistrySession {
   /** Resolves once the first registration has been accepted (never rejects; see events). */
   async registered (): Promise<void> { return this.firstRegistration.promise }
 
-  /** Graceful leave: tell the registry we are going, within a short deadline. */
-  async stop (): Promise<void> {
+  /** Graceful leave: tell the registry we are going, within a short deadline. Resolves true if it took our deregistration. */
+  async stop (): Promise<boolean> {
     this.stopped = true
     clearTimeout(this.retryTimer)
     clearTimeout(this.homeTimer)
@@ -185,14 +185,17 @@ export class RegistrySession {
       clearTimeout(timer)
     }
     const names = this.opts.registrations().map(r => r.name)
+    let deregistered = false
     if (this.connected && this.registryId !== undefined && names.length > 0) {
-      await this.requests.request(this.registryId, { op: 'deregister', names }, deregisterResult, { timeoutMs: DEREGISTER_TIMEOUT_MS }).catch((err: any) => {
+      deregistered = await this.requests.request(this.registryId, { op: 'deregister', names }, deregisterResult, { timeoutMs: DEREGISTER_TIMEOUT_MS }).then(() => true, (err: any) => {
         this.opts.log.warn({ err: err?.message }, 'could not deregister')
+        return false
       })
     }
     this.requests.close()
     await this.opts.libp2p.unhandle([HEARTBEAT_PUSH_PROTOCOL, HEARTBEAT_PROTOCOL]).catch(() => {})
     await this.opts.libp2p.unhandle(NOTIFY_PROTOCOL).catch(() => {})
+    return deregistered
   }
 
   /** Registers again at once (after refuting an accusation, or a change of our entries). */

@@ -119,13 +119,17 @@ export class ServiceHost {
   /** Leave first, then stop serving: no caller is sent here once we stop. */
   async stop (): Promise<void> {
     this.presence.stop()
-    // Leave on both paths (the registry may be gone; gossip carries it anyway). gossipsub's
-    // publish resolves when the message is queued, not sent: give it time to leave before the
-    // connections close (serf's LeavePropagateDelay), alongside the deregister.
-    await Promise.all([
-      this.presence.announce('leaving').then(async () => { await delay(LEAVE_PROPAGATE_MS) }),
-      this.session.stop()
-    ])
+    // A leave the registry takes goes out on both paths from there: patches to the dependents,
+    // and one gossip batch for everyone else, which the dependents drop unread. Announced by us
+    // as well, every node verified our copy and most got it ahead of the hub's patch, whose
+    // reading waited behind that work (the graceful leaves were the fan-out's tail). So we
+    // announce only a leave the registry did not take (it is away): gossip alone carries it.
+    // gossipsub's publish resolves when the message is queued, not sent: give it time to leave
+    // before the connections close (serf's LeavePropagateDelay).
+    if (!await this.session.stop()) {
+      await this.presence.announce('leaving')
+      await delay(LEAVE_PROPAGATE_MS)
+    }
     // After the leave, not before: the watch's unhandle updates our protocols, which pushes
     // identify to every connected peer, and the leave waited behind it (1.2 s with 50 peers).
     await this.watch.stop()
