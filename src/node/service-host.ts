@@ -72,7 +72,9 @@ export class ServiceHost {
       onRegistered: (records, peers, grants) => {
         for (const p of peers) c.mesh.learn(p.peerId, p.addrs)
         presence.adopt(records, grants)
-        void presence.announce('up', { onlyIfNew: true })
+        // Among several registries a re-registration is mostly a failover (same entries, which
+        // every peer has); with one, it follows the registry's return and says it again.
+        void presence.announce('up', { onlyIfNew: this.session.registryIds.size > 1 })
       },
       onDelivered: (from, batches) => { c.gossip.markDelivered(from, batches) },
       reconnectMinMs: config.reconnectMinMs,

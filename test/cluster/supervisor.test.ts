@@ -183,7 +183,9 @@ describe('gds cluster up as a supervisor (real processes)', () => {
     await new Promise(resolve => held.close(resolve))
     const webui = await eventually(async () => (await clusterStatus(d)).members.find((m: any) => m.name === 'webui' && m.state === 'running'), 'webui running once the port is free')
     expect(webui.restarts).toBeGreaterThan(0)
-    const page = await fetch(`http://127.0.0.1:${held.port}/`)
+    // Running is started, not yet registered: until its registration answer names grading, the
+    // portal says grading is unavailable (503), as it should.
+    const page = await eventually(async () => { const r = await fetch(`http://127.0.0.1:${held.port}/`); return r.status === 200 ? r : undefined }, 'the portal served')
     expect(page.status).toBe(200)
 
     const all = pidsOf(sup)
