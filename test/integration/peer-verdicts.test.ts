@@ -27,6 +27,15 @@ describe('peer verdicts while the registry is away', () => {
     // Every member holds every other (the whole catalogue), so each may accuse and be asked.
     const all = [log, ...deps, other]
     await eventually(() => { for (const n of all) for (const m of all) if (n !== m) expect(n.catalog.ofPeer(m.peerId).some(r => r.status === 'up')).toBe(true) }, 15_000)
+    // And every member is linked to every other on the topic: a node's gossip in the first moments
+    // after the registry goes reaches only the peers its mesh keeper has dialled by then, and a
+    // forged suspicion the accused never hears tests nothing (CI saw it lost that way).
+    await eventually(() => {
+      for (const n of all) {
+        const subscribers = n.p2p.services.pubsub.getSubscribers(CATALOG_TOPIC).map(String)
+        for (const m of all) if (n !== m) expect(subscribers).toContain(m.peerId)
+      }
+    }, 15_000)
     await registry.stop()
     for (const n of all) await cluster.waitFor(n, e => e.event === 'registry-lost', 10_000, 'registry-lost')
     return { log, deps, other }
