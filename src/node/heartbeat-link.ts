@@ -4,7 +4,7 @@ import * as lp from 'it-length-prefixed'
 import type { Libp2p } from 'libp2p'
 import { isDialRefused } from './client.js'
 import { decodeFrame, encodeFrame } from './framing.js'
-import type { FailureReason } from './heartbeat.js'
+import { restartsAfterStall, type FailureReason } from './heartbeat.js'
 import type { Logger } from './logger.js'
 import { streamOnNewest } from './newest-connection.js'
 import { HEARTBEAT_PROTOCOL, HEARTBEAT_PUSH_PROTOCOL, MAX_BEATS_PER_INTERVAL, MAX_HEARTBEAT_FRAME } from './protocols.js'
@@ -47,6 +47,8 @@ interface InFlight {
   id: number
   link: Link
   timeoutMs: number
+  /** How often its deadline started again after our own stall (restartsAfterStall). */
+  restarts: number
   answer: ReturnType<typeof Promise.withResolvers<number>>
 }
 
@@ -67,7 +69,15 @@ export class HeartbeatLink {
   private nextId = 0
   private closed = false
   private readonly deadline: WheelSlot = {
-    fire: () => { this.settle(new ProbeFailure('heartbeat-timeout', `no ack within ${this.inFlight?.timeoutMs} ms`)) }
+    fire: (lateMs) => {
+      const p = this.inFlight
+      if (p !== undefined && restartsAfterStall(lateMs, p.timeoutMs, p.restarts)) {
+        p.restarts++
+        this.wheel.after(this.deadline, p.timeoutMs)
+        return
+      }
+      this.settle(new ProbeFailure('heartbeat-timeout', `no ack within ${p?.timeoutMs} ms`))
+    }
   }
 
   /** `onBroken`: the stream broke (not dropped on purpose); the peer may be gone. */
@@ -90,7 +100,7 @@ export class HeartbeatLink {
     const started = this.now()
     const link = this.link ?? await this.open(AbortSignal.timeout(timeoutMs))
     if (this.inFlight !== undefined) return (this.inFlight as InFlight).answer.promise
-    const p: InFlight = { id: ++this.nextId, link, timeoutMs, answer: Promise.withResolvers<number>() }
+    const p: InFlight = { id: ++this.nextId, link, timeoutMs, restarts: 0, answer: Promise.withResolvers<number>() }
     this.inFlight = p
     this.wheel.after(this.deadline, Math.max(0, timeoutMs - (this.now() - started)))
     try {

@@ -122,6 +122,18 @@ export function onBeat (state: HeartbeatState, now: number, policy: HeartbeatPol
   return { ...d, next: 'beat' }
 }
 
+/**
+ * A probe deadline that ran more than half its length late measured our own stall (a blocked
+ * event loop, a starved process), not the peer: the ack may sit unread behind it. Such a
+ * deadline starts again, at most this many times, so a node that stalls still decides.
+ */
+export const MAX_STALL_RESTARTS = 3
+
+/** Whether a probe deadline that fired `lateMs` late (restarted `restarts` times) starts again. */
+export function restartsAfterStall (lateMs: number, timeoutMs: number, restarts: number): boolean {
+  return restarts < MAX_STALL_RESTARTS && lateMs > timeoutMs / 2
+}
+
 /** The least a confirming probe waits (a short --heartbeat-timeout is not halved below it). */
 export const MIN_CONFIRM_TIMEOUT_MS = 100
 

@@ -6,11 +6,16 @@
  * and moves; one Node timer is armed for the earliest tick.
  */
 
-/** A deadline its owner reuses: `fire` runs once when it comes due, unless cancelled first. */
+/**
+ * A deadline its owner reuses: `fire` runs once when it comes due, unless cancelled first, with
+ * how late it ran (ms past its due time: the node's own event loop stalled, or a loaded host).
+ */
 export interface WheelSlot {
-  readonly fire: () => void
+  readonly fire: (lateMs: number) => void
   /** The tick it is due in (set by the wheel). */
   tick?: number
+  /** When it came due (set by the wheel as it takes it). */
+  dueAt?: number
 }
 
 /**
@@ -58,7 +63,7 @@ export class DeadlineBuckets {
     const upTo = Math.floor(now / this.tickMs)
     const due: WheelSlot[] = []
     for (const tick of [...this.buckets.keys()].filter(t => t <= upTo).sort((a, b) => a - b)) {
-      for (const slot of this.buckets.get(tick) ?? []) { slot.tick = undefined; due.push(slot) }
+      for (const slot of this.buckets.get(tick) ?? []) { slot.tick = undefined; slot.dueAt = tick * this.tickMs; due.push(slot) }
       this.buckets.delete(tick)
     }
     this.taken = Math.max(this.taken, upTo)
@@ -119,7 +124,8 @@ export class TimerWheel {
 
   private run (): void {
     if (this.stopped) return
-    for (const slot of this.core.takeDue(this.clock())) slot.fire()
+    const now = this.clock()
+    for (const slot of this.core.takeDue(now)) slot.fire(Math.max(0, now - (slot.dueAt ?? now)))
     this.arm()
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MIN_CONFIRM_TIMEOUT_MS, beatEveryMs, initialState, lateBeatMs, onBeat, onProbeResult, onTrigger, probeTimeout, type HeartbeatState } from '../../src/node/heartbeat.js'
+import { MAX_STALL_RESTARTS, MIN_CONFIRM_TIMEOUT_MS, beatEveryMs, initialState, lateBeatMs, onBeat, onProbeResult, onTrigger, probeTimeout, restartsAfterStall, type HeartbeatState } from '../../src/node/heartbeat.js'
 
 const policy = { failureThreshold: 2 }
 const ok = { ok: true } as const
@@ -108,5 +108,15 @@ describe('heartbeat: a refused dial', () => {
     // How long a live provider may stall before a false suspect: from its beat's due time to the
     // late probe's deadline, against the probed path's probe timeout.
     expect(lateBeatMs(1000, 500) - beatEveryMs(1000) + probeTimeout(initialState(0), 500, true)).toBe(475)
+  })
+})
+
+describe('heartbeat: a deadline our own stall used up', () => {
+  it('starts again when it ran more than half its length late, a bounded number of times', () => {
+    expect(restartsAfterStall(0, 100, 0)).toBe(false)
+    expect(restartsAfterStall(50, 100, 0)).toBe(false)
+    expect(restartsAfterStall(51, 100, 0)).toBe(true)
+    expect(restartsAfterStall(2_000, 500, MAX_STALL_RESTARTS - 1)).toBe(true)
+    expect(restartsAfterStall(2_000, 500, MAX_STALL_RESTARTS)).toBe(false)
   })
 })

@@ -203,6 +203,22 @@ describe('the prober, over in-memory streams', () => {
     expect(opened).toEqual(['new'])
   })
 
+  it('a deadline our own stall used up starts again: the ack that was on its way counts, nobody is suspect', async () => {
+    await setup(SHORT_TIMEOUT_MS)
+    libp2p.answer(HEARTBEAT_PROTOCOL, async remote => {
+      const ch = new Channel(remote, MAX_HEARTBEAT_FRAME)
+      const probe = await ch.read(heartbeatProbe)
+      // The whole process blocks (as a node sharing a loaded host does) well past the deadline;
+      // the ack then takes two more turns of the loop, as one through a socket would.
+      const until = performance.now() + 10 * SHORT_TIMEOUT_MS
+      while (performance.now() < until) { /* stalled */ }
+      setImmediate(() => setImmediate(() => { void ch.write({ type: 'ack', id: probe.id, health: 'ok', load: 2 }) }))
+    })
+    prober.add(provider.toString(), { immediately: true })
+    await eventually(() => { expect(acks).toHaveLength(1) })
+    expect(transitions).toEqual([])
+  })
+
   it('a refused dial is down at once, with reason refused', async () => {
     await setup()
     libp2p.refuse = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4002'), { code: 'ECONNREFUSED' })

@@ -98,4 +98,22 @@ describe('TimerWheel (one Node timer)', () => {
     expect(beats).toBe(5)
     wheel.stop()
   })
+
+  it('tells each slot how late it ran: a stalled loop shows in the lateness, an on-time one does not', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] })
+    let now = 1_000
+    const wheel = new TimerWheel(() => now)
+    const late: number[] = []
+    const onTime: WheelSlot = { fire: ms => { late.push(ms) } }
+    const stalled: WheelSlot = { fire: ms => { late.push(ms) } }
+    wheel.after(onTime, 100)
+    now += 100
+    vi.advanceTimersByTime(110)
+    wheel.after(stalled, 100)
+    // The loop was blocked for 900 ms before the timer could run.
+    now += 1_000
+    vi.advanceTimersByTime(110)
+    expect(late).toEqual([0, 900])
+    wheel.stop()
+  })
 })
