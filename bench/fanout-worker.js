@@ -12,11 +12,21 @@ const nodes = []
 // SIGUSR2: each node's gossip counters (what it verified, applied, already had), and its links:
 // its gossipsub mesh on the catalogue topic, the topic peers it knows, its connections.
 const links = p2p => ({ mesh: p2p.services.pubsub.getMeshPeers(TOPIC).length, topicPeers: p2p.services.pubsub.getSubscribers(TOPIC).length, connections: p2p.getConnections().length })
-process.on('SIGUSR2', () => { for (const [k, n] of nodes.entries()) out(first + k, { event: 'gossip-counters', ...n.gossipCounters, ...links(n.p2p), ts: Date.now() }) })
+// FANOUT_DEBUG: why each node's connections closed (by whom, and the error if any), since start.
+const closes = nodes => {
+  const tally = {}
+  nodes.p2p.addEventListener('connection:open', ({ detail: conn }) => {
+    conn.addEventListener('close', e => { const k = `${e.local ? 'local' : 'remote'}:${e.error?.name ?? 'none'}:${String(e.error?.message ?? '').slice(0, 60)}`; tally[k] = (tally[k] ?? 0) + 1 })
+  })
+  return tally
+}
+const tallies = []
+process.on('SIGUSR2', () => { for (const [k, n] of nodes.entries()) out(first + k, { event: 'gossip-counters', ...n.gossipCounters, ...links(n.p2p), ...(process.env.FANOUT_DEBUG ? { closes: tallies[k] } : {}), ts: Date.now() }) })
 for (let i = first; i < first + count; i++) {
   const n = await serviceNode({ addrs: [registry] }, `dep${i}`, ['log'])
   n.on('event', e => out(i, e))
   nodes.push(n)
+  if (process.env.FANOUT_DEBUG) tallies.push(closes(n))
   out(i, { event: 'dependent-ready', peerId: n.peerId, addrs: n.addrs, ts: Date.now() })
 }
 process.once('SIGINT', async () => {

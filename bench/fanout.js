@@ -72,6 +72,12 @@ export async function run ({
       const xs = cs.map(c => c[k]).sort((a, b) => a - b)
       return [k, `${xs[0]}/${xs[xs.length >> 1]}/${xs[xs.length - 1]}`]
     }))
+    /** Connections the dependents saw close since they started, summed by side and error (FANOUT_DEBUG). */
+    const closeStats = cs => {
+      const all = {}
+      for (const c of cs) for (const [k, n] of Object.entries(c.closes ?? {})) all[k] = (all[k] ?? 0) + n
+      return all
+    }
     const hub = { join: [], leave: [], kill: [] }
     const warmup = []
     let before
@@ -128,7 +134,7 @@ export async function run ({
       for (const [t, { prov, id }] of provs.entries()) {
         const keep = t > 0 ? xs => xs : () => []
         // The dependents' links just before the leave: gossipsub mesh, topic peers, connections.
-        if (process.env.FANOUT_DEBUG) console.error('links', linkStats(await counters()))
+        if (process.env.FANOUT_DEBUG) { const cs = await counters(); console.error('links', linkStats(cs), 'closes', JSON.stringify(closeStats(cs))) }
         const marks = markAll()
         prov.child.kill('SIGINT')
         const stopping = await prov.waitFor(e => e.event === 'stopping', 'provider stopping')

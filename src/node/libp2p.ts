@@ -126,6 +126,19 @@ export async function createClientLibp2p (opts: { swarmKey?: Uint8Array } = {}):
   })
 }
 
+/**
+ * libp2p's connection monitor on a node's links (the registry runs none): a ping per link every
+ * 10 s, and a link whose ping fails is aborted. Its floor for the ping's deadline was 5 s, and a
+ * ping is a new stream (multistream-select at both ends) served by event loops that, with many
+ * nodes to a core, stall that long: in the fanout bench the monitor aborted live links at
+ * start-up (45 by 50 dependents) and right after the registry's loss, when every node starts
+ * checking its peers, and the redials and the announcements to each re-joining topic peer fed the
+ * next stalls. 30 s: a link silent that long is dead, not slow. A dead link is still noticed
+ * sooner where it matters: the registry's by the session's silence check, a peer's by the peer
+ * watch's probes while no registry is in reach (a few beats); this only closes it.
+ */
+export const CONNECTION_MONITOR = { pingTimeout: { minTimeout: 30_000 } }
+
 /** Connections the registry keeps: one per service; the design sizes for 5,000 entries. */
 const HUB_MAX_CONNECTIONS = 6_000
 
@@ -152,7 +165,7 @@ export async function createGdsLibp2p (opts: Libp2pOptions): Promise<GdsLibp2p> 
       ...(opts.hub === true ? { maxConnections: HUB_MAX_CONNECTIONS } : {})
     },
     connectionGater: admissionGater(admission.maxPendingPerHost),
-    ...(opts.hub === true ? { connectionMonitor: { enabled: false } } : {}),
+    connectionMonitor: opts.hub === true ? { enabled: false } : CONNECTION_MONITOR,
     services: {
       identify: identify(),
       ping: ping(),

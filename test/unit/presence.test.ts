@@ -25,8 +25,10 @@ function presence ({ granted = true, reregister = (): void => {}, registryUp = (
     now: () => Date.now()
   })
   if (granted) p.adopt([], [grant('demo')])
-  const subscribe = (topic = CATALOG_TOPIC, subscribe = true): void => {
-    pubsub.dispatchEvent(new CustomEvent('subscription-change', { detail: { subscriptions: [{ topic, subscribe }] } }))
+  // A new subscriber each time unless `peerId` is given.
+  let joiners = 0
+  const subscribe = (topic = CATALOG_TOPIC, subscribe = true, peerId = `joiner-${joiners++}`): void => {
+    pubsub.dispatchEvent(new CustomEvent('subscription-change', { detail: { peerId, subscriptions: [{ topic, subscribe }] } }))
   }
   return { p, published, subscribe }
 }
@@ -53,6 +55,31 @@ describe('presence: when a node announces itself', () => {
     expect(published).toHaveLength(1)
     await vi.advanceTimersByTimeAsync(1)
     expect(published).toHaveLength(2)
+    p.stop()
+  })
+
+  it('a peer re-joining the topic (its link dropped and came back) is announced to once per ANNOUNCE_INTERVAL_MS, not at each return', async () => {
+    const { p, published, subscribe } = presence()
+    p.start()
+    subscribe(CATALOG_TOPIC, true, 'peer-a')
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
+    expect(published).toHaveLength(1)
+    for (let i = 0; i < 10; i++) {
+      subscribe(CATALOG_TOPIC, false, 'peer-a')
+      subscribe(CATALOG_TOPIC, true, 'peer-a')
+      await vi.advanceTimersByTimeAsync(ANNOUNCE_MIN_GAP_MS)
+    }
+    expect(published).toHaveLength(1)
+    // Another peer joining is announced to as before.
+    subscribe(CATALOG_TOPIC, true, 'peer-b')
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
+    expect(published).toHaveLength(2)
+    // Past the window (the periodic announcement went out meanwhile), a return counts again.
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_INTERVAL_MS)
+    const before = published.length
+    subscribe(CATALOG_TOPIC, true, 'peer-a')
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_MIN_GAP_MS)
+    expect(published).toHaveLength(before + 1)
     p.stop()
   })
 
