@@ -180,44 +180,11 @@ export class PeerWatch {
     if (!active) return
     const members = new Set(this.o.libp2p.getPeers().map(String).filter(p => this.isMember(p)))
     const declared = this.verdicts.declaredPeers().filter(p => this.requires(p))
-    const byRegistry = this.downByRegistry().filter(p => !declared.includes(p))
-    this.closeLinks(p => this.isMember(p) || declared.includes(p) || byRegistry.includes(p))
+    this.closeLinks(p => this.isMember(p) || declared.includes(p))
     const targets = new Set([...declared, ...providersToCheck(this.o.required, this.o.catalog, p => this.isMember(p), PEER_VERDICTS.dependentChecks, this.o.random)])
     const next = this.order.next(members)
     if (next !== undefined) targets.add(next)
     for (const t of targets) void this.judge(t)
-    for (const p of byRegistry) void this.remind(p)
-  }
-
-  /**
-   * Providers we require that the registry declared down (every entry of theirs `down`, not by
-   * us): with no registry session here, no registry is left to take one back that lives (say,
-   * stopped and resumed as its registry died), and nobody else probes it.
-   */
-  private downByRegistry (): string[] {
-    const peers = new Set<string>()
-    for (const name of this.o.required) {
-      for (const r of this.o.catalog.providersOf(name)) if (r.status === 'down' && r.transport === undefined) peers.add(r.peerId)
-    }
-    return [...peers].filter(p => p !== this.selfId && this.o.catalog.ofPeer(p).every(r => r.status === 'down' || r.status === 'leaving') &&
-      !this.verdicts.declared(p, this.newest(p)!))
-  }
-
-  /**
-   * A provider the registry declared down answers our probe: it is told so (a suspicion of the
-   * version we hold), and refutes it on gossip (presence.ts). Only members without a registry
-   * session send these, so a node cut off from a registry its peers still reach is not brought
-   * back around it (the partition bounce).
-   */
-  private async remind (peerId: string): Promise<void> {
-    if (this.checking.has(peerId)) return
-    const held = this.newest(peerId)
-    if (held === undefined) return
-    const p = this.check(peerId).then(result => {
-      if (result.ok && this.active && this.reminders.take(peerId, 1, this.o.now()) === 0) this.publish(peerId, held)
-    }).finally(() => { this.checking.delete(peerId) })
-    this.checking.set(peerId, p)
-    return p
   }
 
   /** Samples the event loop's stalls from now on (a fresh window), or stops. */
@@ -235,17 +202,11 @@ export class PeerWatch {
 
   /** The version this node holds of a peer's entries (the newest), if there is anything to judge. */
   private held (peerId: string): Version | undefined {
-    const version = this.newest(peerId)
-    if (version === undefined) return undefined
-    return this.o.catalog.ofPeer(peerId).some(isAvailable) || this.verdicts.declared(peerId, version) ? version : undefined
-  }
-
-  /** The newest version of the peer's entries (leaving ones and the Go API's aside). */
-  private newest (peerId: string): Version | undefined {
     const entries = this.o.catalog.ofPeer(peerId).filter(r => r.status !== 'leaving' && r.transport === undefined)
     if (entries.length === 0) return undefined
     const top = entries.reduce((a, b) => compareVersion(a, b) >= 0 ? a : b)
-    return { incarnation: top.incarnation, seq: top.seq }
+    const version = { incarnation: top.incarnation, seq: top.seq }
+    return entries.some(isAvailable) || this.verdicts.declared(peerId, version) ? version : undefined
   }
 
   /**

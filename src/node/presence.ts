@@ -169,23 +169,18 @@ export class Presence {
    * is SWIM's: `up` on gossip at a seq above the one suspected. At most one announcement per
    * PEER_VERDICTS.refuteGapMs (later suspicions within the gap share the next one), so forged
    * suspicions cannot make us storm the topic. Ignored while the registry's own `down` stands
-   * (see `accused`) and a registry is in reach, and when about another incarnation. A suspicion of a seq we have already
+   * (see `accused`), and when about another incarnation. A suspicion of a seq we have already
    * gone past is answered too, at the seq we have: its author (and whoever else holds that old
    * version) missed our last word, and nobody else would correct them.
    * Returns whether it was refuted.
    */
   refute (incarnation: number, seq: number): boolean {
-    // The registry's `down` is refuted around it only once we have no session either: the
-    // suspicion then comes from a member that has none (only those judge), so no registry is
-    // left to take us back; while one is in reach, it decides (no partition bounce).
-    if (incarnation !== this.opts.incarnation || (this.accused && this.opts.registryUp())) return false
+    if (incarnation !== this.opts.incarnation || this.accused) return false
     if (seq >= this.seq) this.seq = bump(seq)
     if (this.refuteTimer !== undefined) return true
     const wait = this.lastRefuted + PEER_VERDICTS.refuteGapMs - this.opts.now()
     const send = (): void => {
       this.refuteTimer = undefined
-      if (this.accused && this.opts.registryUp()) return
-      this.accused = false
       this.lastRefuted = this.opts.now()
       void this.announce('up')
       // The registry takes the new seq too (when in reach, now or later): else its next change
