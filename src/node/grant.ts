@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { Grant } from './schemas.js'
+import { RecentMap } from './recent-map.js'
 
 /**
  * Grants: the registry's signed word that a peer may provide a name (DESIGN.md §8). The
@@ -86,9 +87,9 @@ const REGISTRY_KEYS = 16
  * ids that carry a key are kept.
  */
 export class PublicKeys {
-  private readonly keys = new Map<string, Check>()
+  private readonly keys: RecentMap<string, Check>
 
-  constructor (private readonly max = REGISTRY_KEYS) {}
+  constructor (max = REGISTRY_KEYS) { this.keys = new RecentMap(max) }
 
   get size (): number { return this.keys.size }
 
@@ -103,7 +104,6 @@ export class PublicKeys {
     if (key === undefined) return undefined
     const check = checkWith(key)
     this.keys.set(peerId, check)
-    if (this.keys.size > this.max) this.keys.delete(this.keys.keys().next().value as string)
     return check
   }
 }

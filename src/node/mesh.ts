@@ -4,6 +4,7 @@ import { jitter } from './backoff.js'
 import { isKnown, type Registries } from './gossip.js'
 import type { GdsLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
+import { RecentMap } from './recent-map.js'
 
 /** Peers remembered for the mesh; the oldest are forgotten first. */
 const MAX_KNOWN = 256
@@ -31,7 +32,7 @@ export interface MeshOptions {
  * --bootstrap, so the gossip mesh is not a star around the registry and survives its loss.
  */
 export class MeshKeeper {
-  private readonly known = new Map<string, string[]>()
+  private readonly known = new RecentMap<string, string[]>(MAX_KNOWN)
   private timer?: NodeJS.Timeout
   private stopped = false
   private kicked = false
@@ -41,9 +42,7 @@ export class MeshKeeper {
   learn (peerId: string, addrs: string[]): void {
     if (peerId === this.opts.libp2p.peerId.toString() || addrs.length === 0) return
     const isNew = !this.known.has(peerId)
-    this.known.delete(peerId)
     this.known.set(peerId, addrs)
-    if (this.known.size > MAX_KNOWN) this.known.delete(this.known.keys().next().value as string)
     // A peer we did not know, while we are short of links: top up now, not at the next round.
     if (isNew && !this.kicked && !this.stopped) {
       this.kicked = true

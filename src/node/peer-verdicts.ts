@@ -1,4 +1,5 @@
 import { compareVersion } from './catalog.js'
+import { RecentMap } from './recent-map.js'
 
 /**
  * Failure verdicts among peers while no registry is in reach (DESIGN.md §4, last bullet). Pure:
@@ -44,7 +45,7 @@ interface Case {
 const MAX_CASES = 4_096
 
 export class PeerVerdicts {
-  private readonly cases = new Map<string, Case>()
+  private readonly cases = new RecentMap<string, Case>(MAX_CASES)
 
   constructor (private readonly policy: VerdictPolicy) {
     if (!Number.isInteger(policy.quorum) || policy.quorum < 1) throw new RangeError('a verdict needs a quorum of at least one other member')
@@ -119,9 +120,7 @@ export class PeerVerdicts {
       if (cmp < 0) return undefined
     }
     const fresh: Case = { version: { incarnation: version.incarnation, seq: version.seq }, accusers: new Map(), gossiped: new Set(), declared: false }
-    this.cases.delete(peerId)
     this.cases.set(peerId, fresh)
-    if (this.cases.size > MAX_CASES) this.cases.delete(this.cases.keys().next().value as string)
     return fresh
   }
 

@@ -5,6 +5,7 @@ import { PEER_VERDICTS } from './config.js'
 import { CATALOG_TOPIC } from './protocols.js'
 import type { Grant, ProviderRecord, Registration } from './schemas.js'
 import type { ServiceDefinition } from './service.js'
+import { RecentMap } from './recent-map.js'
 
 /** How often a node re-announces itself on gossip (while no registry is in reach). */
 export const ANNOUNCE_INTERVAL_MS = 30_000
@@ -74,7 +75,7 @@ export class Presence {
    * bench (27,751 of 34,958 messages verified). At most once per ANNOUNCE_INTERVAL_MS per peer:
    * the periodic announcement covers the rest.
    */
-  private readonly announcedTo = new Map<string, number>()
+  private readonly announcedTo = new RecentMap<string, number>(MAX_ANNOUNCED_TO)
   private readonly onSubscription = (e: SubscriptionChange): void => {
     if (this.opts.registryUp() || !e.detail.subscriptions.some(s => s.topic === CATALOG_TOPIC && s.subscribe)) return
     if (!this.isNewSubscriber(e.detail.peerId.toString())) return
@@ -91,9 +92,7 @@ export class Presence {
     const now = this.opts.now()
     const last = this.announcedTo.get(peer)
     if (last !== undefined && now - last < ANNOUNCE_INTERVAL_MS) return false
-    this.announcedTo.delete(peer)
     this.announcedTo.set(peer, now)
-    if (this.announcedTo.size > MAX_ANNOUNCED_TO) this.announcedTo.delete(this.announcedTo.keys().next().value as string)
     return true
   }
 

@@ -1,4 +1,5 @@
 import { RegistryUnreachableError } from '../../node/errors.js'
+import { RecentMap } from '../../node/recent-map.js'
 
 /** Who provides what, as the registry says (a ServiceContext fits). */
 export interface Directory {
@@ -19,7 +20,7 @@ const MAX_NAMES = 1_024
  * Answers are cached (time passed in); a miss asks again at most once a second per name.
  */
 export class ServiceClaims {
-  private readonly known = new Map<string, { at: number, peers: Set<string> }>()
+  private readonly known = new RecentMap<string, { at: number, peers: Set<string> }>(MAX_NAMES)
 
   constructor (private readonly dir: Directory, private readonly now: () => number) {}
 
@@ -43,8 +44,6 @@ export class ServiceClaims {
       if (cached?.peers.has(peerId) === true) return true
       throw new RegistryUnreachableError(`cannot check who provides "${name}" (the registry did not answer: ${err?.message ?? err}); send again later`, { cause: err })
     }
-    this.known.delete(name)
-    if (this.known.size >= MAX_NAMES) this.known.delete(this.known.keys().next().value as string)
     const peers = new Set(providers.map(p => p.peerId))
     this.known.set(name, { at: now, peers })
     return peers.has(peerId)
