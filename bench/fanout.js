@@ -15,7 +15,7 @@
 // and `warmup` (trial 0's arrivals, never counted in the hub figures).
 import { fileURLToPath } from 'node:url'
 import { loopback, startNode, startProcess, stats, tempDir } from './lib.js'
-import { cpuOver } from './peer-pool.js'
+import { cpuOver, procStats } from './peer-pool.js'
 
 const WORKER = fileURLToPath(new URL('./fanout-worker.js', import.meta.url))
 
@@ -78,6 +78,8 @@ export async function run ({
       for (const c of cs) for (const [k, n] of Object.entries(c.closes ?? {})) all[k] = (all[k] ?? 0) + n
       return all
     }
+    /** Each gossip counter summed over the dependents, since `from` (FANOUT_DEBUG). */
+    const counterSums = (cs, from) => Object.fromEntries(Object.keys(from[0]).filter(k => typeof from[0][k] === 'number' && !['dep', 'ts', 'mesh', 'topicPeers', 'connections'].includes(k)).map(k => [k, cs.reduce((a, c, i) => a + c[k] - from[i][k], 0)]))
     const hub = { join: [], leave: [], kill: [] }
     const warmup = []
     let before
@@ -127,6 +129,8 @@ export async function run ({
       provs.push({ prov, id })
     }
     // A profiled registry must exit on its own to write its profile.
+    const aloneMarks = markAll()
+    const aloneCpu = pool.map(p => procStats(p.child.pid))
     reg.child.kill(process.env.PROFILE ? 'SIGINT' : 'SIGKILL'); await reg.exited
     const gossip = { leave: [] }
     // A leave that does not reach everyone within the deadline is reported with the figures so far.
@@ -134,7 +138,7 @@ export async function run ({
       for (const [t, { prov, id }] of provs.entries()) {
         const keep = t > 0 ? xs => xs : () => []
         // The dependents' links just before the leave: gossipsub mesh, topic peers, connections.
-        if (process.env.FANOUT_DEBUG) { const cs = await counters(); console.error('links', linkStats(cs), 'closes', JSON.stringify(closeStats(cs))) }
+        if (process.env.FANOUT_DEBUG) { const cs = await counters(); console.error('links', linkStats(cs), 'closes', JSON.stringify(closeStats(cs)), 'gossip', JSON.stringify(counterSums(cs, after))) }
         const marks = markAll()
         prov.child.kill('SIGINT')
         const stopping = await prov.waitFor(e => e.event === 'stopping', 'provider stopping')
@@ -147,6 +151,12 @@ export async function run ({
     }
     // What the dependents verified in this phase: its providers' joins (registry up), then their leaves.
     const end = await counters()
+    if (process.env.FANOUT_DEBUG) {
+      const tally = {}
+      for (const p of pool) for (const e of p.events.slice(aloneMarks.get(p))) if (e.event !== 'gossip-counters') tally[e.event] = (tally[e.event] ?? 0) + 1
+      const cpuSec = pool.map((p, i) => { const a = procStats(p.child.pid); return Math.round((a.userSec + a.systemSec - aloneCpu[i].userSec - aloneCpu[i].systemSec) * 10) / 10 })
+      console.error('events without the registry', JSON.stringify(tally), 'worker CPU s', cpuSec.join(' '))
+    }
     const alone = { verified: sum('accepted', end, after), announcements: sum('announcements', end, after) }
     const layout = `${workers} processes × ${perWorker} dependents`
     return [

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { localInvoker, type LocalInvoker } from './caller.js'
+import { isAvailable } from './catalog.js'
 import { RegistryUnreachableError } from './errors.js'
 import type { CatalogGossip, Suspicion } from './gossip.js'
 import type { GdsLibp2p } from './libp2p.js'
@@ -57,6 +58,7 @@ export class ServiceHost {
       gossip: c.gossip,
       pubsub: libp2p.services.pubsub,
       registryUp: () => this.session.isConnected,
+      holds: p => c.catalog.ofPeer(p).some(isAvailable),
       reregister: () => { this.session.reregister() },
       now: c.now
     })

@@ -48,8 +48,9 @@ describe('a node joining the catalogue topic', () => {
     await cluster.service(registry, 'k', [], { registry: registryAddr, bootstrap: direct })
     await eventually(() => { for (const at of published) expect(at.filter(t => t >= before).length).toBeGreaterThan(0) })
     // Nothing was announced for the first joiner (it would have gone out within ANNOUNCE_COALESCE_MS
-    // of its subscription). Once the registry is gone, new links (the mesh keeper's) are announced
-    // to. A member registering again meanwhile (a late probe on a loaded host) says so: one each.
+    // of its subscription). Once the registry is gone, a joiner no member holds is announced to
+    // (links between members are not). A member registering again meanwhile (a late probe on a
+    // loaded host) says so: one each.
     for (const [i, at] of published.entries()) {
       const again = (cluster.events.get(members[i]) ?? []).filter(e => e.event === 'registered' && e.ts >= watchedAt && e.ts < stoppedAt).length
       expect(at.filter(t => t < stoppedAt).length).toBeLessThanOrEqual(again)

@@ -10,7 +10,7 @@ const REGISTRY = '12D3KooWS1ChmmoudCK7GeiajzvdaE1MuuM7CVugRTJHvSDuZKqr'
 // Presence carries grants, it does not check them (every receiver does): any signature will do.
 const grant = (name: string, over: Partial<Grant> = {}): Grant => ({ registry: REGISTRY, name, peerId: PEER, incarnation: 7, issuedAt: 1, sig: 'A'.repeat(86) + '==', ...over })
 
-function presence ({ granted = true, reregister = (): void => {}, registryUp = (): boolean => false } = {}) {
+function presence ({ granted = true, reregister = (): void => {}, registryUp = (): boolean => false, holds = (_: string): boolean => false } = {}) {
   const published: RecordsMessage[] = []
   const pubsub = new EventTarget()
   const p = new Presence({
@@ -21,6 +21,7 @@ function presence ({ granted = true, reregister = (): void => {}, registryUp = (
     gossip: { publish: async m => { published.push(m as RecordsMessage) } },
     pubsub: pubsub as unknown as PresenceOptions['pubsub'],
     registryUp,
+    holds,
     reregister,
     now: () => Date.now()
   })
@@ -80,6 +81,25 @@ describe('presence: when a node announces itself', () => {
     subscribe(CATALOG_TOPIC, true, 'peer-a')
     await vi.advanceTimersByTimeAsync(ANNOUNCE_MIN_GAP_MS)
     expect(published).toHaveLength(before + 1)
+    p.stop()
+  })
+
+  it('a member joining the topic (a peer it holds a live entry of: it has the catalogue) is not announced to; a stranger is', async () => {
+    const members = new Set(['member-a', 'member-b'])
+    const { p, published, subscribe } = presence({ holds: peer => members.has(peer) })
+    p.start()
+    subscribe(CATALOG_TOPIC, true, 'member-a')
+    subscribe(CATALOG_TOPIC, true, 'member-b')
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_MIN_GAP_MS)
+    expect(published).toHaveLength(0)
+    subscribe(CATALOG_TOPIC, true, 'stranger')
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_COALESCE_MS)
+    expect(published).toHaveLength(1)
+    // No longer held (declared down, or gone from the catalogue): it may have missed us; announced to.
+    members.delete('member-a')
+    subscribe(CATALOG_TOPIC, true, 'member-a')
+    await vi.advanceTimersByTimeAsync(ANNOUNCE_MIN_GAP_MS)
+    expect(published).toHaveLength(2)
     p.stop()
   })
 
