@@ -33,7 +33,7 @@ export const NODE_START_FLAGS = {
   'http-compat': { type: 'string', env: 'GDS_HTTP_COMPAT', description: 'registry: also serve the original Go registry\'s HTTP API (POST/DELETE /services) here; log: also take the Go services\' POST /log. PORT alone binds 127.0.0.1.', helpValue: 'HOST:PORT' },
   store: { type: 'string', env: 'GDS_STORE', description: 'Registry: keep the catalogue in etcd, shared by every registry given the same store. [default: catalog.json in the data dir]', helpValue: 'etcd://HOST:PORT[,HOST:PORT]' },
   acl: { type: 'string', env: 'GDS_ACL', description: 'Registry: JSON file mapping a service name (or "*") to the peer ids (or "*") allowed to provide it. [default: open]', helpValue: 'FILE' },
-  'max-entries': { type: 'integer', env: 'GDS_MAX_ENTRIES', description: `Catalogue entries at most: the registry refuses new registrations beyond it, other nodes drop gossip beyond it. [default: ${DEFAULT_MAX_ENTRIES}]`, min: 1, max: MAX_MAX_ENTRIES, helpValue: 'N' },
+  'max-entries': { type: 'integer', env: 'GDS_MAX_ENTRIES', description: `Catalogue entries at most: the registry refuses new registrations beyond it; other nodes drop entries beyond it, but hold the providers of the names they require under a cap of their own, as large. [default: ${DEFAULT_MAX_ENTRIES}]`, min: 1, max: MAX_MAX_ENTRIES, helpValue: 'N' },
   'log-level': { type: 'string', env: 'GDS_LOG_LEVEL', description: 'Level of the JSON log on stderr.', options: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'warn' }
 } as const satisfies FlagSpecs
 

@@ -31,6 +31,12 @@ export interface CatalogLimits {
   maxEntries?: number
   /** Names one peer may hold, over all its registrations, any status. @default MAX_NAMES_PER_PEER */
   maxNamesPerPeer?: number
+  /**
+   * The names a member requires (follow.ts): their entries are counted apart, under a cap of
+   * their own (maxEntries), so a table filled with the rest of the cluster never drops a provider
+   * this node calls. A registry passes none: one cap for its whole table.
+   */
+  keeps?: (name: string) => boolean
 }
 
 /** A change to one entry; `previous` is undefined for a new entry; `removed` for a reaped one. */
@@ -66,12 +72,16 @@ export class Catalog {
   private readonly byRequired = new Map<string, Set<string>>()
   readonly maxEntries: number
   readonly maxNamesPerPeer: number
+  private readonly keeps?: (name: string) => boolean
+  /** Entries of names `keeps` holds to. */
+  private kept = 0
   /** When an entry was last added, changed or removed (`now` of that call); 0: never. */
   private changed = 0
 
   constructor (limits: CatalogLimits = {}) {
     this.maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES
     this.maxNamesPerPeer = limits.maxNamesPerPeer ?? MAX_NAMES_PER_PEER
+    this.keeps = limits.keeps
   }
 
   get size (): number { return this.entries.size }
@@ -250,7 +260,7 @@ export class Catalog {
       const cmp = compareVersion(record, existing)
       if (cmp < 0) return { outcome: 'stale' }
       if (cmp === 0) return { outcome: 'duplicate' }
-    } else if (!this.hasRoom(record.peerId)) return { outcome: 'full' }
+    } else if (!this.hasRoom(record)) return { outcome: 'full' }
     this.put(record, now, existing?.status)
     return { outcome: 'applied', change: { record, previous: existing?.status } }
   }
@@ -294,7 +304,7 @@ export class Catalog {
         // away): the registry probes the peer and decides at a higher version, without a flap.
         if (existing.status === record.status || (existing.status === 'down' && record.status === 'up')) continue
       }
-      if (existing === undefined && !this.hasRoom(record.peerId)) continue
+      if (existing === undefined && !this.hasRoom(record)) continue
       this.put(record, now, existing?.status)
       changes.push({ record, previous: existing?.status })
     }
@@ -320,15 +330,16 @@ export class Catalog {
   load (records: readonly ProviderRecord[], now: number): number {
     let dropped = 0
     for (const r of records) {
-      if (this.get(r.name, r.peerId) === undefined && !this.hasRoom(r.peerId)) dropped++
+      if (this.get(r.name, r.peerId) === undefined && !this.hasRoom(r)) dropped++
       else this.put(r, now)
     }
     return dropped
   }
 
-  /** Whether one more entry of `peerId` fits under both caps. */
-  private hasRoom (peerId: string): boolean {
-    return this.entries.size < this.maxEntries && (this.byPeer.get(peerId)?.size ?? 0) < this.maxNamesPerPeer
+  /** Whether a new entry for `r` fits under the caps: its peer's, and its side's (kept or the rest). */
+  private hasRoom (r: ProviderRecord): boolean {
+    if ((this.byPeer.get(r.peerId)?.size ?? 0) >= this.maxNamesPerPeer) return false
+    return this.keeps?.(r.name) === true ? this.kept < this.maxEntries : this.entries.size - this.kept < this.maxEntries
   }
 
   private put (record: ProviderRecord, now: number, previous?: Status): void {
@@ -338,6 +349,7 @@ export class Catalog {
     if (had === undefined || previous !== record.status || !this.since.has(key)) this.since.set(key, now)
     for (const n of had?.requires ?? []) unindex(this.byRequired, n, key)
     for (const n of record.requires) index(this.byRequired, n, key)
+    if (had === undefined && this.keeps?.(record.name) === true) this.kept++
     this.entries.set(key, record)
     index(this.byName, record.name, key)
     index(this.byPeer, record.peerId, key)
@@ -346,7 +358,7 @@ export class Catalog {
   private remove (record: ProviderRecord, now: number): void {
     const key = entryKey(record.name, record.peerId)
     this.changed = now
-    this.entries.delete(key)
+    if (this.entries.delete(key) && this.keeps?.(record.name) === true) this.kept--
     this.since.delete(key)
     for (const n of record.requires) unindex(this.byRequired, n, key)
     unindex(this.byName, record.name, key)

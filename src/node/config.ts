@@ -69,7 +69,8 @@ export interface GdsConfig {
   httpToken?: string
   /**
    * Entries the catalogue holds at most, any status (the registry refuses new registrations
-   * beyond it with CatalogFullError; other nodes drop gossip beyond it). @default DEFAULT_MAX_ENTRIES (10000)
+   * beyond it with CatalogFullError; other nodes drop what is beyond it, but hold the providers of
+   * the names they require under a cap of their own, as large). @default DEFAULT_MAX_ENTRIES (10000)
    */
   maxEntries: number
   /**

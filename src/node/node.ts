@@ -76,10 +76,10 @@ export class GdsNode extends EventEmitter<{ event: [TimedEvent] }> {
     super()
     if (opts.config.role === 'registry' && opts.hub === undefined) throw new InvalidConfigError('role registry runs the registry hub: pass the hub resolveRole(config) gives')
     this.config = opts.config
-    this.catalog = new Catalog({ maxEntries: opts.config.maxEntries })
     this.services = opts.services ?? []
     this.makeHub = opts.hub
     this.following = following(this.services, this.isRegistry)
+    this.catalog = new Catalog({ maxEntries: opts.config.maxEntries, ...(this.isRegistry ? {} : { keeps: this.following.keeps }) })
     this.log = opts.log ?? silentLogger
     this.now = opts.now ?? Date.now
     this.random = opts.random ?? Math.random

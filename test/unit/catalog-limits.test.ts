@@ -87,4 +87,23 @@ describe('catalog caps: entries in total', () => {
     expect(d.load([rec('a'), rec('b'), rec('c')], 1)).toBe(1)
     expect(d.size).toBe(2)
   })
+
+  it('a member full of other names still takes the providers of a name it requires, under a cap of their own, and frees the slot on reaping', () => {
+    const C = B.replace(/B/g, 'C')
+    const c = new Catalog({ maxEntries: 2, keeps: n => n === 'log' })
+    expect(c.apply(rec('x'), 'registry', 1).outcome).toBe('applied')
+    expect(c.apply(rec('y'), 'registry', 1).outcome).toBe('applied')
+    expect(c.apply(rec('z'), 'registry', 1).outcome).toBe('full')
+    // The table is full of names it does not require: the provider it calls is held all the same.
+    expect(c.apply(rec('log', B), 'registry', 1).outcome).toBe('applied')
+    expect(c.apply(rec('log', C), 'registry', 1).outcome).toBe('applied')
+    // Its own side has a cap too, as large: a flood of one required name stops there.
+    expect(c.apply(rec('log', A), 'registry', 1).outcome).toBe('full')
+    expect(c.size).toBe(4)
+    // A reaped provider frees its slot on its side only.
+    c.apply(rec('log', B, { status: 'leaving', seq: 1 }), 'registry', 2)
+    c.reap(100_000, 1_000)
+    expect(c.apply(rec('z'), 'registry', 100_001).outcome).toBe('full')
+    expect(c.apply(rec('log', A), 'registry', 100_001).outcome).toBe('applied')
+  })
 })
